@@ -1,0 +1,1 @@
+"""INT8 calibration: representative frames from videos, image folders and globs."""
