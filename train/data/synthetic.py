@@ -1,0 +1,55 @@
+"""Data set of synthetic (blurred, sharp) pairs generated on the fly from a folder of sharp photos."""
+
+import torch
+
+from .augment import cut, paper_augment, random_box
+from .base import SeededPairs, to_tensor
+from .blur_synthesis import BlurSettings, synthesize_blur_crop
+from .images import DataError, to_float
+from .photos import PhotoStore
+
+TRAIN_PAIRS_PER_PHOTO = 8
+EVAL_LENGTH = 32
+
+
+class SyntheticPairs(SeededPairs):
+    """Item ``index`` blurs a crop of photo ``index mod N`` with its own generator (see ``SeededPairs``).
+
+    Crop position, camera path, noise and augmentation all come from that generator, so evaluation items
+    are bit-identical run to run and for any worker count, and training items are fixed by (seed, epoch,
+    index). ``crop=None`` blurs whole photos. Default length: 8 pairs per photo for training, 32 otherwise.
+    """
+
+    def __init__(self, photos: PhotoStore, split: str, crop: int | None = 256, seed: int = 0,
+                 augment: bool = False, length: int | None = None, blur: BlurSettings | None = None):
+        super().__init__(split, seed)
+        if crop is not None and crop < 1:
+            raise DataError(f"crop must be a positive size or None, got {crop}")
+        if length is not None and length < 1:
+            raise DataError(f"length must be positive, got {length}")
+        self.photos = photos
+        self.crop = crop
+        self.augment = augment and split == "train"
+        self.blur = blur or BlurSettings()
+        default_length = len(photos) * TRAIN_PAIRS_PER_PHOTO if split == "train" else EVAL_LENGTH
+        self.length = length or default_length
+
+    def __len__(self) -> int:
+        return self.length
+
+    def numpy_item(self, index: int):
+        """Item ``index`` as HxWx3 float32 numpy arrays (blurred, sharp)."""
+        index = self.check_index(index)
+        rng = self.item_rng(index)
+        photo = self.photos[index % len(self.photos)]
+        height, width = photo.shape[:2]
+        box = (0, 0, height, width) if self.crop is None else random_box(rng, height, width, self.crop)
+        blurred = synthesize_blur_crop(photo, box, rng, self.blur)
+        sharp = to_float(cut(photo, box))
+        if self.augment:
+            blurred, sharp = paper_augment(blurred, sharp, rng)
+        return blurred, sharp
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        blurred, sharp = self.numpy_item(index)
+        return to_tensor(blurred), to_tensor(sharp)
