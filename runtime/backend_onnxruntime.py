@@ -1,0 +1,107 @@
+"""ONNX Runtime backend: CPU, CUDA or TensorRT execution providers, reporting the one that really runs.
+
+``onnxruntime-gpu`` silently falls back to CPU when the CUDA libraries are missing, so the session's
+active providers are read back after creation and a fallback is logged as a warning.
+"""
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
+
+from .backend import Backend
+from .errors import BackendError, ModelFileError
+from .model_file import validate_metadata
+
+log = logging.getLogger(__name__)
+
+CPU = "CPUExecutionProvider"
+CUDA = "CUDAExecutionProvider"
+TENSORRT = "TensorrtExecutionProvider"
+DEVICE_PROVIDERS = {"auto": [CUDA, CPU], "cpu": [CPU], "cuda": [CUDA, CPU], "tensorrt": [TENSORRT, CUDA, CPU]}
+
+
+def _import_onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError as exc:
+        raise BackendError("ONNX Runtime is not installed; pip install 'deblur[runtime]' (or onnxruntime-gpu)") from exc
+    return onnxruntime
+
+
+def choose_providers(device: str, available: list[str]) -> list[str]:
+    """Providers to request for ``device``, in priority order, keeping only ``available`` ones.
+
+    ``auto`` prefers CUDA when present; the TensorRT provider (engine builds on first run) is used
+    only when asked for.
+    """
+    wanted = DEVICE_PROVIDERS[device]
+    return [p for p in wanted if p in available] or [CPU]
+
+
+def fallback_warning(device: str, available: list[str], active: str) -> str | None:
+    """A warning when ``device`` asked for a GPU provider and ``active`` is another; else None."""
+    wanted = DEVICE_PROVIDERS[device][0] if device in ("cuda", "tensorrt") else None
+    if wanted is None or active == wanted:
+        return None
+    if wanted not in available:
+        why = f"this onnxruntime build has no {wanted} (install onnxruntime-gpu matching your CUDA)"
+    else:
+        why = f"{wanted} failed to load (CUDA / cuDNN / TensorRT libraries missing or mismatched?)"
+    return f"--device {device} requested, but ONNX Runtime runs on {active}: {why}"
+
+
+def cpu_session_options(onnxruntime, threads: int | None):
+    """Options tuned for CPU: all graph optimizations, sequential execution, ``threads`` intra-op threads.
+
+    ``threads=None`` keeps ONNX Runtime's default, one thread per physical core.
+    """
+    options = onnxruntime.SessionOptions()
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
+    options.log_severity_level = 3  # errors only; provider fallback is reported by fallback_warning
+    if threads is not None:
+        if threads < 1:
+            raise BackendError(f"--threads must be at least 1, got {threads}")
+        options.intra_op_num_threads = threads
+    return options
+
+
+class OnnxRuntimeBackend(Backend):
+    """A deblur ONNX model in an ``onnxruntime.InferenceSession``."""
+
+    name = "onnxruntime"
+
+    def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
+        onnxruntime = _import_onnxruntime()
+        available = onnxruntime.get_available_providers()
+        try:
+            self.session = onnxruntime.InferenceSession(
+                str(path), cpu_session_options(onnxruntime, threads), providers=choose_providers(device, available)
+            )
+        except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
+            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({reason[:200]})") from exc
+        self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
+        self._check_io(path)
+        self.provider = self.session.get_providers()[0]
+        warning = fallback_warning(device, available, self.provider)
+        if warning:
+            log.warning(warning)
+        self._io_dtype = np.float16 if self.model.io_dtype == "float16" else np.float32
+
+    def _check_io(self, path: Path) -> None:
+        inputs = [i.name for i in self.session.get_inputs()]
+        outputs = [o.name for o in self.session.get_outputs()]
+        if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
+            raise ModelFileError(f"{path}: expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}, got {inputs} -> {outputs}")
+
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=self._io_dtype)}
+        (output,) = self.session.run([OUTPUT_NAME], feed)
+        return output.astype(np.float32, copy=False)
+
+    def close(self) -> None:
+        del self.session

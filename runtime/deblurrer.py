@@ -1,0 +1,48 @@
+"""Frames in, deblurred frames out: pixel conversion, padding or tiling, batching over one backend."""
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .backend import Backend
+from .frames import from_model_output, to_model_input
+from .tiling import auto_tile_size, run_padded, run_tiled
+
+DEFAULT_OVERLAP = 32
+DEFAULT_MAX_MEMORY_MB = 2048
+
+
+@dataclass
+class FrameDeblurrer:
+    """Deblurs lists of frames with ``backend``.
+
+    ``tile``: fixed tile side (0: pick from ``max_memory_mb`` per frame size, whole frames when they fit).
+    ``batch``: frames (or tiles of one frame) per backend call.
+    """
+
+    backend: Backend
+    tile: int = 0
+    overlap: int = DEFAULT_OVERLAP
+    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
+    batch: int = 1
+    last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
+
+    def tile_for(self, height: int, width: int) -> int | None:
+        """Tile side used for a frame of this size, or None for the whole frame at once."""
+        model = self.backend.model
+        if self.tile:
+            return self.tile if self.tile < max(height, width) else None
+        return auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple)
+
+    def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
+        if len({image.shape[:2] for image in images}) > 1:
+            return [out for image in images for out in self([image])]
+        multiple = self.backend.model.size_multiple
+        inputs = [to_model_input(image) for image in images]
+        tile = self.last_tile = self.tile_for(*inputs[0].shape[1:])
+        if tile is None:
+            outputs = list(run_padded(np.stack(inputs), self.backend.infer, multiple))
+        else:
+            overlap = min(self.overlap, tile // 2)
+            outputs = [run_tiled(chw, self.backend.infer, tile, overlap, multiple, self.batch) for chw in inputs]
+        return [from_model_output(out, like) for out, like in zip(outputs, images)]

@@ -1,0 +1,21 @@
+"""Errors the runtime reports to the user as one line (the CLIs print them and exit non-zero)."""
+
+
+class DeblurRunError(Exception):
+    """A problem with the user's input, model or output; the message names the file and the cause."""
+
+
+class SourceError(DeblurRunError):
+    """An input that cannot be opened or decoded."""
+
+
+class SinkError(DeblurRunError):
+    """An output that cannot or must not be written."""
+
+
+class ModelFileError(DeblurRunError):
+    """A model file that is missing, of the wrong kind or built for another machine."""
+
+
+class BackendError(DeblurRunError):
+    """An inference backend that is not installed or cannot run the model."""

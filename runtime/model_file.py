@@ -1,0 +1,110 @@
+"""Model files: find the model (``--model`` or the bundled one), tell its kind, validate its metadata.
+
+An ONNX model carries the deblur metadata in ``metadata_props`` (contract: ``deblur.model_metadata``).
+A TensorRT engine ``x.engine`` carries it in its sidecar ``x.engine.json`` under ``"metadata"``,
+beside the build facts the runtime checks (see ``deblur.runtime.backend_tensorrt``).
+"""
+
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from deblur.model_metadata import FORMAT, KEYS
+
+from .errors import ModelFileError
+
+BUNDLED_MODEL = "deblur-lite.onnx"
+ONNX_SUFFIXES = (".onnx",)
+ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
+CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
+IO_DTYPES = ("float32", "float16")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """A validated deblur model: its path and the metadata the runtime needs."""
+
+    path: Path
+    metadata: dict[str, str]
+
+    @property
+    def size_multiple(self) -> int:
+        return int(self.metadata["deblur.size_multiple"])
+
+    @property
+    def io_dtype(self) -> str:
+        return self.metadata["deblur.io_dtype"]
+
+    @property
+    def precision(self) -> str:
+        return self.metadata["deblur.precision"]
+
+    @property
+    def variant(self) -> str:
+        return self.metadata["deblur.variant"]
+
+    @property
+    def width(self) -> int:
+        """Channel width C of the network (drives the activation-memory estimate for tiling)."""
+        return int(self.metadata["deblur.width"])
+
+    @property
+    def training_data(self) -> str:
+        return self.metadata["deblur.training_data"]
+
+
+def bundled_model_path() -> Path:
+    """The model shipped inside the package; ModelFileError when this install has none."""
+    path = Path(str(resources.files("deblur.runtime") / "models" / BUNDLED_MODEL))
+    if not path.is_file():
+        raise ModelFileError(
+            "no bundled model in this install; pass --model PATH (an ONNX file from deblur-export or a TensorRT engine)"
+        )
+    return path
+
+
+def resolve_model_path(model: Path | None) -> Path:
+    """``model`` checked for existence, or the bundled model when ``model`` is None."""
+    if model is None:
+        return bundled_model_path()
+    if not model.exists():
+        raise ModelFileError(f"{model}: no such model file")
+    if not model.is_file():
+        raise ModelFileError(f"{model}: not a file")
+    return model
+
+
+def model_kind(path: Path) -> str:
+    """``'onnx'`` or ``'tensorrt'`` from the file name; ModelFileError for anything else."""
+    suffix = path.suffix.lower()
+    if suffix in ONNX_SUFFIXES:
+        return "onnx"
+    if suffix in ENGINE_SUFFIXES:
+        return "tensorrt"
+    if suffix in CHECKPOINT_SUFFIXES:
+        raise ModelFileError(f"{path}: a training checkpoint, not a runtime model; convert it with deblur-export")
+    raise ModelFileError(
+        f"{path}: unknown model file type {suffix or '(no suffix)'!r}; expected {', '.join(ONNX_SUFFIXES + ENGINE_SUFFIXES)}"
+    )
+
+
+def validate_metadata(path: Path, metadata: dict[str, str]) -> ModelInfo:
+    """ModelInfo for ``metadata`` read from ``path``; ModelFileError naming the first problem."""
+    if metadata.get("deblur.format") != FORMAT:
+        raise ModelFileError(f"{path}: not a deblur model (no {FORMAT!r} metadata); export it with deblur-export")
+    missing = sorted(set(KEYS) - set(metadata))
+    if missing:
+        raise ModelFileError(f"{path}: deblur metadata lacks {', '.join(missing)}; re-export it with deblur-export")
+    expected = {"deblur.layout": "NCHW", "deblur.color_order": "RGB", "deblur.value_range": "0,1"}
+    for key, value in expected.items():
+        if metadata[key] != value:
+            raise ModelFileError(f"{path}: {key} is {metadata[key]!r}, the runtime supports {value!r}")
+    if metadata["deblur.io_dtype"] not in IO_DTYPES:
+        raise ModelFileError(f"{path}: unsupported deblur.io_dtype {metadata['deblur.io_dtype']!r}")
+    info = ModelInfo(path, dict(metadata))
+    try:
+        if info.size_multiple < 1 or info.width < 1:
+            raise ValueError("size multiple and width must be positive")
+    except ValueError as exc:
+        raise ModelFileError(f"{path}: malformed deblur metadata ({exc})") from exc
+    return info

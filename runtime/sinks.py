@@ -1,0 +1,168 @@
+"""Frame sinks: an image folder (or one image file) and video files.
+
+Video goes through PyAV as H.264 (libx264; MPEG-4 Part 2 with a warning where the build lacks it),
+keeping the source's time base, timestamps and frame rate and copying its audio stream packet for
+packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2 without audio. Video sinks
+write to the temporary path they are given (the caller renames it atomically); image sinks write
+every image atomically.
+"""
+
+import logging
+import os
+from abc import ABC, abstractmethod
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deblur.atomic import atomic_write
+
+from .errors import SinkError
+from .sources import Frame
+
+log = logging.getLogger(__name__)
+
+# output suffix -> FFmpeg muxer
+VIDEO_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
+H264_QUALITY = {"crf": "18", "preset": "fast"}
+
+
+class Sink(ABC):
+    """Where deblurred frames go."""
+
+    @abstractmethod
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        """Store ``image``, the result for ``frame``."""
+
+    def close(self, interrupted: bool = False) -> None:
+        """Flush and finish the output (``interrupted``: the input was not read to its end)."""
+
+
+class ImageSink(Sink):
+    """Images under a folder, named like their inputs; or one image file for a single input."""
+
+    def __init__(self, output: Path, single_file: bool):
+        self.output, self.single_file = output, single_file
+
+    def target(self, frame: Frame) -> Path:
+        return self.output if self.single_file else self.output / frame.name
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        path = self.target(frame)
+        ok, encoded = cv2.imencode(path.suffix, image)
+        if not ok:
+            raise SinkError(f"{path}: OpenCV cannot write {image.dtype} images as {path.suffix}")
+        atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+
+
+class PyAVVideoSink(Sink):
+    """H.264 (or MPEG-4) video plus the audio stream of ``audio_from``, timestamps as given.
+
+    Streams are set up at the first frame, when the output size is known.
+    """
+
+    def __init__(self, path: Path, container_format: str, fps: Fraction, time_base: Fraction | None,
+                 audio_from: Path | None):
+        import av
+
+        self._av = av
+        self.container = av.open(str(path), "w", format=container_format)
+        self.fps, self.time_base, self.audio_from = fps, time_base or 1 / Fraction(fps), audio_from
+        self.video = None
+        self._last_pts = -1
+        self._audio_in = self._audio_out = self._audio_packets = self._pending = None
+
+    def _start(self, width: int, height: int) -> None:
+        codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
+        if codec != "libx264":
+            log.warning("this PyAV build has no libx264: writing MPEG-4 Part 2 video")
+        self.video = self.container.add_stream(codec, rate=self.fps, options=H264_QUALITY if codec == "libx264" else {})
+        self.video.width, self.video.height = width, height
+        # 4:2:0 needs even sizes; odd-sized frames are stored 4:4:4 rather than cropped
+        self.video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self.video.time_base = self.video.codec_context.time_base = self.time_base
+        if self.audio_from is not None:
+            self._start_audio(self.audio_from)
+
+    def _start_audio(self, path: Path) -> None:
+        self._audio_in = self._av.open(str(path))
+        stream = self._audio_in.streams.audio[0]
+        if stream.codec_context.name not in self.container.supported_codecs:
+            log.warning("%s: audio codec %s cannot be stored in this container; audio dropped (try .mkv)",
+                        path, stream.codec_context.name)
+            self._audio_in.close()
+            self._audio_in = None
+            return
+        self._audio_out = self.container.add_stream_from_template(stream)
+        self._audio_packets = self._audio_in.demux(stream)
+
+    def _mux_audio_until(self, seconds: float | None) -> None:
+        """Copy audio packets up to ``seconds`` (all that remain when None), keeping the file interleaved."""
+        if self._audio_packets is None:
+            return
+        while True:
+            if self._pending is None:
+                self._pending = next(self._audio_packets, None)
+                if self._pending is None:
+                    return
+            packet = self._pending
+            if packet.dts is None:  # the demuxer's final empty packet
+                self._pending = None
+                continue
+            if seconds is not None and packet.pts is not None and packet.pts * packet.time_base > seconds:
+                return
+            packet.stream = self._audio_out
+            self.container.mux(packet)
+            self._pending = None
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        if self.video is None:
+            self._start(image.shape[1], image.shape[0])
+        # timestamps must increase strictly; a source without them gets consecutive ones
+        pts = frame.pts if frame.pts is not None and frame.pts > self._last_pts else self._last_pts + 1
+        self._last_pts = pts
+        video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        video_frame.pts, video_frame.time_base = pts, self.time_base
+        self._mux_audio_until(float(pts * self.time_base))
+        self.container.mux(self.video.encode(video_frame))
+
+    def close(self, interrupted: bool = False) -> None:
+        """Flush the encoder; copy the rest of the audio (only up to the last frame when interrupted)."""
+        if self.video is not None:
+            self.container.mux(self.video.encode(None))
+            self._mux_audio_until(float((self._last_pts + 1) * self.time_base) if interrupted else None)
+        self.container.close()
+        if self._audio_in is not None:
+            self._audio_in.close()
+
+
+class OpenCVVideoSink(Sink):
+    """MPEG-4 Part 2 through ``cv2.VideoWriter``: the fallback without PyAV (no audio, constant rate)."""
+
+    def __init__(self, path: Path, suffix: str, fps: Fraction):
+        # OpenCV picks the container from the file name, so it writes beside ``path`` with the real suffix
+        self.path, self.named, self.fps = path, path.with_name(path.name + suffix), fps
+        self.writer = None
+
+    def write(self, frame: Frame, image: np.ndarray) -> None:
+        if self.writer is None:
+            size = (image.shape[1], image.shape[0])
+            self.writer = cv2.VideoWriter(str(self.named), cv2.VideoWriter_fourcc(*"mp4v"), float(self.fps), size)
+            if not self.writer.isOpened():
+                raise SinkError(f"{self.named}: OpenCV could not open a video writer")
+        self.writer.write(np.ascontiguousarray(image))
+
+    def close(self, interrupted: bool = False) -> None:
+        if self.writer is not None:
+            self.writer.release()
+            os.replace(self.named, self.path)
+
+
+def open_video_sink(path: Path, suffix: str, fps: Fraction, time_base: Fraction | None, audio_from: Path | None) -> Sink:
+    """A PyAV sink writing to ``path`` in the container for ``suffix``; OpenCV when PyAV is missing."""
+    try:
+        return PyAVVideoSink(path, VIDEO_CONTAINERS[suffix], fps, time_base, audio_from)
+    except ImportError:
+        log.warning("PyAV is not installed: writing MPEG-4 Part 2 without audio through OpenCV")
+        return OpenCVVideoSink(path, suffix, fps)

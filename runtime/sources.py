@@ -1,0 +1,212 @@
+"""Frame sources: video files, images (one, a folder, a glob), cameras, stream URLs, GStreamer pipelines.
+
+``open_source(spec)`` decides from the spec. Every source yields ``Frame``s holding OpenCV-layout
+arrays (gray, BGR or BGRA; uint8 or uint16). Video files are decoded with PyAV (timestamps, frame
+rate, audio stream for the sink to copy), falling back to OpenCV when PyAV is not installed;
+cameras, URLs and GStreamer pipelines go through ``cv2.VideoCapture``.
+"""
+
+import glob
+import logging
+import os
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import SourceError
+from .frames import check_frame
+
+log = logging.getLogger(__name__)
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
+URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
+GLOB_CHARS = ("*", "?", "[")
+DEFAULT_FPS = Fraction(30)
+
+
+@dataclass
+class Frame:
+    """One decoded frame and where it came from."""
+
+    image: np.ndarray
+    index: int
+    pts: int | None = None  # presentation timestamp in the source's time_base (videos)
+    name: str | None = None  # path relative to the image set's root (image sources)
+
+
+class Source(ABC):
+    """Frames of one input plus what a sink needs to reproduce its timing."""
+
+    kind: str  # "video", "images", "camera" or "stream"
+    description: str
+    total: int | None = None  # frame count when known
+    fps: Fraction = DEFAULT_FPS
+    time_base: Fraction | None = None
+    audio_path: Path | None = None  # a file whose audio stream the sink copies
+    input_paths: tuple[Path, ...] = ()  # files an output must never overwrite
+
+    @abstractmethod
+    def frames(self) -> Iterator[Frame]:
+        """Decoded frames in presentation order."""
+
+    def close(self) -> None:
+        """Release the file, camera or stream."""
+
+
+def _checked(image: np.ndarray, name: str) -> np.ndarray:
+    check_frame(image, name)
+    return image
+
+
+class ImageSource(Source):
+    """Still images, each read with its bit depth and channels (gray, BGR, BGRA) intact."""
+
+    kind = "images"
+
+    def __init__(self, paths: list[Path], root: Path, description: str):
+        self.paths, self.root, self.description = paths, root, description
+        self.total = len(paths)
+        self.input_paths = tuple(paths)
+
+    def frames(self) -> Iterator[Frame]:
+        for index, path in enumerate(self.paths):
+            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+            if image is None:
+                raise SourceError(f"{path}: not a readable image")
+            yield Frame(_checked(image, str(path)), index, name=str(path.relative_to(self.root)))
+
+
+class PyAVVideoSource(Source):
+    """A video file decoded with PyAV; keeps timestamps and offers its audio stream to the sink."""
+
+    kind = "video"
+
+    def __init__(self, path: Path):
+        import av
+
+        self._av = av
+        self.path, self.description = path, str(path)
+        self.input_paths = (path,)
+        try:
+            self.container = av.open(str(path))
+        except av.error.FFmpegError as exc:
+            raise SourceError(f"{path}: not a readable video ({_ffmpeg_reason(exc)})") from exc
+        if not self.container.streams.video:
+            self.container.close()
+            raise SourceError(f"{path}: no video stream in this file")
+        self.stream = self.container.streams.video[0]
+        if self.stream.codec_context is None:
+            self.container.close()
+            raise SourceError(f"{path}: unsupported video codec (no decoder in this PyAV build)")
+        self.stream.thread_type = "AUTO"
+        self.fps = self.stream.average_rate or self.stream.guessed_rate or DEFAULT_FPS
+        self.time_base = self.stream.time_base
+        self.total = self.stream.frames or None
+        self.audio_path = path if self.container.streams.audio else None
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        try:
+            for frame in self.container.decode(self.stream):
+                yield Frame(frame.to_ndarray(format="bgr24"), index, pts=frame.pts)
+                index += 1
+        except self._av.error.FFmpegError as exc:
+            raise SourceError(f"{self.path}: corrupt or truncated video at frame {index} ({_ffmpeg_reason(exc)})") from exc
+        if index == 0:
+            raise SourceError(f"{self.path}: no decodable video frames (truncated or unsupported codec?)")
+        if self.total and index < self.total:
+            log.warning("%s: decoded %d of %d frames; the file looks truncated", self.path, index, self.total)
+
+    def close(self) -> None:
+        self.container.close()
+
+
+class CaptureSource(Source):
+    """A ``cv2.VideoCapture``: camera index, stream URL, GStreamer pipeline, or a video without PyAV."""
+
+    def __init__(self, target: int | str, kind: str, description: str, api: int = cv2.CAP_ANY):
+        self.kind, self.description = kind, description
+        self.capture = cv2.VideoCapture(target, api)
+        if not self.capture.isOpened():
+            self.capture.release()
+            raise SourceError(f"{description}: could not be opened")
+        fps = self.capture.get(cv2.CAP_PROP_FPS)
+        self.fps = Fraction(fps).limit_denominator(1001) if fps and 0 < fps < 1000 else DEFAULT_FPS
+        count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
+        self.total = count if kind == "video" and count > 0 else None
+
+    def frames(self) -> Iterator[Frame]:
+        index = 0
+        while True:
+            ok, image = self.capture.read()
+            if not ok:
+                break
+            yield Frame(_checked(image, self.description), index)
+            index += 1
+        if index == 0:
+            raise SourceError(f"{self.description}: opened but delivered no frames")
+
+    def close(self) -> None:
+        self.capture.release()
+
+
+def _ffmpeg_reason(exc: Exception) -> str:
+    return getattr(exc, "strerror", None) or str(exc)
+
+
+def gstreamer_available() -> bool:
+    """Whether this OpenCV build can run GStreamer pipelines (pip wheels cannot; JetPack's can)."""
+    return bool(re.search(r"GStreamer:\s+YES", cv2.getBuildInformation()))
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+
+
+def _open_video(path: Path) -> Source:
+    try:
+        return PyAVVideoSource(path)
+    except ImportError:
+        log.warning("PyAV is not installed: decoding %s with OpenCV (no timestamps or audio)", path)
+        return CaptureSource(str(path), "video", str(path), cv2.CAP_FFMPEG)
+
+
+def _open_images(paths: list[Path], description: str) -> ImageSource:
+    root = Path(os.path.commonpath([p.parent for p in paths]))
+    return ImageSource(paths, root, description)
+
+
+def open_source(spec: str) -> Source:
+    """The source named by ``spec``: a camera index, URL, GStreamer pipeline, glob, folder, image or video."""
+    if spec.isdigit():
+        return CaptureSource(int(spec), "camera", f"camera {spec}")
+    if "!" in spec:
+        if not gstreamer_available():
+            raise SourceError("this OpenCV build has no GStreamer support (pip wheels lack it; use JetPack's OpenCV)")
+        return CaptureSource(spec, "stream", f"GStreamer pipeline {spec!r}", cv2.CAP_GSTREAMER)
+    if URL_PATTERN.match(spec):
+        return CaptureSource(spec, "stream", spec, cv2.CAP_FFMPEG)
+    path = Path(spec)
+    if not path.exists() and any(ch in spec for ch in GLOB_CHARS):
+        matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        if not matches:
+            raise SourceError(f"{spec}: no images match this pattern")
+        return _open_images(matches, spec)
+    if not path.exists():
+        raise SourceError(f"{spec}: no such file or directory")
+    if path.is_dir():
+        files = _image_files(path)
+        if not files:
+            raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
+        return ImageSource(files, path, str(path))
+    if path.stat().st_size == 0:
+        raise SourceError(f"{path}: empty file")
+    if path.suffix.lower() in IMAGE_SUFFIXES:
+        return ImageSource([path], path.parent, str(path))
+    return _open_video(path)
