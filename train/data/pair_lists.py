@@ -74,7 +74,7 @@ def realblur_pairs(root: Path | str, split: str, subset: str = "J") -> list[Imag
         if len(fields) < 2:
             raise DataError(f"{list_file}:{number}: expected 'gt_path blur_path', got {line.strip()!r}")
         pair = ImagePair(blurred=root / fields[1], sharp=root / fields[0])
-        for path in pair:
+        for path in (pair.sharp, pair.blurred):
             if not path.is_file():
                 raise DataError(f"{list_file}:{number}: file not found: {path}")
         pairs.append(pair)
