@@ -53,18 +53,23 @@ def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor) -> torch.
     return (num / den).mean()
 
 
+def check_loss_name(name: str) -> None:
+    """Raise ConfigError for unknown losses and for the perceptual loss (no pretrained weights here)."""
+    if name not in LOSSES:
+        raise ConfigError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
+    if name == "mse+perceptual":
+        raise ConfigError(
+            "loss 'mse+perceptual' needs ImageNet-pretrained VGG weights, which cannot be downloaded "
+            "or bundled here; choose 'mse+frlf' (the paper's loss), 'mse+ssim' or 'mse'"
+        )
+
+
 class DeblurLoss(nn.Module):
     """``MSE + weight * auxiliary``; ``forward`` returns the total and its parts for logging."""
 
     def __init__(self, name: str = "mse+frlf", weight: float | None = None):
         super().__init__()
-        if name not in LOSSES:
-            raise ConfigError(f"unknown loss {name!r}; choose from {sorted(LOSSES)}")
-        if name == "mse+perceptual":
-            raise ConfigError(
-                "loss 'mse+perceptual' needs ImageNet-pretrained VGG weights, which cannot be downloaded "
-                "or bundled here; choose 'mse+frlf' (the paper's loss), 'mse+ssim' or 'mse'"
-            )
+        check_loss_name(name)
         self.name = name
         self.weight = LOSSES[name] if weight is None else float(weight)
         self.register_buffer("window", gaussian_window(), persistent=False)

@@ -1,0 +1,164 @@
+"""Training loop: recipes and overrides, the sharded batch order, bit-exact resume, run-dir outputs.
+
+Uses a tiny in-test dataset whose items depend only on (epoch, index), like the real datasets.
+"""
+
+import json
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch.utils.data import Dataset
+
+from deblur.train.checkpoint import CheckpointError, load_checkpoint, load_training_state
+from deblur.train.config import ConfigError
+from deblur.train.distributed import DistContext, ShardedBatchSampler
+from deblur.train.loop import RunPaths, train
+from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
+
+CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """One intra-op thread: the CI machine has 2 shared cores, where 2 threads mostly wait on each other."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+class TinyPairs(Dataset):
+    """Random textures box-blurred; item ``i`` of epoch ``e`` is a pure function of (seed, e, i)."""
+
+    def __init__(self, length: int, size: int, seed: int = 0):
+        self.length, self.size, self.seed, self.epoch = length, size, seed, 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        generator = torch.Generator().manual_seed(hash((self.seed, self.epoch, index)) % 2**31)
+        sharp = F.interpolate(torch.rand(1, 3, self.size // 4, self.size // 4, generator=generator), scale_factor=4)[0]
+        kernel = torch.full((3, 1, 1, 5), 1 / 5)
+        blurred = F.conv2d(F.pad(sharp[None], (2, 2, 0, 0), mode="replicate"), kernel, groups=3)[0]
+        return blurred, sharp
+
+
+def smoke(**changes) -> TrainConfig:
+    return apply_overrides(RECIPES["cpu-lite-smoke"], [f"{k}={json.dumps(v)}" for k, v in changes.items()])
+
+
+def datasets():
+    return TinyPairs(8, 32), TinyPairs(2, 40, seed=1)
+
+
+def run(config: TrainConfig, run_dir, resume: bool = False):
+    return train(config, run_dir, CPU, resume=resume, datasets=datasets(), progress=False)
+
+
+def test_paper_recipe_matches_the_paper():
+    paper = RECIPES["paper"]
+    assert (paper.variant, paper.crop, paper.batch_size, paper.lr, paper.betas) == ("paper", 256, 10, 1e-4, (0.9, 0.999))
+    assert (paper.lr_step, paper.lr_step_unit, paper.lr_gamma, paper.epochs) == (1000, "epoch", 0.5, 3000)
+    assert (paper.loss, paper.loss_weight) == ("mse+frlf", None)
+    assert RECIPES["cpu-lite"].variant == "lite" and RECIPES["cpu-lite"].max_minutes
+
+
+def test_overrides_and_config_files(tmp_path):
+    config = load_train_config("cpu-lite", ["lr=2e-4", "batch_size=4", "data=../photos", "betas=[0.9, 0.99]"])
+    assert (config.lr, config.batch_size, config.data, config.betas) == (2e-4, 4, "../photos", (0.9, 0.99))
+    toml = tmp_path / "mine.toml"
+    toml.write_text('base = "cpu-lite"\ncrop = 64\nloss = "mse+ssim"\n')
+    from_file = load_train_config(str(toml), ["seed=3"])
+    assert (from_file.name, from_file.crop, from_file.loss, from_file.seed, from_file.variant) == ("mine", 64, "mse+ssim", 3, "lite")
+    for bad, message in [("lr=fast", "wrong type"), ("colour=1", "unknown training config keys"),
+                         ("crop=100", "multiple of 8"), ("lr", "key=value"),
+                         ("loss=mse+perceptual", "pretrained VGG weights"), ("width=12", "multiple of 8")]:
+        with pytest.raises(ConfigError, match=message):
+            load_train_config("cpu-lite", [bad])
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_train_config(str(tmp_path / "missing.json"))
+
+
+def test_batch_order_depends_on_seed_and_epoch_and_shards_across_ranks():
+    single = ShardedBatchSampler(10, 4, seed=5)
+    single.set_epoch(3)
+    batches = list(single)
+    assert len(batches) == 2 and all(len(b) == 4 for b in batches)
+    assert batches == list(single)  # same (seed, epoch) -> same order
+    single.set_epoch(4)
+    assert list(single) != batches
+    ranks = [ShardedBatchSampler(10, 4, seed=5, rank=r, world_size=2) for r in range(2)]
+    for sampler in ranks:
+        sampler.set_epoch(3)
+    for k, (a, b) in enumerate(zip(*ranks)):
+        assert sorted(a + b) == sorted(batches[k]) and len(a) == len(b) == 2
+    resumed = ShardedBatchSampler(10, 4, seed=5)
+    resumed.set_epoch(3, start=1)
+    assert list(resumed) == batches[1:] and len(resumed) == 1
+    with pytest.raises(ConfigError, match="divisible"):
+        ShardedBatchSampler(10, 3, seed=0, rank=0, world_size=2)
+
+
+def weights(run_dir) -> dict[str, torch.Tensor]:
+    return load_checkpoint(RunPaths(run_dir).last).state_dict()
+
+
+def test_resume_continues_bit_for_bit(tmp_path):
+    # 8 samples / batch 2 = 4 steps per epoch: the split at step 5 is mid-epoch, and the lr halves every 4 steps.
+    straight = run(smoke(max_steps=10, checkpoint_every=5, val_every=5), tmp_path / "straight")
+    assert (straight.step, straight.epoch, straight.stopped_by) == (10, 2, "max_steps")
+
+    first = run(smoke(max_steps=5, checkpoint_every=5, val_every=5), tmp_path / "split")
+    assert first.step == 5
+    second = run(smoke(max_steps=10, checkpoint_every=5, val_every=5), tmp_path / "split", resume=True)
+    assert second.step == 10
+
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    state_a = load_training_state(RunPaths(tmp_path / "straight").state)
+    state_b = load_training_state(RunPaths(tmp_path / "split").state)
+    assert state_a["scheduler"] == state_b["scheduler"] and state_a["scheduler"]["_last_lr"][0] == pytest.approx(1e-3 / 4)
+    exp_avg = lambda s: [v["exp_avg"] for v in s["optimizer"]["state"].values()]  # noqa: E731
+    assert all(torch.equal(x, y) for x, y in zip(exp_avg(state_a), exp_avg(state_b)))
+    assert straight.last_val == second.last_val
+
+
+def test_run_dir_holds_config_log_plot_and_checkpoints(tmp_path):
+    run_dir = tmp_path / "run"
+    result = run(smoke(max_steps=6), run_dir)
+    paths = RunPaths(run_dir)
+    assert json.loads(paths.config.read_text())["name"] == "cpu-lite-smoke"
+    records = [json.loads(line) for line in paths.metrics.read_text().splitlines()]
+    kinds = [r["kind"] for r in records]
+    assert kinds[:2] == ["start", "baseline"] and kinds[-1] == "end" and kinds.count("val") == 2
+    train_records = [r for r in records if r["kind"] == "train"]
+    assert [r["step"] for r in train_records] == [1, 2, 3, 4, 5, 6]
+    assert {"loss", "mse", "frlf", "lr", "it_s", "epoch"} <= set(train_records[0])
+    assert result.input_psnr == pytest.approx(records[1]["psnr"])
+    assert paths.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    best = load_checkpoint(paths.best)
+    assert best.config.width == 8 and load_checkpoint(paths.last).config == best.config
+    leftovers = [p.name for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
+    assert leftovers == []
+
+
+def test_refuses_to_overwrite_a_run_or_resume_with_changed_settings(tmp_path):
+    run_dir = tmp_path / "run"
+    run(smoke(max_steps=2), run_dir)
+    with pytest.raises(ConfigError, match="already holds a run"):
+        run(smoke(max_steps=2), run_dir)
+    with pytest.raises(ConfigError, match=r"batch_size \(2 -> 4\)"):
+        run(smoke(max_steps=4, batch_size=4), run_dir, resume=True)
+    with pytest.raises(CheckpointError, match="nothing to resume"):
+        run(smoke(max_steps=2), tmp_path / "empty", resume=True)
+
+
+def test_time_budget_stops_the_run(tmp_path):
+    result = run(smoke(max_steps=None, max_minutes=0.001), tmp_path / "timed")
+    assert result.stopped_by == "time" and result.step >= 1
+    assert RunPaths(tmp_path / "timed").state.exists()

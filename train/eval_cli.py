@@ -1,0 +1,85 @@
+"""`deblur-eval`: PSNR/SSIM of a checkpoint on a dataset (GoPro or RealBlur protocol), as a Markdown table."""
+
+from pathlib import Path
+
+import torch
+import typer
+
+from deblur.atomic import atomic_write
+
+from .checkpoint import CheckpointError, load_checkpoint
+from .config import ConfigError
+from .data import DataError, build_dataset
+from .distributed import resolve_device
+from .evaluation import MOTIONS, PROTOCOLS, dataset_pairs, evaluate, markdown_table, model_restorer, side_by_side, write_image
+from .progress import Progress
+
+app = typer.Typer(add_completion=False, help="Evaluate a checkpoint: PSNR/SSIM of input and output.")
+
+EXAMPLES = """Examples:
+
+  deblur-eval runs/lite/checkpoints/best.safetensors --data /data/GOPRO_Large --kind gopro --table gopro.md
+
+  deblur-eval model.safetensors --data /data/RealBlur --kind realblur --save-images out/realblur
+
+  deblur-eval model.safetensors --data pairs/ --kind pairs --per-image"""
+
+
+@app.command(help=f"Evaluate a checkpoint: PSNR/SSIM of the blurred input and of the output.\n\n{EXAMPLES}")
+def main(
+    checkpoint: Path = typer.Argument(..., help="A deblur .safetensors checkpoint."),
+    data: Path = typer.Option(..., "--data", help="Dataset folder."),
+    kind: str = typer.Option("pairs", help="gopro, realblur, pairs or synthetic."),
+    split: str = typer.Option("test", help="train, val or test."),
+    protocol: str | None = typer.Option(None, help="gopro or realblur (ECC alignment); default: by --kind."),
+    motion: str = typer.Option("homography", help="ECC motion model for the realblur protocol: homography or translation."),
+    realblur_subset: str = typer.Option("J", help="RealBlur subset: J or R."),
+    crop: int | None = typer.Option(None, help="Centre/seeded crop size for synthetic data (default: full images)."),
+    limit: int | None = typer.Option(None, help="Evaluate only the first N pairs."),
+    per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
+    table: Path | None = typer.Option(None, help="Also write the Markdown table to this file."),
+    save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
+    threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
+    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+) -> None:
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        protocol = protocol or ("realblur" if kind == "realblur" else "gopro")
+        if protocol not in PROTOCOLS or motion not in MOTIONS:
+            raise ConfigError(f"--protocol must be one of {PROTOCOLS} and --motion one of {sorted(MOTIONS)}")
+        model = load_checkpoint(checkpoint).to(resolve_device(device)).eval()
+        dataset = build_dataset(kind, data, split, crop=crop, realblur_subset=realblur_subset)
+        count = len(dataset) if limit is None else min(limit, len(dataset))
+        bar = Progress(count, enabled=progress)
+        on_image = _image_handler(save_images, bar)
+        pairs = (pair for _, pair in zip(range(count), dataset_pairs(dataset)))
+        scores = evaluate(pairs, model_restorer(model, next(model.parameters()).device), protocol, motion, on_image)
+        bar.close()
+    except (ConfigError, CheckpointError, DataError) as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(2) from None
+    text = f"{checkpoint} on {data} ({kind}, {split}, {protocol} protocol)\n\n{markdown_table(scores, per_image)}\n"
+    typer.echo(text)
+    if table is not None:
+        atomic_write(table, lambda tmp: tmp.write_text(text))
+
+
+def _image_handler(folder: Path | None, bar: Progress):
+    """Advance the bar and, with ``folder``, save each pair's side-by-side picture."""
+    done = 0
+
+    def on_image(score, blurred, output, sharp) -> None:
+        nonlocal done
+        done += 1
+        bar.update(done, psnr=score.output_psnr)
+        if folder is not None:
+            name = Path(score.name.replace("/", "__")).with_suffix(".png").name
+            write_image(folder / name, side_by_side(blurred, output, sharp))
+
+    return on_image
+
+
+if __name__ == "__main__":
+    app()

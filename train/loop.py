@@ -1,0 +1,414 @@
+"""The training loop: Adam + step-halving lr, optional CUDA mixed precision, DDP, atomic checkpoints
+and a bit-exact resume.
+
+A run directory holds::
+
+    config.json                      the resolved TrainConfig
+    metrics.jsonl, metrics.png       the log (see run_log.py) and its plot
+    checkpoints/last.safetensors     latest weights (deblur checkpoint, loadable by deblur-eval/export)
+    checkpoints/best.safetensors     weights with the best validation PSNR so far
+    checkpoints/train_state.pt       everything needed to resume: weights, optimizer, scheduler,
+                                     grad scaler, step / epoch / batch position, RNG states
+
+Bit-exact resume: the batch order depends only on ``(seed, epoch)`` (ShardedBatchSampler) and the
+dataset's randomness on ``(seed, epoch, index)``, so a run restarted from ``train_state.pt`` at
+step k sees the same batches from step k on and ends with the same weights as an uninterrupted run.
+Only rank 0 writes files.
+"""
+
+import json
+import random
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.nn.parallel import DistributedDataParallel
+from torch.utils.data import DataLoader, Dataset
+
+from deblur.atomic import atomic_write
+
+from .checkpoint import CheckpointError, load_training_state, save_checkpoint, save_training_state
+from .config import ConfigError
+from .distributed import DistContext, ShardedBatchSampler
+from .evaluation import dataset_pairs, evaluate, mean_scores, model_restorer
+from .losses import DeblurLoss
+from .model import DeblurUNet
+from .progress import Progress
+from .recipes import TrainConfig
+from .run_log import MetricsLog, plot_metrics
+
+# Settings that may change when resuming: they do not change which batches are seen or the weights.
+RESUMABLE_CHANGES = {"max_steps", "max_minutes", "epochs", "workers", "data", "val_every", "checkpoint_every", "log_every"}
+
+
+@dataclass(frozen=True)
+class RunPaths:
+    root: Path
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config.json"
+
+    @property
+    def metrics(self) -> Path:
+        return self.root / "metrics.jsonl"
+
+    @property
+    def plot(self) -> Path:
+        return self.root / "metrics.png"
+
+    @property
+    def last(self) -> Path:
+        return self.root / "checkpoints" / "last.safetensors"
+
+    @property
+    def best(self) -> Path:
+        return self.root / "checkpoints" / "best.safetensors"
+
+    @property
+    def state(self) -> Path:
+        return self.root / "checkpoints" / "train_state.pt"
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    step: int
+    epoch: int
+    stopped_by: str  # "max_steps", "epochs" or "time"
+    input_psnr: float | None
+    last_val: dict | None
+    best_psnr: float | None
+
+
+def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
+    """The train and val splits named by the config (``deblur.train.data.build_dataset``)."""
+    from .data import BlurSettings, build_dataset
+
+    if config.data is None:
+        raise ConfigError("no data folder given: pass --data DIR (or set data=DIR)")
+    blur = BlurSettings.from_dict(config.blur) if config.blur is not None else None
+    common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset)
+    train = build_dataset(
+        config.data_kind, config.data, "train", crop=config.crop, augment=config.augment,
+        length=config.train_length, **common,
+    )
+    val = build_dataset(
+        config.data_kind, config.data, "val", crop=config.val_crop, augment=False,
+        length=config.val_length, **common,
+    )
+    return train, val
+
+
+def check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
+    """Refuse to resume with settings that would change the optimisation."""
+    saved_d, requested_d = saved.to_dict(), requested.to_dict()
+    changed = [k for k in saved_d if saved_d[k] != requested_d[k] and k not in RESUMABLE_CHANGES]
+    if changed:
+        details = ", ".join(f"{k} ({saved_d[k]!r} -> {requested_d[k]!r})" for k in changed)
+        raise ConfigError(f"cannot resume with changed settings: {details}; only {sorted(RESUMABLE_CHANGES)} may change")
+
+
+def read_run_config(run_dir: Path) -> TrainConfig:
+    path = RunPaths(Path(run_dir)).config
+    if not path.is_file():
+        raise ConfigError(f"{path}: not found; is {run_dir} a training run directory?")
+    try:
+        return TrainConfig.from_dict(json.loads(path.read_text()))
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
+
+
+def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
+    """Mixed precision only on CUDA: bf16 where supported (``auto``), else fp16 with a GradScaler."""
+    if device.type != "cuda" or amp == "off":
+        return None
+    if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
+        return torch.float16
+    return torch.bfloat16
+
+
+def rng_state() -> dict:
+    """All RNG states as tensors/ints, so ``torch.load(weights_only=True)`` can read them back."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()
+    state = {
+        "torch": torch.get_rng_state(),
+        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "cached": cached},
+        "python": random.getstate(),
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    np_state = state["numpy"]
+    np.random.set_state(
+        ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"], np_state["cached"])
+    )
+    version, internal, gauss = state["python"]
+    random.setstate((version, tuple(internal), gauss))
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def weight_checksum(model: torch.nn.Module) -> float:
+    """Sum of all parameters in float64: a cheap fingerprint to compare ranks or runs."""
+    return float(sum(p.detach().double().sum() for p in model.parameters()))
+
+
+class Trainer:
+    """One training run in ``run_dir``; ``run()`` trains until a stop condition and returns a TrainResult."""
+
+    def __init__(
+        self,
+        config: TrainConfig,
+        run_dir: Path,
+        ctx: DistContext,
+        train_set: Dataset,
+        val_set: Dataset,
+        resume: bool = False,
+        progress: bool = True,
+    ):
+        self.config, self.ctx = config, ctx
+        self.paths = RunPaths(Path(run_dir))
+        self.train_set, self.val_set = train_set, val_set
+        self.show_progress = progress and ctx.is_main
+        self.log = MetricsLog(self.paths.metrics)
+        device = ctx.device
+
+        torch.manual_seed(config.seed)
+        self.model = DeblurUNet(config.model_config()).to(device)
+        self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
+        self.amp_dtype = autocast_dtype(config.amp, device)
+        self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
+        self.sampler = ShardedBatchSampler(len(train_set), config.batch_size, config.seed, ctx.rank, ctx.world_size)
+
+        self.step = self.epoch = self.batch_in_epoch = 0
+        self.best_psnr: float | None = None
+        self.baseline: dict | None = None
+        self.elapsed_before = 0.0
+        self.last_val: dict | None = None
+        self.resumed_from: int | None = None
+        if resume:
+            self._load_state()
+        else:
+            self._check_fresh_run_dir()
+        self.net = DistributedDataParallel(self.model) if ctx.is_distributed else self.model
+
+    # -- state -------------------------------------------------------------------------------
+
+    def _check_fresh_run_dir(self) -> None:
+        if self.paths.state.exists():
+            raise ConfigError(f"{self.paths.root} already holds a run; pass --resume to continue it or choose another --out")
+
+    def _load_state(self) -> None:
+        if not self.paths.state.exists():
+            raise CheckpointError(f"{self.paths.state}: nothing to resume (no training state in {self.paths.root})")
+        state = load_training_state(self.paths.state)
+        try:
+            self.model.load_state_dict(state["model"])
+            self.optimizer.load_state_dict(state["optimizer"])
+            self.scheduler.load_state_dict(state["scheduler"])
+            self.scaler.load_state_dict(state["scaler"])
+            self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
+            self.best_psnr, self.baseline = state["best_psnr"], state["baseline"]
+            self.elapsed_before = state["elapsed_s"]
+            set_rng_state(state["rng"])
+        except (KeyError, RuntimeError, ValueError) as exc:
+            raise CheckpointError(f"{self.paths.state}: training state does not fit this run ({exc})") from exc
+        self.resumed_from = self.step
+
+    def _save_state(self) -> None:
+        state = {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict(),
+            "scaler": self.scaler.state_dict(),
+            "step": self.step,
+            "epoch": self.epoch,
+            "batch_in_epoch": self.batch_in_epoch,
+            "best_psnr": self.best_psnr,
+            "baseline": self.baseline,
+            "elapsed_s": self.elapsed(),
+            "rng": rng_state(),
+        }
+        extra = {"step": str(self.step), "epoch": str(self.epoch)}
+        save_checkpoint(self.model, self.paths.last, extra=extra)
+        save_training_state(state, self.paths.state)
+
+    # -- the loop ----------------------------------------------------------------------------
+
+    def elapsed(self) -> float:
+        return self.elapsed_before + time.monotonic() - self.started
+
+    def total_steps(self) -> int:
+        by_epochs = self.config.epochs * self.sampler.batches_per_epoch
+        return min(by_epochs, self.config.max_steps) if self.config.max_steps else by_epochs
+
+    def stop_reason(self) -> str | None:
+        if self.config.max_steps is not None and self.step >= self.config.max_steps:
+            return "max_steps"
+        if self.epoch >= self.config.epochs:
+            return "epochs"
+        if self.config.max_minutes is not None and self.ctx.any(self.elapsed() >= self.config.max_minutes * 60):
+            return "time"
+        return None
+
+    def run(self) -> TrainResult:
+        self.started = time.monotonic()
+        if self.ctx.is_main:
+            self._start_log()
+        deadline = None
+        if self.config.max_minutes is not None:
+            deadline = self.started + self.config.max_minutes * 60 - self.elapsed_before
+        progress = Progress(self.total_steps(), start=self.step, deadline=deadline, enabled=self.show_progress)
+        self.model.train()
+        stopped_by = self.stop_reason()
+        sums: dict[str, torch.Tensor] = {}
+        interval_start, interval_steps = time.monotonic(), 0
+        while stopped_by is None:
+            for blurred, sharp in self._epoch_loader():
+                parts = self._train_step(blurred, sharp)
+                for key, value in parts.items():
+                    sums[key] = sums.get(key, 0) + value
+                interval_steps += 1
+                self._advance()
+                stopped_by = self.stop_reason()
+                if self.ctx.is_main and (self.step % self.config.log_every == 0 or stopped_by):
+                    rate = interval_steps / max(time.monotonic() - interval_start, 1e-9)
+                    record = {k: float(v) / interval_steps for k, v in sums.items()}
+                    self._log_train(record, rate)
+                    progress.update(self.step, loss=record["loss"], lr=self.scheduler.get_last_lr()[0])
+                    sums, interval_start, interval_steps = {}, time.monotonic(), 0
+                if self.step % self.config.val_every == 0 or stopped_by:
+                    self._validate()
+                if self.step % self.config.checkpoint_every == 0 or stopped_by:
+                    self._checkpoint()
+                if stopped_by:
+                    break
+        progress.close()
+        checksum = weight_checksum(self.model)
+        print(f"rank {self.ctx.rank}/{self.ctx.world_size}: stopped by {stopped_by} at step {self.step}, "
+              f"weights checksum {checksum:.12e}", flush=True)
+        if self.ctx.is_main:
+            self.log.append({"kind": "end", "step": self.step, "epoch": self.epoch, "stopped_by": stopped_by,
+                             "elapsed_s": round(self.elapsed(), 3), "checksum": checksum})
+        self.ctx.barrier()
+        input_psnr = self.baseline["psnr"] if self.baseline else None
+        return TrainResult(self.step, self.epoch, stopped_by, input_psnr, self.last_val, self.best_psnr)
+
+    def _epoch_loader(self) -> DataLoader:
+        self.sampler.set_epoch(self.epoch, self.batch_in_epoch)
+        if hasattr(self.train_set, "set_epoch"):
+            self.train_set.set_epoch(self.epoch)
+        # A per-epoch generator makes worker seeds depend on (seed, epoch) only, not on the global RNG.
+        generator = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.epoch)
+        return DataLoader(
+            self.train_set,
+            batch_sampler=self.sampler,
+            num_workers=self.config.workers,
+            generator=generator,
+            pin_memory=self.ctx.device.type == "cuda",
+        )
+
+    def _train_step(self, blurred: torch.Tensor, sharp: torch.Tensor) -> dict[str, torch.Tensor]:
+        device = self.ctx.device
+        blurred, sharp = blurred.to(device, non_blocking=True), sharp.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=self.amp_dtype, enabled=self.amp_dtype is not None):
+            output = self.net(blurred)
+        loss, parts = self.loss_fn(output, sharp)
+        self.optimizer.zero_grad(set_to_none=True)
+        self.scaler.scale(loss).backward()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        return {"loss": loss.detach(), **parts}
+
+    def _advance(self) -> None:
+        """Count the step; move to the next epoch after its last batch; step the lr schedule."""
+        self.step += 1
+        self.batch_in_epoch += 1
+        if self.config.lr_step_unit == "step":
+            self.scheduler.step()
+        if self.batch_in_epoch == self.sampler.batches_per_epoch:
+            self.epoch += 1
+            self.batch_in_epoch = 0
+            if self.config.lr_step_unit == "epoch":
+                self.scheduler.step()
+
+    # -- rank-0 side effects -----------------------------------------------------------------
+
+    def _start_log(self) -> None:
+        atomic_write(self.paths.config, lambda tmp: tmp.write_text(self.config.to_json() + "\n"))
+        if self.resumed_from is not None:
+            self.log.rewind(self.step)
+            self._remove_stale_temp_files()
+        self.log.append({
+            "kind": "start", "step": self.step, "world_size": self.ctx.world_size, "device": str(self.ctx.device),
+            "threads": torch.get_num_threads(), "resumed_from": self.resumed_from,
+            "amp": str(self.amp_dtype).replace("torch.", "") if self.amp_dtype else "off",
+            "train_samples": len(self.train_set), "val_samples": len(self.val_set),
+            "batches_per_epoch": self.sampler.batches_per_epoch,
+        })
+        print(f"rank 0/{self.ctx.world_size}: training {self.config.name} on {self.ctx.device}, "
+              f"{len(self.train_set)} train / {len(self.val_set)} val samples, "
+              f"{self.sampler.batches_per_epoch} steps per epoch, from step {self.step}", flush=True)
+        if self.baseline is None:
+            scores = evaluate(dataset_pairs(self.val_set))
+            means = mean_scores(scores)
+            self.baseline = {"psnr": means["input_psnr"], "ssim": means["input_ssim"]}
+            self.log.append({"kind": "baseline", "step": self.step, **self.baseline})
+            print(f"blurred input on the validation set: PSNR {self.baseline['psnr']:.2f} dB, "
+                  f"SSIM {self.baseline['ssim']:.4f}", flush=True)
+
+    def _remove_stale_temp_files(self) -> None:
+        """Delete temp files a killed run left beside its outputs (``atomic_write``'s ``.<name>.*.tmp``)."""
+        for folder in (self.paths.root, self.paths.last.parent):
+            for path in folder.glob(".*.tmp"):
+                path.unlink()
+
+    def _log_train(self, record: dict, rate: float) -> None:
+        self.log.append({
+            "kind": "train", "step": self.step, "epoch": self.epoch, **record,
+            "lr": self.scheduler.get_last_lr()[0], "it_s": round(rate, 4), "elapsed_s": round(self.elapsed(), 3),
+        })
+
+    def _validate(self) -> None:
+        if self.ctx.is_main:
+            self.model.eval()
+            scores = evaluate(dataset_pairs(self.val_set), model_restorer(self.model, self.ctx.device))
+            self.model.train()
+            means = mean_scores(scores)
+            self.last_val = {"psnr": means["output_psnr"], "ssim": means["output_ssim"]}
+            self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val})
+            if self.best_psnr is None or self.last_val["psnr"] > self.best_psnr:
+                self.best_psnr = self.last_val["psnr"]
+                save_checkpoint(self.model, self.paths.best, extra={"step": str(self.step), "val_psnr": f"{self.best_psnr:.4f}"})
+            plot_metrics(self.log.read(), self.paths.plot)
+        self.ctx.barrier()
+
+    def _checkpoint(self) -> None:
+        if self.ctx.is_main:
+            self._save_state()
+
+
+def train(
+    config: TrainConfig,
+    run_dir: Path,
+    ctx: DistContext,
+    resume: bool = False,
+    datasets: tuple[Dataset, Dataset] | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Train ``config`` into ``run_dir`` (``datasets`` default to ``build_datasets(config)``)."""
+    if resume and RunPaths(Path(run_dir)).config.is_file():
+        check_resumable(read_run_config(run_dir), config)
+    train_set, val_set = datasets if datasets is not None else build_datasets(config)
+    if len(val_set) == 0:
+        raise ConfigError("the validation split is empty")
+    trainer = Trainer(config, run_dir, ctx, train_set, val_set, resume=resume, progress=progress)
+    return trainer.run()

@@ -1,0 +1,250 @@
+"""Training configurations as data: named recipes, config files (JSON/TOML) and ``key=value`` overrides.
+
+``paper`` is the paper's recipe (256x256 crops, batch 10, Adam 1e-4 with betas 0.9/0.999, lr halved
+every 1000 epochs, 3000 epochs, MSE + 0.1 FRLF). The ``cpu-*`` recipes are time-boxed for a small
+CPU: the lite network, smaller crops, and the lr halved every ``lr_step`` *steps* rather than epochs.
+
+``batch_size`` is the global batch: under DistributedDataParallel each of W processes takes
+``batch_size / W`` samples, so the optimisation is the same for any number of processes.
+"""
+
+import dataclasses
+import json
+import tomllib
+import types
+import typing
+from dataclasses import dataclass
+from pathlib import Path
+
+from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
+from .losses import check_loss_name
+
+DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
+AMP_MODES = ("auto", "bf16", "fp16", "off")
+LR_STEP_UNITS = ("epoch", "step")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """One training run. Step counters (``val_every``, ``checkpoint_every``, ``log_every``) count
+    optimizer steps; ``lr_step`` counts ``lr_step_unit`` (epochs or steps)."""
+
+    name: str = "custom"
+    # model
+    variant: str = "lite"
+    ablation: str = "full"
+    width: int | None = None  # overrides the variant's width (tests use 8)
+    # data
+    data_kind: str = "synthetic"
+    data: str | None = None
+    realblur_subset: str = "J"
+    blur: dict | None = None  # synthetic blur settings (BlurSettings.from_dict)
+    crop: int = 256
+    augment: bool = True
+    train_length: int | None = None  # samples per epoch; None = the whole split
+    val_crop: int | None = 256  # None = full validation images
+    val_length: int | None = None
+    # optimisation
+    batch_size: int = 10
+    lr: float = 1e-4
+    betas: tuple[float, float] = (0.9, 0.999)
+    lr_step: int = 1000
+    lr_step_unit: str = "epoch"
+    lr_gamma: float = 0.5
+    epochs: int = 3000
+    max_steps: int | None = None
+    max_minutes: float | None = None
+    loss: str = "mse+frlf"
+    loss_weight: float | None = None  # None = the Table 2 lambda of ``loss``
+    amp: str = "auto"  # CUDA only; ignored on CPU
+    seed: int = 0
+    # bookkeeping
+    val_every: int = 1000
+    checkpoint_every: int = 500
+    log_every: int = 50
+    workers: int = 2
+
+    def __post_init__(self):
+        choices = {
+            "variant": VARIANTS,
+            "ablation": ABLATIONS,
+            "data_kind": DATA_KINDS,
+            "amp": AMP_MODES,
+            "lr_step_unit": LR_STEP_UNITS,
+        }
+        for key, allowed in choices.items():
+            if getattr(self, key) not in allowed:
+                raise ConfigError(f"{key} must be one of {sorted(allowed)}, got {getattr(self, key)!r}")
+        check_loss_name(self.loss)
+        positive = ("crop", "batch_size", "lr", "lr_step", "epochs", "val_every", "checkpoint_every", "log_every")
+        for key in positive:
+            if getattr(self, key) <= 0:
+                raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
+        for key in ("train_length", "val_length", "max_steps", "max_minutes", "val_crop"):
+            value = getattr(self, key)
+            if value is not None and value <= 0:
+                raise ConfigError(f"{key} must be positive or null, got {value}")
+        if self.crop % SIZE_MULTIPLE:
+            raise ConfigError(f"crop must be a multiple of {SIZE_MULTIPLE}, got {self.crop}")
+        if self.workers < 0:
+            raise ConfigError(f"workers must be >= 0, got {self.workers}")
+        if not 0 < self.lr_gamma <= 1:
+            raise ConfigError(f"lr_gamma must be in (0, 1], got {self.lr_gamma}")
+        if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
+            raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas}")
+        self.model_config()  # validates the width override
+
+    def model_config(self) -> ModelConfig:
+        config = build_config(self.variant, self.ablation)
+        return config if self.width is None else dataclasses.replace(config, width=self.width)
+
+    def to_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TrainConfig":
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ConfigError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(known)}")
+        hints = typing.get_type_hints(cls)
+        return cls(**{key: _coerce(key, value, hints[key]) for key, value in data.items()})
+
+
+RECIPES: dict[str, TrainConfig] = {
+    "paper": TrainConfig(
+        name="paper",
+        variant="paper",
+        data_kind="gopro",
+        crop=256,
+        batch_size=10,
+        lr=1e-4,
+        betas=(0.9, 0.999),
+        lr_step=1000,
+        lr_step_unit="epoch",
+        epochs=3000,
+        loss="mse+frlf",
+        val_crop=None,
+        val_length=100,
+        val_every=2100,  # ~10 GoPro epochs (2103 pairs / batch 10)
+        checkpoint_every=1000,
+        log_every=100,
+        workers=4,
+    ),
+    "cpu-lite": TrainConfig(
+        name="cpu-lite",
+        variant="lite",
+        data_kind="synthetic",
+        crop=128,
+        batch_size=8,
+        lr=5e-4,
+        lr_step=400,
+        lr_step_unit="step",
+        epochs=100_000,
+        max_minutes=30,
+        loss="mse+frlf",
+        val_crop=256,
+        val_length=8,
+        val_every=100,
+        checkpoint_every=100,
+        log_every=10,
+        workers=1,
+    ),
+    "cpu-lite-smoke": TrainConfig(
+        name="cpu-lite-smoke",
+        variant="lite",
+        width=8,
+        data_kind="synthetic",
+        crop=32,
+        batch_size=2,
+        lr=1e-3,
+        lr_step=4,
+        lr_step_unit="step",
+        epochs=1000,
+        max_steps=6,
+        max_minutes=2,
+        train_length=8,
+        val_crop=64,
+        val_length=2,
+        val_every=3,
+        checkpoint_every=3,
+        log_every=1,
+        workers=0,
+    ),
+}
+
+
+def load_train_config(source: str, overrides: list[str] = ()) -> TrainConfig:
+    """A recipe name or a ``.json`` / ``.toml`` file (optionally ``base = "<recipe>"``), then overrides."""
+    if source in RECIPES:
+        data = RECIPES[source].to_dict()
+    else:
+        data = _read_config_file(Path(source))
+    return apply_overrides(TrainConfig.from_dict(data), overrides)
+
+
+def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
+    """Apply ``key=value`` strings; values are parsed as JSON when they can be (``2e-4``, ``null``,
+    ``[0.9, 0.99]``), else taken as text (``data=../photos``)."""
+    data = config.to_dict()
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"override {item!r} is not of the form key=value")
+        try:
+            value = json.loads(text)
+        except json.JSONDecodeError:
+            value = text
+        data[key.strip()] = value
+    return TrainConfig.from_dict(data)
+
+
+def _read_config_file(path: Path) -> dict:
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file and no recipe of that name (recipes: {sorted(RECIPES)})")
+    try:
+        if path.suffix == ".toml":
+            data = tomllib.loads(path.read_text())
+        elif path.suffix == ".json":
+            data = json.loads(path.read_text())
+        else:
+            raise ConfigError(f"{path}: config files must be .json or .toml")
+    except (tomllib.TOMLDecodeError, json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot parse config ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: a config file must hold a table/object of settings")
+    base = data.pop("base", None)
+    if base is None:
+        return data
+    if base not in RECIPES:
+        raise ConfigError(f"{path}: base {base!r} is not a recipe (recipes: {sorted(RECIPES)})")
+    return {**RECIPES[base].to_dict(), "name": path.stem, **data}
+
+
+def _coerce(key: str, value, hint):
+    """Check ``value`` against the field's type, converting where lossless (int -> float, list -> tuple)."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        if type(None) in options:
+            return None
+        raise ConfigError(f"{key} may not be null")
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if origin is bool and isinstance(value, bool):
+            return value
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin is float and _is_number(value):
+            return float(value)
+        if origin in (str, dict) and isinstance(value, origin):
+            return value
+        if origin is tuple and isinstance(value, (list, tuple)) and all(_is_number(v) for v in value):
+            return tuple(float(v) for v in value)
+    raise ConfigError(f"{key} has the wrong type: expected {hint}, got {value!r}")
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
