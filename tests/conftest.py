@@ -1,0 +1,143 @@
+"""Shared fixtures: small deblur ONNX models and generated videos and images (tests make their own data)."""
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+
+def deblur_metadata(width: int = 8, io_dtype: str = "float32", precision: str = "fp32") -> dict[str, str]:
+    """A complete deblur metadata set (deblur.model_metadata.KEYS) for hand-built test models."""
+    return {
+        "deblur.format": "deblur-onnx",
+        "deblur.version": "test",
+        "deblur.config": f'{{"variant": "test", "width": {width}}}',
+        "deblur.variant": "test",
+        "deblur.width": str(width),
+        "deblur.ablation": "full",
+        "deblur.size_multiple": "8",
+        "deblur.value_range": "0,1",
+        "deblur.color_order": "RGB",
+        "deblur.layout": "NCHW",
+        "deblur.precision": precision,
+        "deblur.io_dtype": io_dtype,
+        "deblur.training_data": "none (test model)",
+    }
+
+
+def _identity_onnx(path: Path, io_dtype: str, metadata: dict[str, str] | None) -> Path:
+    import onnx
+    from onnx import TensorProto, helper
+
+    elem = TensorProto.FLOAT16 if io_dtype == "float16" else TensorProto.FLOAT
+    shape = ["batch", 3, "height", "width"]
+    graph = helper.make_graph(
+        [helper.make_node("Identity", ["input"], ["output"])],
+        "identity",
+        [helper.make_tensor_value_info("input", elem, shape)],
+        [helper.make_tensor_value_info("output", elem, shape)],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    for key, value in (metadata or {}).items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+    return path
+
+
+@pytest.fixture(scope="session")
+def deblur_onnx(tmp_path_factory) -> Path:
+    """A real width-8 deblur network (random weights, fixed seed) exported to ONNX."""
+    import torch
+
+    from deblur.export.onnx_export import export_onnx
+    from deblur.train.config import ModelConfig
+    from deblur.train.model import DeblurUNet
+
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("models") / "deblur-w8.onnx"
+    export_onnx(DeblurUNet(ModelConfig(variant="test", width=8)), path)
+    return path
+
+
+@pytest.fixture(scope="session")
+def identity_onnx(tmp_path_factory) -> Path:
+    """A deblur-labelled ONNX whose output equals its input: checks pixel handling exactly."""
+    return _identity_onnx(tmp_path_factory.mktemp("models") / "identity.onnx", "float32", deblur_metadata())
+
+
+@pytest.fixture(scope="session")
+def identity_fp16_onnx(tmp_path_factory) -> Path:
+    """Identity with float16 input and output (``deblur.io_dtype`` float16)."""
+    path = tmp_path_factory.mktemp("models") / "identity-fp16.onnx"
+    return _identity_onnx(path, "float16", deblur_metadata(io_dtype="float16", precision="fp16"))
+
+
+@pytest.fixture(scope="session")
+def foreign_onnx(tmp_path_factory) -> Path:
+    """A valid ONNX model without deblur metadata."""
+    return _identity_onnx(tmp_path_factory.mktemp("models") / "foreign.onnx", "float32", None)
+
+
+def _video_frame(index: int, width: int, height: int) -> np.ndarray:
+    """A moving gradient with a bright square: different content on every frame."""
+    y, x = np.mgrid[0:height, 0:width]
+    image = np.stack([(x * 255 // max(width - 1, 1)), (y * 255 // max(height - 1, 1)), np.full_like(x, 96)], axis=-1)
+    image = image.astype(np.uint8)
+    top, left = (3 * index) % max(height - 8, 1), (5 * index) % max(width - 8, 1)
+    image[top : top + 8, left : left + 8] = 250
+    return image
+
+
+def write_test_video(path: Path, frames: int = 10, size: tuple[int, int] = (64, 48), fps: int = 10,
+                     audio: bool = False, sample_rate: int = 16000) -> Path:
+    """An H.264 video (and an AAC 440 Hz tone as long as the video when ``audio``) written with PyAV."""
+    width, height = size
+    with av.open(str(path), "w") as container:
+        video = container.add_stream("libx264", rate=fps)
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        if audio:
+            sound = container.add_stream("aac", rate=sample_rate)
+            sound.layout = "mono"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(_video_frame(index, width, height), format="rgb24")
+            frame.pts = index
+            frame.time_base = Fraction(1, fps)
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        if audio:
+            samples = int(frames / fps * sample_rate)
+            for start in range(0, samples, 1024):
+                count = min(1024, samples - start)
+                tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(start, start + count) / sample_rate)
+                chunk = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="fltp", layout="mono")
+                chunk.sample_rate, chunk.pts = sample_rate, start
+                container.mux(sound.encode(chunk))
+            container.mux(sound.encode(None))
+    return path
+
+
+@pytest.fixture
+def make_video():
+    """``make_video(path, frames=10, size=(64, 48), fps=10, audio=False) -> path``."""
+    return write_test_video
+
+
+@pytest.fixture
+def make_image():
+    """``make_image(path, height, width, channels=3, dtype=np.uint8, seed=0) -> (path, array)``: smooth content + noise."""
+
+    def make(path: Path, height: int, width: int, channels: int = 3, dtype=np.uint8, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        peak = np.iinfo(dtype).max
+        y, x = np.mgrid[0:height, 0:width] / max(height, width)
+        base = np.stack([np.sin(5 * x + c) * np.cos(3 * y - c) for c in range(max(channels, 1))], axis=-1)
+        image = np.clip((0.5 + 0.4 * base + 0.05 * rng.standard_normal(base.shape)) * peak, 0, peak).astype(dtype)
+        image = image[..., 0] if channels == 1 else image
+        assert cv2.imwrite(str(path), image)
+        return path, image
+
+    return make

@@ -1,0 +1,158 @@
+"""Backends and model files: real ONNX Runtime sessions, metadata checks, providers, TensorRT guards."""
+
+import json
+import logging
+import sys
+
+import numpy as np
+import pytest
+
+from deblur.runtime import backend_tensorrt
+from deblur.runtime.backend import open_backend
+from deblur.runtime.backend_onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning
+from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar, sidecar_path
+from deblur.runtime.errors import BackendError, ModelFileError
+from deblur.runtime.frames import from_model_output, to_model_input
+from deblur.runtime.model_file import bundled_model_path, model_kind, resolve_model_path, validate_metadata
+
+from conftest import deblur_metadata
+
+
+def test_onnxruntime_runs_the_real_network(deblur_onnx):
+    backend = open_backend(deblur_onnx, device="cpu", threads=1)
+    assert backend.name == "onnxruntime" and backend.provider == CPU
+    assert backend.model.width == 8 and backend.model.size_multiple == 8 and backend.model.precision == "fp32"
+    batch = np.random.default_rng(0).random((2, 3, 40, 56), dtype=np.float32)
+    out = backend.infer(batch)
+    assert out.shape == batch.shape and out.dtype == np.float32
+    assert 0 <= out.min() and out.max() <= 1 and not np.allclose(out, batch)
+    assert np.allclose(backend.infer(batch[1:]), out[1:], atol=1e-5)  # batching does not mix frames
+
+
+def test_float16_io_is_cast_in_the_backend(identity_fp16_onnx):
+    backend = open_backend(identity_fp16_onnx, device="cpu")
+    batch = np.random.default_rng(1).random((1, 3, 8, 16), dtype=np.float32)
+    out = backend.infer(batch)
+    assert out.dtype == np.float32
+    assert np.array_equal(out, batch.astype(np.float16).astype(np.float32))
+
+
+def test_models_of_the_wrong_kind_are_refused(tmp_path, foreign_onnx):
+    with pytest.raises(ModelFileError, match="not a deblur model"):
+        open_backend(foreign_onnx)
+    garbage = tmp_path / "random.onnx"
+    garbage.write_bytes(np.random.default_rng(0).bytes(4096))
+    with pytest.raises(ModelFileError, match="random.onnx: not a loadable ONNX model"):
+        open_backend(garbage)
+    with pytest.raises(ModelFileError, match="training checkpoint"):
+        model_kind(tmp_path / "model.safetensors")
+    with pytest.raises(ModelFileError, match="unknown model file type"):
+        model_kind(tmp_path / "notes.txt")
+    with pytest.raises(ModelFileError, match="no such model file"):
+        resolve_model_path(tmp_path / "missing.onnx")
+    with pytest.raises(BackendError, match="cannot load a onnx file"):
+        open_backend(foreign_onnx, backend="tensorrt")
+
+
+def test_metadata_validation_names_the_problem(tmp_path):
+    path = tmp_path / "m.onnx"
+    good = deblur_metadata(width=16)
+    assert validate_metadata(path, good).width == 16
+    for key, value, message in [
+        ("deblur.layout", "NHWC", "deblur.layout is 'NHWC'"),
+        ("deblur.io_dtype", "int8", "unsupported deblur.io_dtype"),
+        ("deblur.size_multiple", "eight", "malformed deblur metadata"),
+    ]:
+        with pytest.raises(ModelFileError, match=message):
+            validate_metadata(path, {**good, key: value})
+    incomplete = {k: v for k, v in good.items() if k != "deblur.width"}
+    with pytest.raises(ModelFileError, match="lacks deblur.width"):
+        validate_metadata(path, incomplete)
+
+
+def test_bundled_model_lookup():
+    try:
+        path = bundled_model_path()
+    except ModelFileError as exc:
+        assert "no bundled model in this install; pass --model" in str(exc)
+    else:
+        assert path.name == "deblur-lite.onnx" and path.is_file()
+
+
+def test_provider_choice_and_fallback_warning():
+    assert choose_providers("cpu", [CUDA, CPU]) == [CPU]
+    assert choose_providers("auto", [CUDA, CPU]) == [CUDA, CPU]
+    assert choose_providers("auto", [CPU]) == [CPU]
+    assert choose_providers("tensorrt", [TENSORRT, CUDA, CPU]) == [TENSORRT, CUDA, CPU]
+    assert fallback_warning("cuda", [CUDA, CPU], CUDA) is None
+    assert fallback_warning("auto", [CPU], CPU) is None
+    assert "no CUDAExecutionProvider" in fallback_warning("cuda", [CPU], CPU)
+    assert "failed to load" in fallback_warning("cuda", [CUDA, CPU], CPU)
+
+
+def test_cuda_request_on_a_cpu_build_warns_and_runs_on_cpu(deblur_onnx, caplog):
+    with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
+        backend = open_backend(deblur_onnx, device="cuda", threads=1)
+    assert backend.provider == CPU
+    assert "runs on CPUExecutionProvider" in caplog.text
+
+
+SIDECAR = {
+    "tensorrt_version": "10.3.0",
+    "gpu_name": "Orin",
+    "compute_capability": "8.7",
+    "onnx_sha256": "0" * 64,
+    "precision": "fp16",
+    "profile": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [1, 3, 1088, 1920]},
+    "metadata": deblur_metadata(width=16),
+}
+
+
+def test_engine_sidecar_compatibility(tmp_path):
+    engine = tmp_path / "lite.engine"
+    check_engine_compatible(engine, SIDECAR, "10.3.0", "Orin", "8.7")
+    with pytest.raises(ModelFileError, match="built with TensorRT 10.3.0, this machine has 10.7.0"):
+        check_engine_compatible(engine, SIDECAR, "10.7.0", "Orin", "8.7")
+    with pytest.raises(ModelFileError, match="built for Orin .compute 8.7., this GPU is NVIDIA H100"):
+        check_engine_compatible(engine, SIDECAR, "10.3.0", "NVIDIA H100 80GB HBM3", "9.0")
+
+
+def test_engine_sidecar_is_read_and_checked(tmp_path):
+    engine = tmp_path / "lite.engine"
+    engine.write_bytes(b"\0" * 16)
+    with pytest.raises(ModelFileError, match="missing sidecar lite.engine.json"):
+        read_sidecar(engine)
+    sidecar_path(engine).write_text(json.dumps({k: v for k, v in SIDECAR.items() if k != "gpu_name"}))
+    with pytest.raises(ModelFileError, match="lacks gpu_name"):
+        read_sidecar(engine)
+    sidecar_path(engine).write_text(json.dumps(SIDECAR))
+    assert read_sidecar(engine)["precision"] == "fp16"
+
+
+def test_missing_tensorrt_is_reported_clearly(tmp_path, monkeypatch):
+    engine = tmp_path / "lite.engine"
+    engine.write_bytes(b"\0" * 16)
+    sidecar_path(engine).write_text(json.dumps(SIDECAR))
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # an absent module, also where TensorRT is installed
+    with pytest.raises(BackendError, match="TensorRT is not installed"):
+        open_backend(engine)
+    assert backend_tensorrt.INSTALL_HINT.startswith("TensorRT is not installed")
+
+
+@pytest.mark.parametrize("shape,dtype", [((9, 7), np.uint8), ((9, 7, 3), np.uint8), ((9, 7, 4), np.uint8),
+                                         ((9, 7, 3), np.uint16), ((9, 7), np.uint16), ((9, 7, 1), np.uint8)])
+def test_frame_conversion_round_trips(shape, dtype):
+    rng = np.random.default_rng(0)
+    image = rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=dtype)
+    chw = to_model_input(image)
+    assert chw.shape == (3, 9, 7) and chw.dtype == np.float32 and 0 <= chw.min() and chw.max() <= 1
+    back = from_model_output(chw, image)
+    assert back.shape == image.shape and back.dtype == image.dtype
+    assert np.array_equal(back, image)
+
+
+def test_bgr_is_fed_to_the_model_as_rgb():
+    bgr = np.zeros((2, 2, 3), np.uint8)
+    bgr[..., 2] = 255  # red in OpenCV's BGR order
+    chw = to_model_input(bgr)
+    assert chw[0].min() == 1.0 and chw[1].max() == 0 and chw[2].max() == 0

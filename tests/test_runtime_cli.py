@@ -1,0 +1,144 @@
+"""deblur-run from the command line: bad input gives one line and a non-zero exit; the runtime is torch-free."""
+
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import av
+import pytest
+from typer.testing import CliRunner
+
+from deblur.runtime.cli import app
+
+BIN = Path(sys.executable).parent
+
+
+def _cli(*args: str):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, *fragments: str) -> None:
+    assert result.exit_code != 0, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    for fragment in fragments:
+        assert fragment in lines[0], lines[0]
+
+
+def test_runs_a_video_and_prints_a_summary(tmp_path, make_video, deblur_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=3)
+    result = _cli(clip, "--model", deblur_onnx, "--threads", "1")
+    assert result.exit_code == 0, result.output
+    assert "deblurred 3 frames" in result.output and "onnxruntime on CPUExecutionProvider" in result.output
+    assert (tmp_path / "clip_deblurred.mp4").is_file()
+
+
+def _unsupported_codec_video(tmp_path, make_video) -> Path:
+    """A Matroska file whose video codec id no decoder knows (patched from an H.264 file)."""
+    data = make_video(tmp_path / "h264.mkv", frames=2).read_bytes()
+    path = tmp_path / "unknown_codec.mkv"
+    path.write_bytes(data.replace(b"V_MPEG4/ISO/AVC", b"V_QQQQQ/ISO/AVC"))
+    return path
+
+
+def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video, deblur_onnx, foreign_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=2)
+    original = clip.read_bytes()
+    (tmp_path / "empty.mp4").write_bytes(b"")
+    (tmp_path / "truncated.mp4").write_bytes(original[: len(original) // 2])
+    (tmp_path / "text.mp4").write_text("this is not a video\n" * 20)
+    (tmp_path / "random.onnx").write_bytes(os.urandom(2048))
+    blocker = tmp_path / "blocker"
+    blocker.write_text("a regular file, so nothing can be created under it")
+    model = ("--model", deblur_onnx)
+    cases = [
+        ((tmp_path / "missing.mp4", *model), ["missing.mp4", "no such file"]),
+        ((tmp_path / "empty.mp4", *model), ["empty.mp4", "empty file"]),
+        ((tmp_path / "truncated.mp4", *model), ["truncated.mp4", "not a readable video"]),
+        ((tmp_path / "text.mp4", *model), ["text.mp4", "not a readable video"]),
+        ((_unsupported_codec_video(tmp_path, make_video), *model), ["unknown_codec.mkv", "unsupported video codec"]),
+        (("9", *model), ["camera 9", "could not be opened"]),
+        ((clip, "-o", clip, "--overwrite", *model), ["clip.mp4", "overwrite an input"]),
+        ((clip, "-o", blocker / "out.mp4", *model), ["cannot create output folder"]),
+        ((clip, "--model", foreign_onnx), ["foreign.onnx", "not a deblur model"]),
+        ((clip, "--model", tmp_path / "random.onnx"), ["random.onnx", "not a loadable ONNX model"]),
+        ((clip, "--model", tmp_path / "missing.onnx"), ["missing.onnx", "no such model file"]),
+        ((clip, "--model", blocker), ["unknown model file type"]),
+        ((clip, "--batch", "0", *model), ["--batch"]),
+        (("rtsp://127.0.0.1:9/none", *model), ["rtsp://127.0.0.1:9/none", "could not be opened"]),
+        (("cam ! appsink", *model), ["GStreamer"]),
+        ((str(tmp_path / "*.png"), *model), ["no images match"]),
+    ]
+    for args, fragments in cases:
+        _one_line_error(_cli(*args), *fragments)
+    assert clip.read_bytes() == original
+    assert not (tmp_path / "clip_deblurred.mp4").exists()
+
+
+def test_no_model_and_no_bundled_model_is_a_clear_error(tmp_path, make_video):
+    from deblur.runtime.model_file import ModelFileError, bundled_model_path
+
+    try:
+        bundled_model_path()
+    except ModelFileError:
+        _one_line_error(_cli(make_video(tmp_path / "clip.mp4", frames=2)), "no bundled model", "--model")
+    else:
+        pytest.skip("this install bundles a model")
+
+
+def test_failed_run_leaves_no_partial_output(tmp_path, make_video, deblur_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=2)
+    result = _cli(clip, "--model", deblur_onnx, "--tile", "16", "--tile-overlap", "16")
+    _one_line_error(result, "--tile")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
+
+
+TORCH_BLOCKER = textwrap.dedent(
+    """
+    import sys
+
+    class NoTorch:
+        def find_spec(self, name, path=None, target=None):
+            if name == "torch" or name.startswith("torch."):
+                raise ImportError(f"the runtime imported {name}")
+            return None
+
+    sys.meta_path.insert(0, NoTorch())
+    """
+)
+
+
+def test_runtime_never_imports_torch(tmp_path):
+    """Every runtime module imports with torch made unimportable, and torch stays out of sys.modules."""
+    (tmp_path / "sitecustomize.py").write_text(TORCH_BLOCKER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    modules = sorted(p.stem for p in Path(__import__("deblur.runtime").runtime.__file__).parent.glob("*.py"))
+    code = "import importlib, sys\n" + "".join(f"importlib.import_module('deblur.runtime.{m}')\n" for m in modules if m != "__init__")
+    code += "assert 'torch' not in sys.modules, 'torch was imported'\nprint('torch-free', len(sys.modules))"
+    done = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "torch-free" in done.stdout, done.stderr
+    check = subprocess.run([sys.executable, "-c", "import torch"], env=env, capture_output=True, text=True)
+    assert "the runtime imported torch" in check.stderr  # the blocker really is active
+
+
+@pytest.mark.parametrize("command", ["deblur-run", "deblur-bench"])
+def test_cli_help_runs_without_torch(tmp_path, command):
+    (tmp_path / "sitecustomize.py").write_text(TORCH_BLOCKER)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path)}
+    done = subprocess.run([str(BIN / command), "--help"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert "Example:" in done.stdout
+
+
+def test_subprocess_exit_code_and_stderr_line(tmp_path):
+    done = subprocess.run([str(BIN / "deblur-run"), str(tmp_path / "nope.mp4"), "--model", str(tmp_path / "m.onnx")],
+                          capture_output=True, text=True)
+    assert done.returncode == 2 and done.stdout == ""
+    assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'm.onnx'}: no such model file"]
+
+
+def test_av_is_the_pyav_module():
+    assert av.__name__ == "av"  # guards the fallback test's monkeypatching of sys.modules

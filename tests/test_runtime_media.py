@@ -1,0 +1,171 @@
+"""deblur_source end to end on generated media: videos (timing, audio), image sets, Ctrl-C, fallbacks."""
+
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+import pytest
+
+from deblur.runtime.backend import open_backend
+from deblur.runtime.errors import SinkError, SourceError
+from deblur.runtime.runner import RunOptions, deblur_source
+from deblur.runtime.sources import open_source
+
+
+def _probe(path: Path) -> dict:
+    """Decode ``path`` fully: frame count, size, frame rate, timestamps, audio codec and duration."""
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        audio = container.streams.audio[0] if container.streams.audio else None
+        info = {
+            "size": (video.width, video.height),
+            "rate": video.average_rate,
+            "codec": video.codec_context.name,
+            "audio": audio.codec_context.name if audio else None,
+            "audio_seconds": float(audio.duration * audio.time_base) if audio else 0.0,
+        }
+        frames = list(container.decode(video))
+    info["frames"] = len(frames)
+    info["times"] = [round(f.time, 4) for f in frames]
+    info["first"] = frames[0].to_ndarray(format="bgr24")
+    return info
+
+
+def _run(spec, model, **options):
+    source = open_source(str(spec))
+    try:
+        return deblur_source(source, str(spec), open_backend(model, device="cpu", threads=1),
+                             RunOptions(show_progress=False, **options))
+    finally:
+        source.close()
+
+
+@pytest.mark.parametrize("audio", [False, True])
+def test_video_keeps_frames_size_rate_timestamps_and_audio(tmp_path, make_video, deblur_onnx, audio):
+    clip = make_video(tmp_path / "clip.mp4", frames=12, size=(64, 48), fps=10, audio=audio)
+    summary = _run(clip, deblur_onnx)
+    out = tmp_path / "clip_deblurred.mp4"
+    assert summary.output == out and summary.frames == 12 and not summary.interrupted
+    before, after = _probe(clip), _probe(out)
+    for key in ("frames", "size", "rate", "times"):
+        assert after[key] == before[key], key
+    assert after["codec"] == "h264"
+    assert after["audio"] == before["audio"] == ("aac" if audio else None)
+    assert after["audio_seconds"] == pytest.approx(before["audio_seconds"])
+    assert np.abs(after["first"].astype(int) - before["first"]).mean() > 10  # the network changed the pixels
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_deblurred.mp4"]  # no temp file left
+
+
+def test_identity_model_passes_video_through(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=4, size=(80, 64))
+    out = tmp_path / "same.mkv"
+    _run(clip, identity_onnx, output=out, batch=3)
+    before, after = _probe(clip), _probe(out)
+    assert after["frames"] == 4 and after["size"] == (80, 64)
+    assert np.abs(after["first"].astype(int) - before["first"]).mean() < 4  # only H.264 re-encoding loss
+
+
+def test_compare_writes_input_and_result_side_by_side(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size=(48, 32))
+    _run(clip, identity_onnx, output=tmp_path / "cmp.mp4", compare=True)
+    info = _probe(tmp_path / "cmp.mp4")
+    assert info["size"] == (96, 32) and info["frames"] == 3
+
+
+def test_ctrl_c_leaves_a_playable_shorter_video(tmp_path, make_video, identity_onnx, monkeypatch):
+    clip = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 48), audio=True)
+    calls = {"n": 0}
+    from deblur.runtime import deblurrer
+
+    original = deblurrer.FrameDeblurrer.__call__
+
+    def interrupt_after_five(self, images):
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise KeyboardInterrupt
+        return original(self, images)
+
+    monkeypatch.setattr(deblurrer.FrameDeblurrer, "__call__", interrupt_after_five)
+    summary = _run(clip, identity_onnx, output=tmp_path / "cut.mp4")
+    assert summary.interrupted and summary.frames == 5
+    info = _probe(tmp_path / "cut.mp4")
+    assert info["frames"] == 5 and info["audio"] == "aac" and info["audio_seconds"] <= 0.7
+
+
+def test_tiled_video_run_matches_whole_frames(tmp_path, make_video, deblur_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=2, size=(128, 96))
+    whole = _run(clip, deblur_onnx, output=tmp_path / "whole.mkv")
+    tiled = _run(clip, deblur_onnx, output=tmp_path / "tiled.mkv", tile=64, overlap=32)
+    assert whole.tile is None and tiled.tile == 64
+    a, b = _probe(tmp_path / "whole.mkv")["first"], _probe(tmp_path / "tiled.mkv")["first"]
+    assert np.abs(a.astype(int) - b).mean() < 1.0
+
+
+@pytest.mark.parametrize("channels,dtype,suffix", [(3, np.uint8, ".png"), (1, np.uint8, ".png"), (4, np.uint8, ".png"),
+                                                   (3, np.uint16, ".png"), (1, np.uint16, ".tif"), (3, np.uint8, ".jpg")])
+def test_images_keep_size_depth_and_channels(tmp_path, make_image, identity_onnx, channels, dtype, suffix):
+    path, image = make_image(tmp_path / f"odd{suffix}", 37, 53, channels, dtype)
+    summary = _run(path, identity_onnx)
+    result = cv2.imread(str(summary.output), cv2.IMREAD_UNCHANGED)
+    assert summary.output == tmp_path / f"odd_deblurred{suffix}"
+    assert result.shape == image.shape and result.dtype == image.dtype
+    if suffix != ".jpg":
+        assert np.array_equal(result, image)  # identity model: padding cropped exactly, alpha kept, depth kept
+
+
+def test_rgba_alpha_is_passed_through_by_a_real_network(tmp_path, make_image, deblur_onnx):
+    path, image = make_image(tmp_path / "a.png", 40, 24, 4)
+    result = cv2.imread(str(_run(path, deblur_onnx).output), cv2.IMREAD_UNCHANGED)
+    assert np.array_equal(result[..., 3], image[..., 3]) and not np.array_equal(result[..., :3], image[..., :3])
+
+
+def test_folder_and_glob_give_a_folder_of_results(tmp_path, make_image, identity_onnx):
+    shots = tmp_path / "shots"
+    (shots / "sub").mkdir(parents=True)
+    made = [make_image(shots / "b.png", 16, 24)[1], make_image(shots / "a.png", 20, 20, seed=1)[1]]
+    (shots / "notes.txt").write_text("not an image")
+    summary = _run(shots, identity_onnx, batch=2)
+    assert summary.output == tmp_path / "shots_deblurred" and summary.frames == 2
+    assert sorted(p.name for p in summary.output.iterdir()) == ["a.png", "b.png"]
+    assert np.array_equal(cv2.imread(str(summary.output / "b.png")), made[0])
+
+    make_image(shots / "sub" / "c.png", 16, 16)
+    summary = _run(str(shots / "**" / "*.png"), identity_onnx, output=tmp_path / "globbed")
+    assert sorted(str(p.relative_to(tmp_path / "globbed")) for p in (tmp_path / "globbed").rglob("*.png")) == [
+        "a.png", "b.png", "sub/c.png"]
+
+
+def test_unreadable_image_in_a_folder_stops_with_its_name(tmp_path, make_image, identity_onnx):
+    (tmp_path / "in").mkdir()
+    make_image(tmp_path / "in" / "a.png", 16, 16)
+    (tmp_path / "in" / "b.png").write_bytes(b"not a png")
+    with pytest.raises(SourceError, match="b.png: not a readable image"):
+        _run(tmp_path / "in", identity_onnx)
+
+
+def test_outputs_that_would_lose_data_are_refused(tmp_path, make_video, make_image, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=2)
+    with pytest.raises(SinkError, match="overwrite an input"):
+        _run(clip, identity_onnx, output=clip, overwrite=True)
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    make_image(shots / "a.png", 16, 16)
+    with pytest.raises(SinkError, match="overwrite an input"):
+        _run(shots, identity_onnx, output=shots, overwrite=True)
+    (tmp_path / "taken.mp4").write_bytes(b"keep me")
+    with pytest.raises(SinkError, match="already exists; pass --overwrite"):
+        _run(clip, identity_onnx, output=tmp_path / "taken.mp4")
+    assert (tmp_path / "taken.mp4").read_bytes() == b"keep me"
+    with pytest.raises(SinkError, match="video output must end in"):
+        _run(clip, identity_onnx, output=tmp_path / "x.avi")
+
+
+def test_without_pyav_opencv_reads_and_writes_video(tmp_path, make_video, identity_onnx, monkeypatch):
+    clip = make_video(tmp_path / "clip.mp4", frames=5, size=(64, 48))
+    monkeypatch.setitem(__import__("sys").modules, "av", None)
+    summary = _run(clip, identity_onnx, output=tmp_path / "cv.mp4")
+    monkeypatch.undo()
+    info = _probe(tmp_path / "cv.mp4")
+    assert summary.frames == 5 and info["frames"] == 5 and info["size"] == (64, 48) and info["codec"] == "mpeg4"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "cv.mp4"]
