@@ -170,3 +170,12 @@ def test_generator_modules_do_not_import_torch():
     code = ("import sys; import deblur.train.data.blur_synthesis, deblur.train.data.kernels; "
             "from deblur.train.data import synthesize_blur; assert 'torch' not in sys.modules, 'torch imported'")
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_zero_length_path_returns_the_sharp_image_even_with_a_moving_region():
+    # Every sub-frame is then the middle one: compositing and the uncovered-background fill must vanish.
+    sharp = textured_image(64)
+    settings = BlurSettings(length=(0, 0), moving_object_probability=1, shot_noise=(0, 0), read_noise=(0, 0),
+                            jpeg_probability=0, quantize=False)
+    for seed in range(3):
+        np.testing.assert_allclose(synthesize_blur(sharp, np.random.default_rng(seed), settings), sharp, atol=2e-5)

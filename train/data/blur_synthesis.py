@@ -24,7 +24,7 @@ from .images import DataError
 
 _FOCAL_RANGE = (0.7, 1.5)  # focal length in units of the image's longer side (wide to normal lens)
 _OBJECT_AXES = (0.12, 0.35)  # moving-region ellipse semi-axes, fraction of the box's shorter side
-_OBJECT_EDGE = 0.08  # mask softness: Gaussian sigma as a fraction of the shorter semi-axis
+_OBJECT_EDGE = 0.08  # region edge softness: Gaussian sigma as a fraction of the shorter semi-axis
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 
 
@@ -137,8 +137,10 @@ def synthesize_blur_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     else:
         object_to_area = (_translate(np.array([[-area[1], -area[0]]])) @ object_matrices
                           @ _translate(np.array([[left, top]])))
-        mask = _region_mask(region, area)
-        blurred = _average_with_region(linear, mask, to_area, object_to_area, (width, height))
+        alpha, background = _region_layers(linear, region, area)
+        window = _region_window(region, object_matrices, box)
+        blurred = _average_with_region(linear, alpha, background, to_area, object_to_area, (width, height),
+                                       window)
     return finish(blurred, rng, settings)
 
 
@@ -250,24 +252,69 @@ def _average(linear: np.ndarray, matrices: np.ndarray, size: tuple[int, int]) ->
     return total * np.float32(1 / len(matrices))
 
 
-def _average_with_region(linear, mask, matrices, region_matrices, size):
+def _average_with_region(linear, alpha, background, matrices, region_matrices, size, window):
+    """Average of sub-frames: the background moved by the camera, the region (``alpha``) also by its own path.
+
+    The region is composited inside ``window`` only, the output pixels it can reach.
+    """
+    top, left, height, width = window
+    to_window = _translate(np.array([[left, top]]))[0]
     total = np.zeros((size[1], size[0], 3), np.float32)
     for matrix, region_matrix in zip(matrices, region_matrices):
-        frame = _warp(linear, matrix, size)
-        alpha = _warp(mask, region_matrix, size)[..., None]
-        total += frame + alpha * (_warp(linear, region_matrix, size) - frame)
+        frame = _warp(background, matrix, size)
+        inside = frame[top:top + height, left:left + width]  # a view: compositing edits the frame
+        coverage = _warp(alpha, region_matrix @ to_window, (width, height))[..., None]
+        inside += coverage * (_warp(linear, region_matrix @ to_window, (width, height)) - inside)
+        total += frame
     return total * np.float32(1 / len(matrices))
 
 
-def _region_mask(region: _MovingRegion, area: tuple[int, int, int, int]) -> np.ndarray:
-    """Soft elliptical mask (float32 in [0, 1]) of the moving region over the processed area."""
+def _region_window(region: _MovingRegion, object_matrices: np.ndarray, box) -> tuple[int, int, int, int]:
+    """(top, left, height, width) of the output pixels the moving region can touch in any sub-frame."""
+    top, left, height, width = box
+    reach = max(region.axes) + 3 * _edge_sigma(region) + 2
+    x, y = region.center
+    corners = np.array([[x - reach, y - reach], [x + reach, y - reach], [x - reach, y + reach],
+                        [x + reach, y + reach]])
+    reached = camera_path.apply(np.linalg.inv(object_matrices), corners).reshape(-1, 2) - (left, top)
+    x0, y0 = np.clip(np.floor(reached.min(axis=0)).astype(int) - 1, 0, None)
+    x1, y1 = np.minimum(np.ceil(reached.max(axis=0)).astype(int) + 2, (width, height))
+    return int(y0), int(x0), max(int(y1 - y0), 1), max(int(x1 - x0), 1)
+
+
+def _edge_sigma(region: _MovingRegion) -> float:
+    return max(_OBJECT_EDGE * min(region.axes), 0.8)
+
+
+def _region_layers(linear: np.ndarray, region: _MovingRegion, area) -> tuple[np.ndarray, np.ndarray]:
+    """The region's opacity over the processed area, and the background it uncovers when it moves.
+
+    Opacity is 1 over the whole ellipse and fades out beyond its edge. The background equals ``linear``
+    wherever the opacity is below 1 (so the middle sub-frame is exactly the sharp image) and, deep inside
+    the ellipse, blends to a smooth fill from the surroundings instead of a static copy of the region.
+    """
     top, left, height, width = area
-    mask = np.zeros((height, width), np.float32)
+    shape = np.zeros((height, width), np.float32)
     center = (round(region.center[0] - left), round(region.center[1] - top))
     axes = (max(round(region.axes[0]), 1), max(round(region.axes[1]), 1))
-    cv2.ellipse(mask, center, axes, region.angle_deg, 0, 360, 1.0, thickness=-1, lineType=cv2.LINE_AA)
-    sigma = max(_OBJECT_EDGE * min(axes), 0.8)
-    return cv2.GaussianBlur(mask, (0, 0), sigma)
+    cv2.ellipse(shape, center, axes, region.angle_deg, 0, 360, 1.0, thickness=-1, lineType=cv2.LINE_AA)
+    smooth = cv2.GaussianBlur(shape, (0, 0), _edge_sigma(region))
+    alpha = np.clip(2 * smooth, 0, 1)
+    core = np.clip(2 * smooth - 1, 0, 1)[..., None]
+    fill = _surround_fill(linear, 1 - alpha, max(region.axes))
+    return alpha, linear + core * (fill - linear)
+
+
+def _surround_fill(linear: np.ndarray, weight: np.ndarray, radius: float) -> np.ndarray:
+    """Weighted Gaussian average (normalized convolution) of ``linear``, at quarter resolution for speed."""
+    height, width = weight.shape
+    small = (max(width // 4, 1), max(height // 4, 1))
+    sigma = max(radius / 4, 1.0)
+    weighted = cv2.GaussianBlur(cv2.resize(linear * weight[..., None], small, interpolation=cv2.INTER_AREA),
+                                (0, 0), sigma)
+    total = cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
+    fill = weighted / np.maximum(total, 1e-6)[..., None]
+    return cv2.resize(fill, (width, height), interpolation=cv2.INTER_LINEAR)
 
 
 def finish(linear: np.ndarray, rng: np.random.Generator, settings: BlurSettings) -> np.ndarray:
@@ -279,4 +326,3 @@ def finish(linear: np.ndarray, rng: np.random.Generator, settings: BlurSettings)
     if use_jpeg:
         return jpeg_roundtrip(srgb, quality)
     return quantize_8bit(srgb) if settings.quantize else srgb
-
