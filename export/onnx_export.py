@@ -12,7 +12,6 @@ from pathlib import Path
 
 import numpy as np
 import onnx
-import onnxruntime as ort
 import onnxslim
 import torch
 
@@ -23,7 +22,9 @@ from deblur.train.config import SIZE_MULTIPLE
 from deblur.train.model import DeblurUNet
 
 from .onnx_graph import set_metadata
+from .ort_session import cpu_session, run
 from .sample_images import natural_image, to_nchw
+from .verify import Comparison, compare
 
 DEFAULT_OPSET = 17
 MIN_OPSET = 17
@@ -112,6 +113,19 @@ def simplify_preserving_numbers(proto: onnx.ModelProto, size: tuple[int, int] = 
     return slim, True
 
 
+def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, simplify: bool = True) -> tuple[onnx.ModelProto, bool]:
+    """Simplify (when it keeps the numbers), attach the metadata and run the full onnx.checker.
+
+    Returns ``(model, simplified)``.
+    """
+    simplified = False
+    if simplify:
+        proto, simplified = simplify_preserving_numbers(proto)
+    set_metadata(proto, model_metadata(model, training_data))
+    onnx.checker.check_model(proto, full_check=True)
+    return proto, simplified
+
+
 def export_onnx(
     model: DeblurUNet,
     path: Path,
@@ -121,15 +135,22 @@ def export_onnx(
     simplify: bool = True,
 ) -> onnx.ModelProto:
     """Trace ``model`` to a checked single-file ONNX at ``path`` (atomic write) and return it."""
-    proto = trace_to_onnx(model, opset, sample_size)
-    if simplify:
-        proto, _ = simplify_preserving_numbers(proto)
-    set_metadata(proto, model_metadata(model, training_data))
-    onnx.checker.check_model(proto, full_check=True)
+    proto, _ = finish_onnx(model, trace_to_onnx(model, opset, sample_size), training_data, simplify)
     atomic_write(Path(path), lambda tmp: onnx.save(proto, str(tmp)))
     return proto
 
 
+def compare_with_torch(model: DeblurUNet, proto: onnx.ModelProto, batches: list[tuple[str, np.ndarray]]) -> list[Comparison]:
+    """Run each batch through torch (eval mode) and ONNX Runtime and compare the outputs."""
+    model = model.eval().float()
+    session = cpu_session(proto)
+    results = []
+    for label, batch in batches:
+        with torch.no_grad():
+            reference = model(torch.from_numpy(batch)).numpy()
+        results.append(compare(label, reference, run(session, batch)))
+    return results
+
+
 def _run(proto: onnx.ModelProto, batch: np.ndarray) -> np.ndarray:
-    session = ort.InferenceSession(proto.SerializeToString(), providers=["CPUExecutionProvider"])
-    return session.run(None, {INPUT_NAME: batch})[0]
+    return run(cpu_session(proto), batch)

@@ -1,10 +1,9 @@
-"""Numerical checks of exported models: ONNX Runtime against torch, and one ONNX model against another."""
+"""Numerical checks of exported models: one ONNX model against another under ONNX Runtime (torch-free)."""
 
 from dataclasses import dataclass
 
 import numpy as np
 import onnx
-import torch
 
 from deblur.metrics import psnr
 
@@ -42,18 +41,6 @@ def check_batches(seed: int = 0) -> list[tuple[str, np.ndarray]]:
 def compare(label: str, reference: np.ndarray, output: np.ndarray) -> Comparison:
     """Max abs error and PSNR (peak 1) of ``output`` against ``reference``."""
     return Comparison(label, float(np.abs(output - reference).max()), float(psnr(reference, output)))
-
-
-def compare_with_torch(model: torch.nn.Module, proto: onnx.ModelProto, batches: list[tuple[str, np.ndarray]]) -> list[Comparison]:
-    """Run each batch through torch (eval mode) and ONNX Runtime and compare the outputs."""
-    model = model.eval().float()
-    session = cpu_session(proto)
-    results = []
-    for label, batch in batches:
-        with torch.no_grad():
-            reference = model(torch.from_numpy(batch)).numpy()
-        results.append(compare(label, reference, run(session, batch)))
-    return results
 
 
 def compare_models(reference: onnx.ModelProto, candidate: onnx.ModelProto, batches: list[tuple[str, np.ndarray]]) -> list[Comparison]:

@@ -1,0 +1,224 @@
+"""INT8 QDQ ONNX for TensorRT explicit quantization, calibrated on representative frames.
+
+Quantization is ONNX Runtime's static QDQ quantizer with symmetric int8 activations and per-channel
+symmetric int8 weights (zero points 0, as TensorRT requires) and float biases (no int32 bias
+DequantizeLinear, which TensorRT's explicit quantization does not take). Only Conv and ConvTranspose
+inputs are quantized: that is where TensorRT runs int8 kernels; element-wise ops, attention and the
+softmax stay in float. Ranges come from min/max over 256x256 tiles of the calibration frames.
+"""
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import onnx
+from onnx import numpy_helper
+from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, QuantFormat, QuantType, quantize_static
+from onnxruntime.quantization.shape_inference import quant_pre_process
+
+from deblur.calibration.tiles import center_crop, frame_tiles
+from deblur.metrics import psnr, ssim
+from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
+
+from .onnx_graph import metadata_of, set_metadata
+from .ort_session import cpu_session, median_latency_ms, run
+
+QUANTIZED_OPS = ("Conv", "ConvTranspose")
+CALIBRATION_TILE = 256
+EVAL_CROP = 512  # held-out frames are compared on their centred crop of at most this size
+KEEP_ENDS_MIN_GAIN_DB = 0.1  # "auto" keeps the first/last layers in float when that gains at least this much PSNR
+ALLOWED_OPS = frozenset(
+    {"QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "LeakyRelu", "Add", "Mul", "Concat", "Sigmoid",
+     "Softmax", "GlobalAveragePool", "ReduceMax", "ReduceMean", "ReduceSum", "Unsqueeze", "Clip", "Relu"}
+)  # fmt: skip
+
+
+class QuantizationError(RuntimeError):
+    """A QDQ model TensorRT's explicit quantization would not take, or quantization that cannot run."""
+
+
+@dataclass(frozen=True)
+class HeldOutScore:
+    """INT8 output against fp32 output on the held-out frames."""
+
+    psnr: float  # mean over frames, dB
+    ssim: float  # mean over frames
+    worst_psnr: float
+
+
+@dataclass(frozen=True)
+class Int8Report:
+    """What INT8 quantization chose and measured."""
+
+    kept_float: list[str]  # node names left unquantized
+    score: HeldOutScore  # the chosen model
+    alternatives: dict[str, HeldOutScore]  # "all layers int8" / "first+last in float" when both were measured
+    calibration_tiles: int
+    held_out_frames: int
+    fp32_ms: float
+    int8_ms: float
+    latency_shape: tuple[int, ...]
+
+
+class TileReader(CalibrationDataReader):
+    """Feeds calibration tiles (1x3xSxS float32) to ONNX Runtime's calibrator one at a time."""
+
+    def __init__(self, tiles: list[np.ndarray]):
+        self._tiles = iter(tiles)
+
+    def get_next(self) -> dict[str, np.ndarray] | None:
+        tile = next(self._tiles, None)
+        return None if tile is None else {INPUT_NAME: tile}
+
+
+def calibration_tiles(frames: list[np.ndarray], tile: int = CALIBRATION_TILE, per_side: int = 2) -> list[np.ndarray]:
+    """Evenly spaced tiles of every frame, grouped by tile shape so batches stay uniform."""
+    tiles = [t for frame in frames for t in frame_tiles(frame, tile, per_side)]
+    return sorted(tiles, key=lambda t: t.shape)
+
+
+def end_convs(proto: onnx.ModelProto) -> list[str]:
+    """The first and last layers: the Conv chains right after ``input`` and right before ``output``."""
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    consumers: dict[str, list[onnx.NodeProto]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node)
+
+    head, frontier = [], [n for n in consumers.get(INPUT_NAME, []) if n.op_type == "Conv"]
+    while frontier:  # depthwise -> pointwise: follow a Conv while it is its producer's only consumer
+        node = frontier.pop()
+        head.append(node.name)
+        following = consumers.get(node.output[0], [])
+        if len(following) == 1 and following[0].op_type == "Conv":
+            frontier.append(following[0])
+
+    tail, node = [], producers.get(OUTPUT_NAME)
+    while node is not None and node.op_type != "Conv":  # Clip <- Add(input, residual)
+        node = next((producers[i] for i in node.input if i in producers and producers[i].op_type in ("Conv", "Add", "Clip")), None)
+    while node is not None and node.op_type == "Conv":
+        tail.append(node.name)
+        node = producers.get(node.input[0])
+    return sorted(set(head + tail))
+
+
+def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: list[str] = ()) -> onnx.ModelProto:
+    """Symmetric int8 QDQ copy of the fp32 ``proto``, calibrated on ``tiles``; ``keep_float`` nodes stay float."""
+    if not tiles:
+        raise QuantizationError("no calibration tiles")
+    with tempfile.TemporaryDirectory(prefix="deblur-int8-") as scratch:
+        raw, source, target = (Path(scratch) / name for name in ("raw.onnx", "fp32.onnx", "int8.onnx"))
+        onnx.save(proto, str(raw))
+        # ONNX shape inference + ORT graph cleanup; the symbolic pass cannot resolve the dynamic H/W.
+        quant_pre_process(str(raw), str(source), skip_symbolic_shape=True)
+        quantize_static(
+            str(source),
+            str(target),
+            TileReader(tiles),
+            quant_format=QuantFormat.QDQ,
+            op_types_to_quantize=list(QUANTIZED_OPS),
+            per_channel=True,
+            activation_type=QuantType.QInt8,
+            weight_type=QuantType.QInt8,
+            nodes_to_exclude=list(keep_float),
+            calibrate_method=CalibrationMethod.MinMax,
+            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
+        )
+        quantized = onnx.load(str(target))
+    metadata = metadata_of(proto)
+    metadata["deblur.precision"] = "int8-qdq"
+    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
+    set_metadata(quantized, metadata)
+    return quantized
+
+
+def qdq_problems(proto: onnx.ModelProto) -> list[str]:
+    """Reasons TensorRT explicit quantization would reject or mis-read ``proto`` (empty when valid)."""
+    problems = []
+    inits = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    qdq = [n for n in proto.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    if not qdq:
+        problems.append("no QuantizeLinear/DequantizeLinear nodes")
+    for node in qdq:
+        scale = inits.get(node.input[1])
+        zero = inits.get(node.input[2]) if len(node.input) > 2 else None
+        if scale is None or not (scale > 0).all() or not np.isfinite(scale).all():
+            problems.append(f"{node.name}: scale missing, not constant or not positive")
+        if zero is None or zero.dtype != np.int8 or zero.any():
+            problems.append(f"{node.name}: zero point must be a constant int8 0, got {None if zero is None else zero.dtype}")
+        if node.op_type == "DequantizeLinear" and node.input[0] in inits and inits[node.input[0]].dtype != np.int8:
+            problems.append(f"{node.name}: dequantizes {inits[node.input[0]].dtype} (int32 bias?), TensorRT needs int8")
+    unsupported = sorted({n.op_type for n in proto.graph.node} - ALLOWED_OPS)
+    if unsupported:
+        problems.append(f"unexpected op types: {unsupported}")
+    return problems
+
+
+def require_valid_qdq(proto: onnx.ModelProto) -> None:
+    """Raise QuantizationError listing every problem :func:`qdq_problems` finds."""
+    problems = qdq_problems(proto)
+    if problems:
+        raise QuantizationError("INT8 model not valid for TensorRT: " + "; ".join(problems[:5]))
+
+
+def held_out_score(fp32: onnx.ModelProto, int8: onnx.ModelProto, frames: list[np.ndarray]) -> HeldOutScore:
+    """PSNR and SSIM of the INT8 output against the fp32 output on centred crops of ``frames``."""
+    ref_session, int8_session = cpu_session(fp32), cpu_session(int8)
+    psnrs, ssims = [], []
+    for frame in frames:
+        batch = center_crop(frame, EVAL_CROP)
+        reference = run(ref_session, batch)[0].transpose(1, 2, 0)
+        output = run(int8_session, batch)[0].transpose(1, 2, 0)
+        psnrs.append(float(psnr(reference, output)))
+        ssims.append(float(ssim(reference, output)))
+    return HeldOutScore(float(np.mean(psnrs)), float(np.mean(ssims)), float(np.min(psnrs)))
+
+
+def split_held_out(frames: list[np.ndarray], fraction: float = 0.2) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(calibration, held-out): every k-th frame is held out, at least one; needs two frames or more."""
+    if len(frames) < 2:
+        raise QuantizationError(f"INT8 calibration needs at least 2 frames (one is held out for scoring), got {len(frames)}")
+    step = max(2, round(1 / fraction))
+    held = set(range(step - 1, len(frames), step)) or {len(frames) - 1}
+    return [f for i, f in enumerate(frames) if i not in held], [f for i, f in enumerate(frames) if i in held]
+
+
+def make_int8(proto: onnx.ModelProto, frames: list[np.ndarray], keep_ends: str = "auto") -> tuple[onnx.ModelProto, Int8Report]:
+    """Calibrate, quantize, validate and score an INT8 QDQ model.
+
+    ``keep_ends``: "yes" keeps the first and last layers in float, "no" quantizes them, "auto" builds
+    both and keeps the ends in float only if that gains at least KEEP_ENDS_MIN_GAIN_DB on held-out frames.
+    """
+    if keep_ends not in ("auto", "yes", "no"):
+        raise ValueError(f"keep_ends must be auto, yes or no, got {keep_ends!r}")
+    calibration, held_out = split_held_out(frames)
+    tiles = calibration_tiles(calibration)
+    ends = end_convs(proto)
+    options = {"no": [[]], "yes": [ends], "auto": [[], ends]}[keep_ends]
+    built = {}
+    for keep in options:
+        model = quantize_int8(proto, tiles, keep)
+        require_valid_qdq(model)
+        built["first+last in float" if keep else "all layers int8"] = (model, keep, held_out_score(proto, model, held_out))
+    label = "all layers int8"
+    if "first+last in float" in built:
+        gain = built["first+last in float"][2].psnr - built.get(label, (None, None, HeldOutScore(-np.inf, 0, 0)))[2].psnr
+        label = "first+last in float" if gain >= KEEP_ENDS_MIN_GAIN_DB else label
+    model, keep, score = built[label]
+    metadata = metadata_of(model)
+    metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, min/max, symmetric"
+    set_metadata(model, metadata)
+    batch = center_crop(held_out[0], EVAL_CROP)
+    report = Int8Report(
+        kept_float=sorted(keep),
+        score=score,
+        alternatives={name: entry[2] for name, entry in built.items()},
+        calibration_tiles=len(tiles),
+        held_out_frames=len(held_out),
+        fp32_ms=median_latency_ms(cpu_session(proto), batch),
+        int8_ms=median_latency_ms(cpu_session(model), batch),
+        latency_shape=batch.shape,
+    )
+    return model, report

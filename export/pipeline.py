@@ -1,0 +1,196 @@
+"""The ``deblur-export`` pipeline: checkpoint (or fp32 ONNX) -> fp32 / fp16 / int8 ONNX -> TensorRT engine.
+
+Every stage is checked before its file is written, and every file is written atomically, so a
+failing check leaves nothing under the final name. Torch is imported only when the source is a
+checkpoint: from an exported ``.onnx`` the pipeline runs on a Jetson with no torch installed.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import onnx
+from google.protobuf.message import DecodeError
+
+from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
+from deblur.model_metadata import FORMAT
+
+from .fp16 import convert_to_fp16, make_fp16
+from .int8 import calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
+from .onnx_graph import metadata_of, save_model
+from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile, sidecar_path
+from .verify import FP32_TOLERANCE, check_batches, require_within, worst
+
+
+class ExportInputError(ValueError):
+    """A source file or option the pipeline cannot use (reported as a one-line error)."""
+
+
+@dataclass(frozen=True)
+class Artifact:
+    """One file the pipeline wrote and how it compares with its reference."""
+
+    path: Path
+    precision: str
+    reference: str = ""
+    max_abs_error: float | None = None
+    psnr: float | None = None
+    notes: str = ""
+
+    @property
+    def size_mb(self) -> float:
+        return self.path.stat().st_size / 1e6
+
+
+@dataclass(frozen=True)
+class ExportRequest:
+    """What to export and how (the CLI's options)."""
+
+    source: Path
+    output: Path | None = None
+    opset: int = 17
+    fp16: bool = False
+    fp16_io: bool = False
+    int8: bool = False
+    calib: tuple[str, ...] = ()
+    calib_frames: int = DEFAULT_FRAMES
+    blur_aware: bool = False
+    keep_ends: str = "auto"
+    engine: bool = False
+    profile: ShapeProfile = field(default_factory=make_profile)
+    engine_overrides: dict = field(default_factory=dict)  # EngineOptions fields: workspace_mb, timing_cache, strongly_typed
+    check: bool = True
+    training_data: str | None = None
+
+
+def output_base(source: Path, output: Path | None) -> Path:
+    """Path of the fp32 ONNX; the others derive from it (``x.onnx`` -> ``x.fp16.onnx``, ``x.int8.onnx``)."""
+    if output is None:
+        return source.with_suffix(".onnx")
+    if output.suffix.lower() == ".onnx":
+        return output
+    return output / f"{source.stem}.onnx"
+
+
+def sibling(base: Path, tag: str) -> Path:
+    """``x.onnx`` -> ``x.<tag>.onnx``."""
+    return base.with_name(f"{base.stem}.{tag}.onnx")
+
+
+def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> list[Artifact]:
+    """Run the requested stages and return what was written (``on_artifact`` sees each file as it lands)."""
+    frames = _calibration_frames(request) if request.int8 else []
+    base = output_base(request.source, request.output)
+    artifacts: list[Artifact] = []
+
+    def add(artifact: Artifact) -> None:
+        artifacts.append(artifact)
+        on_artifact(artifact)
+
+    if request.source.suffix.lower() == ".onnx":
+        fp32 = load_deblur_onnx(request.source)
+        base = request.source if request.output is None else base
+        if base != request.source:
+            save_model(fp32, base)
+            add(Artifact(base, "fp32", notes=f"copied from {request.source.name}"))
+    else:
+        fp32 = _export_checkpoint(request, base, add)
+
+    batches = check_batches()
+    if request.fp16:
+        add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
+    if request.int8:
+        add(_export_int8(fp32, sibling(base, "int8"), frames, request))
+    if request.engine:
+        onnx_path = artifacts[-1].path if (request.fp16 or request.int8) else base
+        engine_path = onnx_path.with_suffix(".engine")
+        overrides = {"timing_cache": base.parent / "tensorrt.timing.cache", **request.engine_overrides}
+        options = engine_options_for(onnx_path, request.profile, **overrides)
+        record = build_engine(onnx_path, engine_path, options)
+        add(Artifact(engine_path, record["precision"], notes=f"TensorRT {record['tensorrt_version']} on {record['gpu_name']}"))
+        add(Artifact(sidecar_path(engine_path), "json", notes="engine sidecar"))
+    return artifacts
+
+
+def load_deblur_onnx(path: Path) -> onnx.ModelProto:
+    """A deblur fp32 ONNX file, or ExportInputError naming the problem."""
+    try:
+        proto = onnx.load(str(path))
+    except FileNotFoundError as exc:
+        raise ExportInputError(f"{path}: no such file") from exc
+    except (DecodeError, OSError, ValueError) as exc:
+        raise ExportInputError(f"{path}: not a readable ONNX file ({exc})") from exc
+    metadata = metadata_of(proto)
+    if metadata.get("deblur.format") != FORMAT:
+        raise ExportInputError(f"{path}: not a deblur ONNX (metadata deblur.format != {FORMAT!r})")
+    if metadata.get("deblur.precision") != "fp32":
+        raise ExportInputError(f"{path}: is {metadata.get('deblur.precision')}; convert from the fp32 ONNX")
+    return proto
+
+
+def _calibration_frames(request: ExportRequest) -> list[np.ndarray]:
+    if not request.calib:
+        raise ExportInputError("--int8 needs --calib SRC (videos, images, folders, globs or a deblur-calibrate .npz)")
+    frames, _ = load_calibration(list(request.calib), request.calib_frames, request.blur_aware)
+    return frames
+
+
+def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelProto:
+    # torch (via the training package) is needed only here: ONNX sources skip this stage
+    from deblur.train.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_metadata  # noqa: PLC0415
+
+    from .onnx_export import OpsetError, check_opset, compare_with_torch, finish_onnx, trace_to_onnx  # noqa: PLC0415
+
+    try:
+        check_opset(request.opset)
+        model = load_checkpoint(request.source)
+        training_data = request.training_data or read_checkpoint_metadata(request.source).get("training_data", "unspecified")
+    except (CheckpointError, OpsetError) as exc:
+        raise ExportInputError(str(exc)) from exc
+    proto, simplified = finish_onnx(model, trace_to_onnx(model, request.opset), training_data)
+    notes = f"opset {request.opset}, {'simplified' if simplified else 'not simplified'}"
+    if not request.check:
+        save_model(proto, path)
+        add(Artifact(path, "fp32", notes=notes + ", unchecked"))
+        return proto
+    comparisons = compare_with_torch(model, proto, check_batches())
+    require_within(comparisons, FP32_TOLERANCE, f"{path.name} vs torch")
+    save_model(proto, path)
+    worst_case = worst(comparisons)
+    add(Artifact(path, "fp32", "torch", worst_case.max_abs_error, worst_case.psnr, notes))
+    return proto
+
+
+def _export_fp16(fp32: onnx.ModelProto, path: Path, batches, request: ExportRequest) -> Artifact:
+    io = "fp16 I/O" if request.fp16_io else "fp32 I/O"
+    if not request.check:
+        half = convert_to_fp16(fp32, keep_io_types=not request.fp16_io)
+        save_model(half, path)
+        return Artifact(path, "fp16", notes=f"{io}, unchecked")
+    half, report = make_fp16(fp32, batches, keep_io_types=not request.fp16_io)
+    save_model(half, path)
+    worst_case = worst(report.comparisons)
+    name, peak = report.peak_activations[0]
+    notes = f"{io}, {len(report.kept_fp32)} nodes kept fp32, peak |act| {peak:.3g} (limit {report.limit:.0f})"
+    return Artifact(path, "fp16", "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
+
+
+def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
+    if not request.check:
+        calibration, _ = split_held_out(frames)
+        keep = [] if request.keep_ends == "no" else end_convs(fp32)
+        model = quantize_int8(fp32, calibration_tiles(calibration), keep)
+        require_valid_qdq(model)
+        save_model(model, path)
+        return Artifact(path, "int8-qdq", notes="unchecked")
+    model, report = make_int8(fp32, frames, request.keep_ends)
+    save_model(model, path)
+    score = report.score
+    kept = "first+last layers float" if report.kept_float else "all convs int8"
+    others = "; ".join(f"{name}: {s.psnr:.1f} dB" for name, s in report.alternatives.items())
+    notes = (
+        f"held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "
+        f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: fp32 {report.fp32_ms:.0f} ms, int8 {report.int8_ms:.0f} ms"
+    )
+    return Artifact(path, "int8-qdq", "fp32 ONNX (held-out frames)", None, score.psnr, notes)
+
