@@ -259,12 +259,13 @@ def _average_with_region(linear, alpha, background, matrices, region_matrices, s
     """
     top, left, height, width = window
     to_window = _translate(np.array([[left, top]]))[0]
+    region_layer = np.dstack([linear, alpha])  # RGB + opacity, warped together in one call
     total = np.zeros((size[1], size[0], 3), np.float32)
     for matrix, region_matrix in zip(matrices, region_matrices):
         frame = _warp(background, matrix, size)
         inside = frame[top:top + height, left:left + width]  # a view: compositing edits the frame
-        coverage = _warp(alpha, region_matrix @ to_window, (width, height))[..., None]
-        inside += coverage * (_warp(linear, region_matrix @ to_window, (width, height)) - inside)
+        moved = _warp(region_layer, region_matrix @ to_window, (width, height))
+        inside += moved[..., 3:] * (moved[..., :3] - inside)
         total += frame
     return total * np.float32(1 / len(matrices))
 
