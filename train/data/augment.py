@@ -44,13 +44,15 @@ def flip_rotate(images: tuple[np.ndarray, ...], rng: np.random.Generator) -> tup
     return tuple(out)
 
 
-def add_gaussian_noise(image: np.ndarray, rng: np.random.Generator, variance: float = NOISE_VARIANCE) -> np.ndarray:
+def add_gaussian_noise(image: np.ndarray, rng: np.random.Generator,
+                       variance: float = NOISE_VARIANCE) -> np.ndarray:
     """``image`` plus zero-mean Gaussian noise of ``variance``, clipped back to [0, 1] (float32)."""
     noise = rng.standard_normal(image.shape, dtype=np.float32) * np.float32(np.sqrt(variance))
     return np.clip(image + noise, 0.0, 1.0)
 
 
-def paper_augment(blurred: np.ndarray, sharp: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def paper_augment(blurred: np.ndarray, sharp: np.ndarray,
+                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """Same flip/rotation on both images, then Gaussian noise on the blurred input only."""
     blurred, sharp = flip_rotate((blurred, sharp), rng)
     return add_gaussian_noise(blurred, rng), sharp

@@ -71,7 +71,8 @@ class BlurSettings:
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"blur setting {name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.subframes[0] < 1 or self.max_step <= 0:
-            raise DataError(f"blur settings need subframes >= 1 and max_step > 0, got {self.subframes}, {self.max_step}")
+            raise DataError(f"blur settings need subframes >= 1 and max_step > 0, "
+                            f"got {self.subframes}, {self.max_step}")
         if not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
             raise DataError(f"blur setting jpeg_quality must lie in [1, 100], got {self.jpeg_quality}")
 
@@ -121,7 +122,7 @@ def synthesize_blur_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     top, left, height, width = box
     if not (0 <= top and 0 <= left and top + height <= image.shape[0] and left + width <= image.shape[1]):
         raise DataError(f"box {box} does not fit in an image of shape {image.shape}")
-    frames, matrices, region = _sample_motion(rng, settings, box, image.shape[:2])
+    matrices, region = _sample_motion(rng, settings, box, image.shape[:2])
     points = camera_path.box_points(top, left, height, width)
     displaced = [camera_path.apply(matrices, points)]
     object_matrices = None
@@ -145,7 +146,7 @@ def synthesize_blur_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
 
 
 def _sample_motion(rng, settings, box, image_hw):
-    """Sub-frame count, (F, 3, 3) camera sampling homographies and an optional moving region."""
+    """(F, 3, 3) camera sampling homographies and an optional moving region."""
     top, left, height, width = box
     length = rng.uniform(*settings.length)
     focal = max(image_hw) * rng.uniform(*_FOCAL_RANGE)
@@ -166,7 +167,7 @@ def _sample_motion(rng, settings, box, image_hw):
     rotated = camera_path.apply(camera_path.homographies(motion, center, focal), points)
     rotation_length = camera_path.path_length(rotated)
     if rotation_length > 0.8 * length:
-        motion = motion.scaled(rotation=length * rng.uniform(0.2, 0.8) / rotation_length)
+        motion = motion.with_rotation_scaled(length * rng.uniform(0.2, 0.8) / rotation_length)
         rotated = camera_path.apply(camera_path.homographies(motion, center, focal), points)
     scale = _shift_scale_for_length(rotated, unit_shift, length)
     motion = dataclasses.replace(motion, shift=unit_shift * scale)
@@ -184,7 +185,7 @@ def _sample_motion(rng, settings, box, image_hw):
             angle_deg=rng.uniform(0, 180),
             shift=region_shift,
         )
-    return frames, matrices, region
+    return matrices, region
 
 
 def _subframe_count(length: float, settings: BlurSettings) -> int:

@@ -48,10 +48,10 @@ class CameraMotion:
     pitch: np.ndarray
     zoom: np.ndarray
 
-    def scaled(self, rotation: float = 1.0, shift: float = 1.0) -> "CameraMotion":
-        """The same path with rotation/zoom and shift amplitudes multiplied by the given factors."""
-        return CameraMotion(self.shift * shift, self.roll * rotation, self.yaw * rotation,
-                            self.pitch * rotation, self.zoom * rotation)
+    def with_rotation_scaled(self, factor: float) -> "CameraMotion":
+        """The same path with roll, yaw, pitch and zoom amplitudes multiplied by ``factor``."""
+        return CameraMotion(self.shift, self.roll * factor, self.yaw * factor, self.pitch * factor,
+                            self.zoom * factor)
 
 
 def homographies(motion: CameraMotion, center: tuple[float, float], focal: float) -> np.ndarray:

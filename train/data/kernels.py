@@ -36,7 +36,8 @@ def uniform_motion_kernel(length: float, angle: float) -> np.ndarray:
     ys = radius - steps * math.sin(math.radians(angle))
     x0, y0 = np.floor(xs).astype(int), np.floor(ys).astype(int)
     fx, fy = xs - x0, ys - y0
-    for dy, dx, weight in ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy)):
+    corners = ((0, 0, (1 - fx) * (1 - fy)), (0, 1, fx * (1 - fy)), (1, 0, (1 - fx) * fy), (1, 1, fx * fy))
+    for dy, dx, weight in corners:
         np.add.at(kernel, (y0 + dy, x0 + dx), weight)
     return (kernel / kernel.sum()).astype(np.float32)
 
