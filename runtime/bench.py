@@ -1,0 +1,92 @@
+"""Inference latency per backend and frame size: p50 / p95 milliseconds and frames per second.
+
+Each run times one ``backend.infer`` call on a random frame padded to the model's size multiple
+(what the runtime feeds the backend for whole frames); warm-up runs are excluded.
+"""
+
+import os
+import platform
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .backend import Backend
+
+
+@dataclass(frozen=True)
+class BenchResult:
+    backend: str
+    provider: str
+    width: int
+    height: int
+    runs: int
+    p50_ms: float
+    p95_ms: float
+    fps: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def parse_sizes(text: str) -> list[tuple[int, int]]:
+    """``"640x360,1280x720"`` -> ``[(640, 360), (1280, 720)]`` (width x height)."""
+    sizes = []
+    for item in text.split(","):
+        width, sep, height = item.strip().lower().partition("x")
+        if not sep or not width.isdigit() or not height.isdigit() or int(width) < 1 or int(height) < 1:
+            raise ValueError(f"size {item.strip()!r} is not WIDTHxHEIGHT")
+        sizes.append((int(width), int(height)))
+    return sizes
+
+
+def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: int = 10, seed: int = 0) -> BenchResult:
+    """Time ``runs`` inferences of one ``width`` x ``height`` frame after ``warmup`` untimed ones."""
+    multiple = backend.model.size_multiple
+    padded = (height + -height % multiple, width + -width % multiple)
+    frame = np.random.default_rng(seed).random((1, 3, *padded), dtype=np.float32)
+    for _ in range(warmup):
+        backend.infer(frame)
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        backend.infer(frame)
+        times.append(time.perf_counter() - start)
+    ms = np.array(times) * 1000
+    return BenchResult(backend.name, backend.provider, width, height, runs,
+                       float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(runs / sum(times)))
+
+
+def _cpu_model() -> str:
+    cpuinfo = Path("/proc/cpuinfo")
+    lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
+    for line in lines:
+        if line.startswith(("model name", "Model", "Hardware")):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def machine_description(backend: Backend | None = None) -> str:
+    """One line: CPU model, cores, OS, Python, ONNX Runtime version and the backend's provider."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    parts = [f"CPU {_cpu_model()} ({cores} cores usable)", f"{platform.system()} {platform.release()}",
+             f"Python {platform.python_version()}"]
+    try:
+        import onnxruntime
+
+        parts.append(f"onnxruntime {onnxruntime.__version__}")
+    except ImportError:
+        parts.append("onnxruntime not installed")
+    if backend is not None:
+        parts.append(f"model {backend.model.path.name} ({backend.model.variant}, width {backend.model.width}, "
+                     f"{backend.model.precision}) on {backend.name} / {backend.provider}")
+    return "; ".join(parts)
+
+
+def markdown_table(results: list[BenchResult]) -> str:
+    """Results as a Markdown table."""
+    rows = ["| backend | provider | size | p50 ms | p95 ms | fps |", "| --- | --- | --- | --- | --- | --- |"]
+    for r in results:
+        rows.append(f"| {r.backend} | {r.provider} | {r.width}x{r.height} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.fps:.2f} |")
+    return "\n".join(rows)

@@ -1,0 +1,106 @@
+"""Pipeline behaviour: a real Ctrl-C leaves a playable video, errors from either thread surface, progress text."""
+
+import io
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from deblur.runtime.errors import SourceError
+from deblur.runtime.pipeline import run_pipeline
+from deblur.runtime.preview import Preview
+from deblur.runtime.progress import Progress
+from deblur.runtime.sinks import Sink
+from deblur.runtime.sources import Frame, Source
+
+BIN = Path(sys.executable).parent
+
+
+def test_sigint_stops_cleanly_and_the_video_plays(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=1500, size=(32, 32), fps=25, audio=True)
+    process = subprocess.Popen([str(BIN / "deblur-run"), str(clip), "--model", str(identity_onnx), "--threads", "1"],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 60
+    while not any(p.suffix == ".tmp" and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+        assert process.poll() is None and time.monotonic() < deadline, "run ended before it could be interrupted"
+        time.sleep(0.05)
+    time.sleep(0.3)
+    process.send_signal(signal.SIGINT)
+    _, stderr = process.communicate(timeout=60)
+    assert process.returncode == 130, stderr
+    assert "interrupted after" in stderr and "Traceback" not in stderr
+    with av.open(str(tmp_path / "clip_deblurred.mp4")) as container:
+        frames = sum(1 for _ in container.decode(video=0))
+        assert container.streams.audio[0].codec_context.name == "aac"
+    assert 0 < frames < 1500
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_deblurred.mp4"]
+
+
+class _ListSource(Source):
+    kind, description = "images", "list"
+
+    def __init__(self, count, fail_at=None):
+        self.count, self.fail_at = count, fail_at
+
+    def frames(self):
+        for index in range(self.count):
+            if index == self.fail_at:
+                raise SourceError(f"frame {index} is corrupt")
+            yield Frame(np.full((4, 4, 3), index, np.uint8), index, name=f"{index}.png")
+
+
+class _ListSink(Sink):
+    def __init__(self, fail_at=None):
+        self.written, self.fail_at = [], fail_at
+
+    def write(self, frame, image):
+        if frame.index == self.fail_at:
+            raise OSError(28, "No space left on device")
+        self.written.append(int(image[0, 0, 0]))
+
+
+def _invert(images):
+    return [255 - image for image in images]
+
+
+@pytest.mark.parametrize("batch", [1, 3])
+def test_every_frame_arrives_in_order(batch):
+    sink = _ListSink()
+    result = run_pipeline(_ListSource(10), _invert, sink, Progress(10, enabled=False), batch=batch)
+    assert result.frames == 10 and not result.interrupted
+    assert sink.written == [255 - i for i in range(10)]
+
+
+def test_errors_in_reader_and_writer_reach_the_caller():
+    with pytest.raises(SourceError, match="frame 4 is corrupt"):
+        run_pipeline(_ListSource(10, fail_at=4), _invert, _ListSink(), Progress(10, enabled=False))
+    with pytest.raises(OSError, match="No space left"):
+        run_pipeline(_ListSource(50), _invert, _ListSink(fail_at=2), Progress(50, enabled=False))
+
+
+def test_max_frames_stops_early():
+    sink = _ListSink()
+    assert run_pipeline(_ListSource(10), _invert, sink, Progress(3, enabled=False), max_frames=3).frames == 3
+
+
+def test_progress_line_shows_fps_and_eta():
+    stream = io.StringIO()
+    progress = Progress(total=100, stream=stream, interval=0.0)
+    progress.start -= 10.0  # pretend 10 s have passed
+    progress.update(20)
+    progress.close()
+    text = stream.getvalue()
+    assert "20/100 frames" in text and "2.0 fps" in text and "ETA 0:00:40" in text and text.endswith("\n")
+
+
+def test_preview_without_display_is_disabled_with_a_warning(monkeypatch, caplog):
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    preview = Preview()
+    assert not preview.enabled and preview.show(np.zeros((4, 4, 3), np.uint8))
+    assert "no display" in caplog.text
