@@ -76,12 +76,15 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     _check_options(options)
     plan = plan_output(source, spec, options.output, options.overwrite)
     deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch)
-    progress = Progress(source.total if options.max_frames is None else options.max_frames, options.show_progress)
+    total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
+    progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
     start = time.perf_counter()
 
     def run(sink) -> PipelineResult:
         return run_pipeline(source, deblurrer, sink, progress, options.batch, options.compare, preview, options.max_frames)
+
+    results: list[PipelineResult] = []
 
     def write_video(tmp: Path) -> None:
         sink = open_video_sink(tmp, plan.path.suffix.lower(), source.fps, source.time_base, source.audio_path)
@@ -94,7 +97,6 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             raise DeblurRunError(f"{spec}: no frame was deblurred; nothing written")
         results.append(result)
 
-    results: list[PipelineResult] = []
     try:
         if plan.kind == "video":
             atomic_write(plan.path, write_video)

@@ -6,7 +6,6 @@ import sys
 import textwrap
 from pathlib import Path
 
-import av
 import pytest
 from typer.testing import CliRunner
 
@@ -138,7 +137,3 @@ def test_subprocess_exit_code_and_stderr_line(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'm.onnx'}: no such model file"]
-
-
-def test_av_is_the_pyav_module():
-    assert av.__name__ == "av"  # guards the fallback test's monkeypatching of sys.modules
