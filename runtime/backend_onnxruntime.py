@@ -5,6 +5,7 @@ active providers are read back after creation and a fallback is logged as a warn
 """
 
 import logging
+import os
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ log = logging.getLogger(__name__)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
+ENGINE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "deblur" / "ort-tensorrt"
 DEVICE_PROVIDERS = {"auto": [CUDA, CPU], "cpu": [CPU], "cuda": [CUDA, CPU], "tensorrt": [TENSORRT, CUDA, CPU]}
 
 
@@ -39,6 +41,20 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     """
     wanted = DEVICE_PROVIDERS[device]
     return [p for p in wanted if p in available] or [CPU]
+
+
+def with_options(providers: list[str], cache_dir: Path = ENGINE_CACHE) -> list:
+    """``providers`` with options: the TensorRT provider caches its engines and timings in ``cache_dir``
+    (a rebuild takes minutes and happens once per input shape)."""
+    options = {
+        TENSORRT: {
+            "trt_engine_cache_enable": "True",
+            "trt_engine_cache_path": str(cache_dir),
+            "trt_timing_cache_enable": "True",
+            "trt_timing_cache_path": str(cache_dir),
+        }
+    }
+    return [(name, options[name]) if name in options else name for name in providers]
 
 
 def fallback_warning(device: str, available: list[str], active: str) -> str | None:
@@ -77,9 +93,14 @@ class OnnxRuntimeBackend(Backend):
     def __init__(self, path: Path, device: str = "auto", threads: int | None = None):
         onnxruntime = _import_onnxruntime()
         available = onnxruntime.get_available_providers()
+        providers = choose_providers(device, available)
+        if TENSORRT in providers:
+            ENGINE_CACHE.mkdir(parents=True, exist_ok=True)
         try:
             self.session = onnxruntime.InferenceSession(
-                str(path), cpu_session_options(onnxruntime, threads), providers=choose_providers(device, available)
+                str(path),
+                cpu_session_options(onnxruntime, threads),
+                providers=with_options(providers),
             )
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
             reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__

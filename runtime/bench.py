@@ -4,6 +4,7 @@ Each run times one ``backend.infer`` call on a random frame padded to the model'
 (what the runtime feeds the backend for whole frames); warm-up runs are excluded.
 """
 
+import importlib
 import os
 import platform
 import time
@@ -17,6 +18,7 @@ from .backend import Backend
 
 @dataclass(frozen=True)
 class BenchResult:
+    model: str  # file name, variant, width and precision
     backend: str
     provider: str
     width: int
@@ -54,7 +56,9 @@ def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: 
         backend.infer(frame)
         times.append(time.perf_counter() - start)
     ms = np.array(times) * 1000
-    return BenchResult(backend.name, backend.provider, width, height, runs,
+    info = backend.model
+    label = f"{info.path.name} ({info.variant}, C={info.width}, {info.precision})"
+    return BenchResult(label, backend.name, backend.provider, width, height, runs,
                        float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(runs / sum(times)))
 
 
@@ -67,26 +71,27 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def machine_description(backend: Backend | None = None) -> str:
-    """One line: CPU model, cores, OS, Python, ONNX Runtime version and the backend's provider."""
+def _module_version(name: str) -> str | None:
+    try:
+        return importlib.import_module(name).__version__
+    except ImportError:
+        return None
+
+
+def machine_description() -> str:
+    """One line: CPU model, cores, OS, Python and the ONNX Runtime / TensorRT versions found."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     parts = [f"CPU {_cpu_model()} ({cores} cores usable)", f"{platform.system()} {platform.release()}",
              f"Python {platform.python_version()}"]
-    try:
-        import onnxruntime
-
-        parts.append(f"onnxruntime {onnxruntime.__version__}")
-    except ImportError:
-        parts.append("onnxruntime not installed")
-    if backend is not None:
-        parts.append(f"model {backend.model.path.name} ({backend.model.variant}, width {backend.model.width}, "
-                     f"{backend.model.precision}) on {backend.name} / {backend.provider}")
+    for module in ("onnxruntime", "tensorrt"):
+        version = _module_version(module)
+        parts.append(f"{module} {version}" if version else f"no {module}")
     return "; ".join(parts)
 
 
 def markdown_table(results: list[BenchResult]) -> str:
     """Results as a Markdown table."""
-    rows = ["| backend | provider | size | p50 ms | p95 ms | fps |", "| --- | --- | --- | --- | --- | --- |"]
+    rows = ["| model | backend | provider | size | p50 ms | p95 ms | fps |", "|" + " --- |" * 7]
     for r in results:
-        rows.append(f"| {r.backend} | {r.provider} | {r.width}x{r.height} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.fps:.2f} |")
+        rows.append(f"| {r.model} | {r.backend} | {r.provider} | {r.width}x{r.height} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.fps:.2f} |")
     return "\n".join(rows)

@@ -12,40 +12,40 @@ from deblur.atomic import atomic_write
 from .backend import open_backend
 from .bench import benchmark, machine_description, markdown_table, parse_sizes
 from .errors import DeblurRunError
-from .model_file import resolve_model_path
+from .model_file import model_kind, resolve_model_path
 
 app = typer.Typer(add_completion=False, help="Benchmark a deblur model per backend and frame size (torch-free).")
 
 
 @app.command()
 def main(
-    model: Path = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine [default: the bundled model]."),
-    backend: list[str] = typer.Option(["auto"], help="Backend(s) to compare: auto, onnxruntime, tensorrt."),
-    device: str = typer.Option("auto", help="ONNX Runtime device: auto, cpu, cuda, tensorrt."),
-    threads: int = typer.Option(None, help="CPU inference threads [default: one per physical core]."),
+    model: list[Path] = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine; repeat to compare (default: the bundled model)."),
+    device: list[str] = typer.Option(["auto"], help="ONNX Runtime device(s) for ONNX models: auto, cpu, cuda, tensorrt; repeat to compare."),
+    threads: int = typer.Option(None, help="CPU inference threads (default: one per physical core)."),
     sizes: str = typer.Option("640x360,1280x720,1920x1080", help="Frame sizes WIDTHxHEIGHT, comma-separated."),
     warmup: int = typer.Option(2, help="Untimed runs per size."),
     runs: int = typer.Option(10, help="Timed runs per size."),
     json_path: Path = typer.Option(None, "--json", help="Also write the results and the machine as JSON here."),
 ) -> None:
-    """Example: deblur-bench --model deblur-lite.onnx --sizes 640x360,1280x720 --runs 10 --json bench.json"""
+    """Example: deblur-bench --model lite.onnx --model lite.engine --sizes 640x360,1280x720 --json bench.json"""
     logging.basicConfig(format="warning: %(message)s", stream=sys.stderr)
-    results, machine = [], ""
+    results = []
     try:
         size_list = parse_sizes(sizes)
         if warmup < 0 or runs < 1:
             raise DeblurRunError("--warmup must be >= 0 and --runs >= 1")
-        path = resolve_model_path(model)
-        for name in backend:
-            runner = open_backend(path, name, device, threads)
-            machine = machine_description(runner)
-            for width, height in size_list:
-                results.append(benchmark(runner, width, height, warmup, runs))
-                typer.echo(f"{name} {width}x{height}: p50 {results[-1].p50_ms:.1f} ms", err=True)
-            runner.close()
+        paths = [resolve_model_path(path) for path in model] if model else [resolve_model_path(None)]
+        for path in paths:
+            for name in device if model_kind(path) == "onnx" else ["auto"]:
+                runner = open_backend(path, "auto", name, threads)
+                for width, height in size_list:
+                    results.append(benchmark(runner, width, height, warmup, runs))
+                    typer.echo(f"{path.name} {runner.provider} {width}x{height}: p50 {results[-1].p50_ms:.1f} ms", err=True)
+                runner.close()
     except (DeblurRunError, ValueError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
+    machine = machine_description()
     typer.echo(f"Machine: {machine}\n")
     typer.echo(markdown_table(results))
     if json_path is not None:

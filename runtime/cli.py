@@ -38,11 +38,11 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 @app.command()
 def main(
     source: str = typer.Argument(..., help="Video file, image, folder, glob ('shots/*.png'), camera index, rtsp/http URL or GStreamer pipeline."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder [default: <input>_deblurred…]."),
-    model: Path = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine [default: the bundled model]."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred…)."),
+    model: Path = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)."),
     backend: str = typer.Option("auto", help=f"Inference backend: {', '.join(BACKENDS)} (auto: from the model file)."),
     device: str = typer.Option("auto", help=f"ONNX Runtime device: {', '.join(DEVICES)}."),
-    threads: int = typer.Option(None, help="CPU inference threads [default: one per physical core]."),
+    threads: int = typer.Option(None, help="CPU inference threads (default: one per physical core)."),
     tile: int = typer.Option(0, help="Tile side in pixels; 0 picks it from --max-memory-mb."),
     tile_overlap: int = typer.Option(DEFAULT_OVERLAP, help="Overlap between tiles, blended smoothly."),
     max_memory_mb: float = typer.Option(DEFAULT_MAX_MEMORY_MB, help="Activation memory budget that sets the automatic tile size."),

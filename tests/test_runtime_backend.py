@@ -3,12 +3,13 @@
 import json
 import logging
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from deblur.runtime.backend import open_backend
-from deblur.runtime.backend_onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning
+from deblur.runtime.backend_onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning, with_options
 from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar, sidecar_path
 from deblur.runtime.errors import BackendError, ModelFileError
 from deblur.runtime.frames import from_model_output, to_model_input
@@ -83,6 +84,9 @@ def test_provider_choice_and_fallback_warning():
     assert choose_providers("auto", [CUDA, CPU]) == [CUDA, CPU]
     assert choose_providers("auto", [CPU]) == [CPU]
     assert choose_providers("tensorrt", [TENSORRT, CUDA, CPU]) == [TENSORRT, CUDA, CPU]
+    configured = with_options([TENSORRT, CUDA, CPU], Path("/cache"))
+    assert configured[0][0] == TENSORRT and configured[0][1]["trt_engine_cache_path"] == "/cache"
+    assert configured[1:] == [CUDA, CPU]
     assert fallback_warning("cuda", [CUDA, CPU], CUDA) is None
     assert fallback_warning("auto", [CPU], CPU) is None
     assert "no CUDAExecutionProvider" in fallback_warning("cuda", [CPU], CPU)

@@ -23,19 +23,21 @@ def test_benchmark_times_real_inference(deblur_onnx):
     assert (result.width, result.height, result.runs) == (60, 36, 4)
     assert 0 < result.p50_ms <= result.p95_ms and result.fps > 0
     table = markdown_table([result])
-    assert "| onnxruntime | CPUExecutionProvider | 60x36 |" in table
-    machine = machine_description(backend)
-    assert "onnxruntime" in machine and "width 8" in machine and "cores" in machine
+    assert "| deblur-w8.onnx (test, C=8, fp32) | onnxruntime | CPUExecutionProvider | 60x36 |" in table
+    machine = machine_description()
+    assert "onnxruntime 1." in machine and "cores" in machine
 
 
-def test_bench_cli_writes_table_and_json(tmp_path, deblur_onnx):
+def test_bench_cli_writes_table_and_json(tmp_path, deblur_onnx, identity_onnx):
     out = tmp_path / "bench.json"
-    result = CliRunner().invoke(app, ["--model", str(deblur_onnx), "--sizes", "32x32,48x40", "--warmup", "0",
-                                      "--runs", "2", "--threads", "1", "--json", str(out)])
+    result = CliRunner().invoke(app, ["--model", str(deblur_onnx), "--model", str(identity_onnx), "--device", "cpu",
+                                      "--sizes", "32x32,48x40", "--warmup", "0", "--runs", "2", "--threads", "1",
+                                      "--json", str(out)])
     assert result.exit_code == 0, result.output
     assert "| onnxruntime | CPUExecutionProvider | 48x40 |" in result.output and "Machine: CPU" in result.output
     data = json.loads(out.read_text())
-    assert [(r["width"], r["height"]) for r in data["results"]] == [(32, 32), (48, 40)] and data["machine"]
+    assert [(r["model"].split()[0], r["width"], r["height"]) for r in data["results"]] == [
+        ("deblur-w8.onnx", 32, 32), ("deblur-w8.onnx", 48, 40), ("identity.onnx", 32, 32), ("identity.onnx", 48, 40)]
 
 
 def test_bench_cli_bad_input_is_one_line(tmp_path, deblur_onnx):
