@@ -1,0 +1,195 @@
+"""fp32 ONNX export: graph shape (plain Haar convs, dynamic N/H/W), metadata, ORT vs torch, CLI and bad input."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+from safetensors.torch import save_file
+from typer.testing import CliRunner
+
+from deblur.export import pipeline
+from deblur.export.cli import app
+from deblur.export.onnx_export import (
+    OpsetError,
+    compare_with_torch,
+    export_onnx,
+    simplify_preserving_numbers,
+    supported_opsets,
+    trace_to_onnx,
+)
+from deblur.export.onnx_graph import metadata_of
+from deblur.export.verify import FP32_TOLERANCE, check_batches
+from deblur.model_metadata import INPUT_NAME, KEYS, OUTPUT_NAME
+from deblur.train.checkpoint import save_checkpoint
+from deblur.train.config import ModelConfig
+from deblur.train.haar import haar_kernel
+from deblur.train.model import DeblurUNet
+
+CONFIG = ModelConfig(variant="test", width=8)
+runner = CliRunner()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest single-threaded; many threads thrash on the shared 2-core CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def model():
+    torch.manual_seed(1)
+    return DeblurUNet(CONFIG).eval()
+
+
+@pytest.fixture(scope="module")
+def exported(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("export") / "m.onnx"
+    return export_onnx(model, path, opset=17, training_data="nothing (random weights)"), path
+
+
+@pytest.fixture(scope="module")
+def checkpoint(model, tmp_path_factory):
+    path = tmp_path_factory.mktemp("ckpt") / "small.safetensors"
+    save_checkpoint(model, path)
+    return path
+
+
+def test_onnx_runtime_matches_torch_on_several_sizes_and_a_natural_image(model, exported):
+    proto, _ = exported
+    results = compare_with_torch(model, proto, check_batches())
+    assert [r.label for r in results] == [
+        "random 1x3x64x64", "random 2x3x40x96", "random 1x3x136x72", "natural 1x3x256x256"
+    ]  # fmt: skip
+    for result in results:
+        assert result.max_abs_error < FP32_TOLERANCE, result
+        assert result.psnr > 100.0, result
+
+
+def test_haar_transforms_are_grouped_conv_and_conv_transpose_with_constant_haar_weights(exported):
+    proto, _ = exported
+    initializers = {init.name: numpy_helper.to_array(init) for init in proto.graph.initializer}
+    assert not [n for n in proto.graph.node if n.op_type == "Constant"], "constants must be initializers"
+    haar_nodes = []
+    for node in proto.graph.node:
+        attrs = {a.name: onnx.helper.get_attribute_value(a) for a in node.attribute}
+        if node.op_type in ("Conv", "ConvTranspose") and attrs.get("kernel_shape") == [2, 2]:
+            weight = initializers[node.input[1]]
+            groups = attrs["group"]
+            channels = groups  # DWT: C -> 4C with groups=C; IWT: 4C -> C with groups=C
+            assert attrs["strides"] == [2, 2]
+            assert len(node.input) == 2, "fixed Haar convs have no bias"
+            np.testing.assert_array_equal(weight, haar_kernel(channels).numpy())
+            haar_nodes.append(node.op_type)
+    assert haar_nodes.count("Conv") >= 3 and haar_nodes.count("ConvTranspose") >= 3
+    assert not {n.op_type for n in proto.graph.node} & {"DFT", "Loop", "If", "Scan"}
+
+
+def test_inputs_outputs_are_named_dynamic_nchw_and_opset_17(exported):
+    proto, _ = exported
+    for value, name in ((proto.graph.input[0], INPUT_NAME), (proto.graph.output[0], OUTPUT_NAME)):
+        dims = value.type.tensor_type.shape.dim
+        assert value.name == name
+        assert [d.dim_param or d.dim_value for d in dims] == ["batch", 3, "height", "width"]
+        assert value.type.tensor_type.elem_type == onnx.TensorProto.FLOAT
+    assert {o.domain: o.version for o in proto.opset_import}[""] == 17
+
+
+def test_metadata_carries_everything_the_runtime_needs(exported):
+    _, path = exported
+    metadata = metadata_of(onnx.load(str(path)))
+    assert set(KEYS) <= set(metadata)
+    assert metadata["deblur.width"] == "8"
+    assert metadata["deblur.precision"] == "fp32" and metadata["deblur.io_dtype"] == "float32"
+    assert metadata["deblur.size_multiple"] == "8" and metadata["deblur.color_order"] == "RGB"
+    assert metadata["deblur.training_data"] == "nothing (random weights)"
+    assert ModelConfig.from_json(metadata["deblur.config"]) == CONFIG
+
+
+def test_export_onnx_keeps_its_positional_signature(model, tmp_path):
+    proto = export_onnx(model, tmp_path / "a.onnx", 17, "x", (32, 32))
+    assert proto.graph.node and (tmp_path / "a.onnx").is_file()
+    assert [p.name for p in tmp_path.iterdir()] == ["a.onnx"]
+
+
+def test_simplification_is_kept_only_because_numbers_match(model):
+    traced = trace_to_onnx(model)
+    slim, simplified = simplify_preserving_numbers(traced)
+    assert simplified
+    assert len(slim.graph.node) < len(traced.graph.node)
+
+
+@pytest.mark.parametrize("opset", [16, 11, max(supported_opsets()) + 1])
+def test_unsupported_opsets_are_refused(model, opset):
+    with pytest.raises(OpsetError, match=f"unsupported opset {opset}"):
+        trace_to_onnx(model, opset)
+
+
+def test_newest_supported_opset_exports(model):
+    newest = max(supported_opsets())
+    proto = trace_to_onnx(model, newest)
+    assert {o.domain: o.version for o in proto.opset_import}[""] == newest
+
+
+def test_cli_writes_onnx_and_prints_summary(checkpoint, tmp_path):
+    out = tmp_path / "deploy"
+    result = runner.invoke(app, [str(checkpoint), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert (out / "small.onnx").is_file()
+    assert "| small.onnx |" in result.output and "| fp32 | torch |" in result.output
+    assert sorted(p.name for p in out.iterdir()) == ["small.onnx"]
+
+
+def test_cli_output_can_name_the_onnx_file(checkpoint, tmp_path):
+    result = runner.invoke(app, [str(checkpoint), "-o", str(tmp_path / "x.onnx"), "--no-check"])
+    assert result.exit_code == 0, result.output
+    assert (tmp_path / "x.onnx").is_file() and "unchecked" in result.output
+
+
+def _bad_input(tmp_path, args):
+    out = tmp_path / "out"
+    result = runner.invoke(app, [*args, "--output", str(out)])
+    assert result.exit_code == 2, result.output
+    error_lines = [line for line in result.output.splitlines() if line.startswith("error:")]
+    assert len(error_lines) == 1 and "Traceback" not in result.output
+    assert not out.exists() or not list(out.iterdir()), "no output may be left behind"
+    return error_lines[0]
+
+
+def test_checkpoint_of_another_kind_is_a_clear_error(tmp_path):
+    other = tmp_path / "other.safetensors"
+    save_file({"w": torch.zeros(2)}, str(other), metadata={"format": "something-else"})
+    assert "not a deblur checkpoint" in _bad_input(tmp_path, [str(other)])
+
+
+def test_truncated_checkpoint_is_a_clear_error(checkpoint, tmp_path):
+    truncated = tmp_path / "cut.safetensors"
+    truncated.write_bytes(checkpoint.read_bytes()[:5000])
+    assert "cut.safetensors" in _bad_input(tmp_path, [str(truncated)])
+
+
+def test_unsupported_opset_is_a_clear_error(checkpoint, tmp_path):
+    assert "unsupported opset 13" in _bad_input(tmp_path, [str(checkpoint), "--opset", "13"])
+
+
+def test_non_deblur_onnx_source_is_a_clear_error(foreign_onnx, tmp_path):
+    assert "not a deblur ONNX" in _bad_input(tmp_path, [str(foreign_onnx), "--fp16"])
+
+
+def test_truncated_onnx_source_is_a_clear_error(exported, tmp_path):
+    _, path = exported
+    cut = tmp_path / "cut.onnx"
+    cut.write_bytes(path.read_bytes()[:3000])
+    assert "cut.onnx" in _bad_input(tmp_path, [str(cut), "--fp16"])
+
+
+def test_failing_check_leaves_no_file_under_the_final_name(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setattr(pipeline, "FP32_TOLERANCE", -1.0)  # every comparison now fails
+    out = tmp_path / "out"
+    result = runner.invoke(app, [str(checkpoint), "--output", str(out)])
+    assert result.exit_code == 1
+    assert "vs torch: max abs error above" in result.output
+    assert not out.exists() or not list(out.iterdir())
