@@ -48,6 +48,12 @@ def _identity_onnx(path: Path, io_dtype: str, metadata: dict[str, str] | None) -
     return path
 
 
+@pytest.fixture
+def make_metadata():
+    """``make_metadata(width=8, io_dtype="float32", precision="fp32")``: complete deblur metadata."""
+    return deblur_metadata
+
+
 @pytest.fixture(scope="session")
 def deblur_onnx(tmp_path_factory) -> Path:
     """A real width-8 deblur network (random weights, fixed seed) exported to ONNX."""

@@ -15,8 +15,6 @@ from deblur.runtime.errors import BackendError, ModelFileError
 from deblur.runtime.frames import from_model_output, to_model_input
 from deblur.runtime.model_file import bundled_model_path, model_kind, resolve_model_path, validate_metadata
 
-from conftest import deblur_metadata
-
 
 def test_onnxruntime_runs_the_real_network(deblur_onnx):
     backend = open_backend(deblur_onnx, device="cpu", threads=1)
@@ -54,9 +52,9 @@ def test_models_of_the_wrong_kind_are_refused(tmp_path, foreign_onnx):
         open_backend(foreign_onnx, backend="tensorrt")
 
 
-def test_metadata_validation_names_the_problem(tmp_path):
+def test_metadata_validation_names_the_problem(tmp_path, make_metadata):
     path = tmp_path / "m.onnx"
-    good = deblur_metadata(width=16)
+    good = make_metadata(width=16)
     assert validate_metadata(path, good).width == 16
     for key, value, message in [
         ("deblur.layout", "NHWC", "deblur.layout is 'NHWC'"),
@@ -100,42 +98,45 @@ def test_cuda_request_on_a_cpu_build_warns_and_runs_on_cpu(deblur_onnx, caplog):
     assert "runs on CPUExecutionProvider" in caplog.text
 
 
-SIDECAR = {
-    "tensorrt_version": "10.3.0",
-    "gpu_name": "Orin",
-    "compute_capability": "8.7",
-    "onnx_sha256": "0" * 64,
-    "precision": "fp16",
-    "profile": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [1, 3, 1088, 1920]},
-    "metadata": deblur_metadata(width=16),
-}
+@pytest.fixture
+def sidecar(make_metadata) -> dict:
+    """What the engine build writes beside ``lite.engine``."""
+    return {
+        "tensorrt_version": "10.3.0",
+        "gpu_name": "Orin",
+        "compute_capability": "8.7",
+        "onnx_sha256": "0" * 64,
+        "precision": "fp16",
+        "profile": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [1, 3, 1088, 1920]},
+        "metadata": make_metadata(width=16),
+    }
 
 
-def test_engine_sidecar_compatibility(tmp_path):
+def test_engine_sidecar_compatibility(tmp_path, sidecar):
     engine = tmp_path / "lite.engine"
-    check_engine_compatible(engine, SIDECAR, "10.3.0", "Orin", "8.7")
+    check_engine_compatible(engine, sidecar, "10.3.0", "Orin", "8.7")
     with pytest.raises(ModelFileError, match="built with TensorRT 10.3.0, this machine has 10.7.0"):
-        check_engine_compatible(engine, SIDECAR, "10.7.0", "Orin", "8.7")
+        check_engine_compatible(engine, sidecar, "10.7.0", "Orin", "8.7")
     with pytest.raises(ModelFileError, match="built for Orin .compute 8.7., this GPU is NVIDIA H100"):
-        check_engine_compatible(engine, SIDECAR, "10.3.0", "NVIDIA H100 80GB HBM3", "9.0")
+        check_engine_compatible(engine, sidecar, "10.3.0", "NVIDIA H100 80GB HBM3", "9.0")
 
 
-def test_engine_sidecar_is_read_and_checked(tmp_path):
+def test_engine_sidecar_is_read_and_checked(tmp_path, sidecar):
     engine = tmp_path / "lite.engine"
     engine.write_bytes(b"\0" * 16)
     with pytest.raises(ModelFileError, match="missing sidecar lite.engine.json"):
         read_sidecar(engine)
-    sidecar_path(engine).write_text(json.dumps({k: v for k, v in SIDECAR.items() if k != "gpu_name"}))
+    sidecar_path(engine).write_text(json.dumps({k: v for k, v in sidecar.items() if k != "gpu_name"}))
     with pytest.raises(ModelFileError, match="lacks gpu_name"):
         read_sidecar(engine)
-    sidecar_path(engine).write_text(json.dumps(SIDECAR))
+    sidecar_path(engine).write_text(json.dumps(sidecar))
     assert read_sidecar(engine)["precision"] == "fp16"
 
 
-def test_missing_tensorrt_is_reported_clearly(tmp_path, monkeypatch):
+def test_missing_tensorrt_is_reported_clearly(tmp_path, monkeypatch, sidecar):
     engine = tmp_path / "lite.engine"
     engine.write_bytes(b"\0" * 16)
-    sidecar_path(engine).write_text(json.dumps(SIDECAR))
+    sidecar_path(engine).write_text(json.dumps(sidecar))
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # an absent module, also where TensorRT is installed
     with pytest.raises(BackendError, match="TensorRT is not installed: on Jetson it comes with JetPack"):
         open_backend(engine)
