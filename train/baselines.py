@@ -10,16 +10,7 @@ Images are float32 HxWx3 RGB in [0, 1]; kernels are 2-D, non-negative and sum to
 import cv2
 import numpy as np
 
-
-def srgb_to_linear(x: np.ndarray) -> np.ndarray:
-    """Inverse sRGB transfer function."""
-    return np.where(x <= 0.04045, x / 12.92, ((x + 0.055) / 1.055) ** 2.4)
-
-
-def linear_to_srgb(x: np.ndarray) -> np.ndarray:
-    """sRGB transfer function (input clipped to [0, 1])."""
-    x = np.clip(x, 0.0, 1.0)
-    return np.where(x <= 0.0031308, 12.92 * x, 1.055 * np.power(x, 1 / 2.4) - 0.055)
+from .data.degrade import linear_to_srgb, srgb_to_linear
 
 
 def unsharp_mask(image: np.ndarray, sigma: float = 2.0, amount: float = 1.0) -> np.ndarray:
