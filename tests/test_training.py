@@ -64,7 +64,7 @@ def test_paper_recipe_matches_the_paper():
     paper = RECIPES["paper"]
     assert (paper.variant, paper.crop, paper.batch_size, paper.lr, paper.betas) == ("paper", 256, 10, 1e-4, (0.9, 0.999))
     assert (paper.lr_step, paper.lr_step_unit, paper.lr_gamma, paper.epochs) == (1000, "epoch", 0.5, 3000)
-    assert (paper.loss, paper.loss_weight) == ("mse+frlf", None)
+    assert (paper.loss, paper.loss_weight, paper.zero_init_output) == ("mse+frlf", None, False)
     assert RECIPES["cpu-lite"].variant == "lite" and RECIPES["cpu-lite"].max_minutes
 
 
@@ -156,9 +156,23 @@ def test_refuses_to_overwrite_a_run_or_resume_with_changed_settings(tmp_path):
         run(smoke(max_steps=4, batch_size=4), run_dir, resume=True)
     with pytest.raises(CheckpointError, match="nothing to resume"):
         run(smoke(max_steps=2), tmp_path / "empty", resume=True)
+    # The initialisation only shapes step 0: a resume may name another, and the run keeps its own.
+    assert run(smoke(max_steps=3, zero_init_output=False), run_dir, resume=True).step == 3
+    assert json.loads(RunPaths(run_dir).config.read_text())["zero_init_output"] is True
 
 
 def test_time_budget_stops_the_run(tmp_path):
     result = run(smoke(max_steps=None, max_minutes=0.001), tmp_path / "timed")
     assert result.stopped_by == "time" and result.step >= 1
     assert RunPaths(tmp_path / "timed").state.exists()
+
+
+def test_zero_init_output_starts_as_the_identity():
+    from deblur.train.loop import zero_output_projection
+    from deblur.train.model import DeblurUNet
+
+    model = DeblurUNet(smoke().model_config())
+    x = torch.rand(1, 3, 32, 32)
+    assert not torch.equal(model(x), x)
+    zero_output_projection(model)
+    assert torch.equal(model(x), x)

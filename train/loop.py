@@ -16,6 +16,7 @@ step k sees the same batches from step k on and ends with the same weights as an
 Only rank 0 writes files.
 """
 
+import dataclasses
 import json
 import random
 import time
@@ -24,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
@@ -40,7 +42,10 @@ from .recipes import TrainConfig
 from .run_log import MetricsLog, plot_metrics
 
 # Settings that may change when resuming: they do not change which batches are seen or the weights.
-RESUMABLE_CHANGES = {"max_steps", "max_minutes", "epochs", "workers", "data", "val_every", "checkpoint_every", "log_every"}
+RESUMABLE_CHANGES = {
+    "max_steps", "max_minutes", "epochs", "workers", "data", "val_every", "checkpoint_every", "log_every",
+    "zero_init_output",  # only shapes the step-0 weights; a resumed run keeps the one it started with
+}
 
 
 @dataclass(frozen=True)
@@ -154,6 +159,15 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
+def zero_output_projection(model: DeblurUNet) -> None:
+    """Zero the network's last 1x1 conv (DSC(C -> 3) of the decoder), so the residual starts at 0 and the
+    untrained model returns its input. The paper does not state its initialisation; with PyTorch's default
+    the untrained residual is large and short CPU runs spend their first minutes just undoing it."""
+    projection = model.dec1[-1].pointwise
+    nn.init.zeros_(projection.weight)
+    nn.init.zeros_(projection.bias)
+
+
 def weight_checksum(model: torch.nn.Module) -> float:
     """Sum of all parameters in float64: a cheap fingerprint to compare ranks or runs."""
     return float(sum(p.detach().double().sum() for p in model.parameters()))
@@ -181,6 +195,8 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = DeblurUNet(config.model_config()).to(device)
+        if config.zero_init_output:
+            zero_output_projection(self.model)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
@@ -196,15 +212,9 @@ class Trainer:
         self.resumed_from: int | None = None
         if resume:
             self._load_state()
-        else:
-            self._check_fresh_run_dir()
         self.net = DistributedDataParallel(self.model) if ctx.is_distributed else self.model
 
     # -- state -------------------------------------------------------------------------------
-
-    def _check_fresh_run_dir(self) -> None:
-        if self.paths.state.exists():
-            raise ConfigError(f"{self.paths.root} already holds a run; pass --resume to continue it or choose another --out")
 
     def _load_state(self) -> None:
         if not self.paths.state.exists():
@@ -347,6 +357,8 @@ class Trainer:
         if self.resumed_from is not None:
             self.log.rewind(self.step)
             self._remove_stale_temp_files()
+        elif self.paths.metrics.exists():
+            self.log.rewind(-1)  # a fresh start in a folder whose run died before its first checkpoint
         self.log.append({
             "kind": "start", "step": self.step, "world_size": self.ctx.world_size, "device": str(self.ctx.device),
             "threads": torch.get_num_threads(), "resumed_from": self.resumed_from,
@@ -405,8 +417,13 @@ def train(
     progress: bool = True,
 ) -> TrainResult:
     """Train ``config`` into ``run_dir`` (``datasets`` default to ``build_datasets(config)``)."""
-    if resume and RunPaths(Path(run_dir)).config.is_file():
-        check_resumable(read_run_config(run_dir), config)
+    paths = RunPaths(Path(run_dir))
+    if resume and paths.config.is_file():
+        saved = read_run_config(run_dir)
+        check_resumable(saved, config)
+        config = dataclasses.replace(config, zero_init_output=saved.zero_init_output)  # how the run began
+    if not resume and paths.state.exists():
+        raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     train_set, val_set = datasets if datasets is not None else build_datasets(config)
     if len(val_set) == 0:
         raise ConfigError("the validation split is empty")

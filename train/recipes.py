@@ -34,6 +34,7 @@ class TrainConfig:
     variant: str = "lite"
     ablation: str = "full"
     width: int | None = None  # overrides the variant's width (tests use 8)
+    zero_init_output: bool = False  # True: start as the identity (zero the residual branch's last 1x1 conv)
     # data
     data_kind: str = "synthetic"
     data: str | None = None
@@ -137,6 +138,7 @@ RECIPES: dict[str, TrainConfig] = {
     "cpu-lite": TrainConfig(
         name="cpu-lite",
         variant="lite",
+        zero_init_output=True,
         data_kind="synthetic",
         crop=128,
         batch_size=8,
@@ -157,6 +159,7 @@ RECIPES: dict[str, TrainConfig] = {
         name="cpu-lite-smoke",
         variant="lite",
         width=8,
+        zero_init_output=True,
         data_kind="synthetic",
         crop=32,
         batch_size=2,
