@@ -12,14 +12,31 @@ from deblur.export.fp16 import ACTIVATION_LIMIT, FP16_MAX, activation_peaks, con
 from deblur.export.onnx_export import export_onnx
 from deblur.export.onnx_graph import metadata_of
 from deblur.export.ort_session import cpu_session, run
+from deblur.export.sample_images import blurry_image, to_nchw
 from deblur.export.verify import check_batches
 from deblur.train.config import ModelConfig
 from deblur.train.model import DeblurUNet
 
 
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    """Tiny models run fastest single-threaded; many threads thrash on the shared 2-core CI machine."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def small_batches():
+    """A natural-looking blurry image and a random batch: enough for the checks, quick on CPU."""
+    return [("natural 1x3x64x96", to_nchw([blurry_image(64, 96, seed=3)])), check_batches()[1]]
+
+
 @pytest.fixture(scope="module")
-def fp32(deblur_onnx):
-    return onnx.load(str(deblur_onnx))
+def fp32(tmp_path_factory):
+    torch.manual_seed(0)
+    model = DeblurUNet(ModelConfig(variant="test", width=8))
+    return export_onnx(model, tmp_path_factory.mktemp("fp32") / "w8.onnx")
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +51,7 @@ def overflowing(tmp_path_factory):
 
 
 def test_fp16_model_is_close_to_fp32_and_stores_half_weights(fp32):
-    half, report = make_fp16(fp32, check_batches())
+    half, report = make_fp16(fp32, small_batches())
     weights = [init for init in half.graph.initializer if init.data_type in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16)]
     assert weights and all(init.data_type == onnx.TensorProto.FLOAT16 for init in weights)
     assert report.kept_fp32 == []
@@ -58,14 +75,14 @@ def test_fp16_io_can_be_half(fp32):
 
 
 def test_activation_peaks_cover_every_node_output(fp32):
-    peaks = activation_peaks(fp32, check_batches()[:1])
+    peaks = activation_peaks(fp32, small_batches()[:1])
     outputs = {out for node in fp32.graph.node for out in node.output}
     assert set(peaks) == outputs
     assert peaks["output"] <= 1.0
 
 
 def test_naive_conversion_overflows_where_the_safety_check_does_not(overflowing):
-    batches = check_batches()
+    batches = small_batches()
     peaks = activation_peaks(overflowing, batches)
     assert max(peaks.values()) > FP16_MAX  # the test model really is out of fp16 range
 

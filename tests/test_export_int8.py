@@ -1,0 +1,160 @@
+"""INT8 QDQ ONNX: symmetric int8 (zero points 0), float biases, TensorRT-friendly op set, scored on held-out frames."""
+
+import numpy as np
+import onnx
+import pytest
+import torch
+from onnx import numpy_helper
+from typer.testing import CliRunner
+
+from deblur.calibration.frameset import save_frames
+from deblur.export.cli import app
+from deblur.export.int8 import (
+    QuantizationError,
+    calibration_tiles,
+    end_convs,
+    make_int8,
+    qdq_problems,
+    quantize_int8,
+    require_valid_qdq,
+    split_held_out,
+)
+from deblur.export.onnx_export import export_onnx
+from deblur.export.onnx_graph import metadata_of
+from deblur.export.sample_images import blurry_image
+from deblur.train.config import ModelConfig
+from deblur.train.model import DeblurUNet
+
+runner = CliRunner()
+
+
+def frames(count: int = 5, height: int = 64, width: int = 96) -> list[np.ndarray]:
+    return [(blurry_image(height, width, seed=i, length=3 + 2 * i) * 255).round().astype(np.uint8) for i in range(count)]
+
+
+@pytest.fixture(scope="module")
+def fp32(tmp_path_factory):
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("int8") / "w8.onnx"
+    proto = export_onnx(DeblurUNet(ModelConfig(variant="test", width=8)), path)
+    torch.set_num_threads(threads)
+    return proto, path
+
+
+@pytest.fixture(scope="module")
+def int8_auto(fp32):
+    return make_int8(fp32[0], frames(), keep_ends="auto")
+
+
+def test_qdq_model_is_symmetric_int8_with_float_biases(int8_auto):
+    model, _ = int8_auto
+    assert qdq_problems(model) == []
+    inits = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    qdq = [n for n in model.graph.node if n.op_type in ("QuantizeLinear", "DequantizeLinear")]
+    assert qdq
+    for node in qdq:
+        zero = inits[node.input[2]]
+        assert zero.dtype == np.int8 and not zero.any()
+        assert (inits[node.input[1]] > 0).all()
+    dq_sources = [inits[n.input[0]].dtype for n in qdq if n.op_type == "DequantizeLinear" and n.input[0] in inits]
+    assert dq_sources and set(dq_sources) == {np.dtype(np.int8)}  # weights int8, no int32 bias
+    for conv in (n for n in model.graph.node if n.op_type == "Conv" and len(n.input) == 3):
+        assert inits[conv.input[2]].dtype == np.float32  # bias stays a float initializer
+    per_channel = [inits[n.input[1]] for n in qdq if n.op_type == "DequantizeLinear" and n.input[0] in inits]
+    assert any(scale.size > 1 for scale in per_channel)  # per-channel weight scales
+
+
+def test_convolutions_read_int8_activations_and_weights(int8_auto):
+    model, report = int8_auto
+    producers = {out: n for n in model.graph.node for out in n.output}
+    inits = {init.name for init in model.graph.initializer}
+    quantized = [n for n in model.graph.node if n.op_type in ("Conv", "ConvTranspose") and n.name not in report.kept_float]
+    assert quantized
+    for conv in quantized:
+        activation, weight = (producers.get(name) for name in conv.input[:2])
+        assert activation.op_type == "DequantizeLinear" and weight.op_type == "DequantizeLinear", conv.name
+        assert weight.input[0] in inits  # weights stored as int8 initializers
+    weight_dq = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
+    weight_users = {n.op_type for n in model.graph.node if set(n.input) & weight_dq}
+    assert weight_users <= {"Conv", "ConvTranspose"}
+    assert metadata_of(model)["deblur.precision"] == "int8-qdq"
+
+
+def test_auto_measures_both_ways_and_reports_held_out_quality(int8_auto):
+    _, report = int8_auto
+    assert set(report.alternatives) == {"all layers int8", "first+last in float"}
+    assert report.held_out_frames == 1 and report.calibration_tiles == 4
+    assert report.score in report.alternatives.values()
+    assert 25.0 < report.score.psnr < 120.0 and 0.5 < report.score.ssim <= 1.0
+    assert report.fp32_ms > 0 and report.int8_ms > 0
+
+
+def test_first_and_last_layers_are_the_input_and_output_conv_pairs(fp32):
+    assert end_convs(fp32[0]) == [
+        "/dec1/dec1.2/depthwise/Conv", "/dec1/dec1.2/pointwise/Conv",
+        "/enc1/enc1.0/depthwise/Conv", "/enc1/enc1.0/pointwise/Conv",
+    ]  # fmt: skip
+
+
+def test_kept_layers_read_float_inputs_and_weights(fp32):
+    proto, _ = fp32
+    tiles = calibration_tiles(frames(2))
+    model = quantize_int8(proto, tiles, end_convs(proto))
+    require_valid_qdq(model)
+    producers = {out: n for n in model.graph.node for out in n.output}
+    for node in (n for n in model.graph.node if n.name in end_convs(proto)):
+        assert all(producers.get(i) is None or producers[i].op_type != "DequantizeLinear" for i in node.input), node.name
+
+
+def test_validator_flags_nonzero_zero_points_and_int32_biases(int8_auto):
+    model, _ = int8_auto
+    broken = onnx.ModelProto.FromString(model.SerializeToString())
+    zero_name = next(n.input[2] for n in broken.graph.node if n.op_type == "QuantizeLinear")
+    zero = next(i for i in broken.graph.initializer if i.name == zero_name)
+    zero.CopyFrom(numpy_helper.from_array(np.array(3, dtype=np.int8), zero_name))
+    bias = numpy_helper.from_array(np.zeros(4, dtype=np.int32), "bias_q")
+    scale = numpy_helper.from_array(np.ones(4, dtype=np.float32), "bias_scale")
+    broken.graph.initializer.extend([bias, scale, numpy_helper.from_array(np.zeros(4, np.int32), "bias_zero")])
+    broken.graph.node.append(onnx.helper.make_node("DequantizeLinear", ["bias_q", "bias_scale", "bias_zero"], ["b"], name="bias_dq"))
+    problems = qdq_problems(broken)
+    assert any("zero point must be a constant int8 0" in p for p in problems)
+    assert any("bias_dq" in p and "int32" in p for p in problems)
+    with pytest.raises(QuantizationError, match="not valid for TensorRT"):
+        require_valid_qdq(broken)
+
+
+def test_validator_rejects_a_model_without_qdq(fp32):
+    assert qdq_problems(fp32[0]) == ["no QuantizeLinear/DequantizeLinear nodes"]
+
+
+def test_one_frame_is_not_enough():
+    with pytest.raises(QuantizationError, match="at least 2 frames"):
+        split_held_out(frames(1))
+
+
+def test_cli_writes_int8_from_a_calibration_file(fp32, tmp_path):
+    _, path = fp32
+    calib = tmp_path / "calib.npz"
+    images = frames(3)
+    save_frames(calib, images, [f"f{i}" for i in range(3)])
+    out = tmp_path / "out"
+    result = runner.invoke(app, [str(path), "--int8", "--calib", str(calib), "--keep-ends", "no", "-o", str(out)])
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["w8.int8.onnx", "w8.onnx"]
+    assert "| w8.int8.onnx |" in result.output and "held-out 1 frames" in result.output
+    assert qdq_problems(onnx.load(str(out / "w8.int8.onnx"))) == []
+
+
+def test_cli_int8_without_frames_is_a_clear_error(fp32, tmp_path):
+    _, path = fp32
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    out = tmp_path / "out"
+    result = runner.invoke(app, [str(path), "--int8", "--calib", str(empty), "-o", str(out)])
+    assert result.exit_code == 2
+    assert "error:" in result.output and "contains no images or videos" in result.output
+    assert not out.exists()
+    result = runner.invoke(app, [str(path), "--int8", "-o", str(out)])
+    assert result.exit_code == 2 and "--int8 needs --calib" in result.output
