@@ -16,7 +16,7 @@ app = typer.Typer(add_completion=False, help=__doc__)
 def calibrate(
     sources: list[str] = typer.Argument(..., help="Videos, images, folders or quoted globs ('clips/**/*.mp4')."),
     output: Path = typer.Option(Path("calibration.npz"), "--output", "-o", help="The .npz to write."),
-    frames: int = typer.Option(DEFAULT_FRAMES, "--frames", "-n", min=1, help="How many frames to keep."),
+    frames: int = typer.Option(DEFAULT_FRAMES, "--frames", "-n", min=2, help="How many frames to keep (one in five is held out by INT8 export)."),
     blur_aware: bool = typer.Option(
         False, "--blur-aware", help=f"Score {BLUR_OVERSAMPLE}x more evenly spaced candidates by sharpness and keep a spread from sharp to blurry."
     ),
@@ -26,6 +26,9 @@ def calibrate(
 
     Example: deblur-calibrate clips/ 'photos/*.jpg' --frames 64 --blur-aware -o calib.npz
     """
+    if output.suffix.lower() != ".npz":
+        typer.echo(f"error: {output}: the calibration file must end in .npz", err=True)
+        raise typer.Exit(2)
     try:
         images, labels = collect_frames(sources, frames, blur_aware, max_side)
         save_frames(output, images, labels)

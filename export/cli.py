@@ -30,7 +30,7 @@ EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_NO_TENSORRT = 2, 1, 3
 @app.command()
 def export(
     source: Path = typer.Argument(..., help="A deblur checkpoint (.safetensors) or an exported fp32 deblur .onnx."),
-    output: Path = typer.Option(None, "--output", "-o", help="Folder, or the fp32 .onnx path [default: beside SOURCE]."),
+    output: Path = typer.Option(None, "--output", "-o", help="Folder, or the fp32 .onnx path (default: beside SOURCE)."),
     opset: int = typer.Option(17, help="ONNX opset (17..20, as the installed onnx allows)."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write <name>.fp16.onnx after the FP16 safety check."),
     fp16_io: bool = typer.Option(False, "--fp16-io", help="Make the fp16 model's input/output float16 too."),
@@ -44,10 +44,10 @@ def export(
     opt_shape: str = typer.Option(DEFAULT_OPT, "--opt", help="Engine profile: shape to tune for."),
     max_shape: str = typer.Option(DEFAULT_MAX, "--max", help="Engine profile: largest NxCxHxW."),
     workspace: int = typer.Option(DEFAULT_WORKSPACE_MB, help="TensorRT workspace limit in MiB."),
-    timing_cache: Path = typer.Option(None, help="TensorRT timing cache, reused and updated [default: beside the output]."),
+    timing_cache: Path = typer.Option(None, help="TensorRT timing cache, reused and updated (default: beside the output)."),
     strongly_typed: bool = typer.Option(False, "--strongly-typed", help="Take precisions from the ONNX (TensorRT 11 style)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Verify each stage numerically before writing it."),
-    training_data: str = typer.Option(None, help="Training-data note for the metadata [default: from the checkpoint]."),
+    training_data: str = typer.Option(None, help="Training-data note for the metadata (default: from the checkpoint)."),
 ) -> None:
     """Export SOURCE and print a table of what was written.
 

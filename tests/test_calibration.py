@@ -128,3 +128,10 @@ def test_cli_without_frames_exits_2_and_writes_nothing(tmp_path):
     assert result.exit_code == 2
     assert result.output.startswith("error: ") and "Traceback" not in result.output
     assert not out.exists()
+
+
+def test_cli_output_must_be_npz(tmp_path, make_video):
+    video = make_video(tmp_path / "clip.mp4", frames=4)
+    result = runner.invoke(app, [str(video), "-o", str(tmp_path / "calib.bin")])
+    assert result.exit_code == 2 and "must end in .npz" in result.output
+    assert not (tmp_path / "calib.bin").exists()
