@@ -28,6 +28,7 @@ from .ort_session import cpu_session, median_latency_ms, run
 QUANTIZED_OPS = ("Conv", "ConvTranspose")
 CALIBRATION_TILE = 256
 EVAL_CROP = 512  # held-out frames are compared on their centred crop of at most this size
+ALL_INT8, FLOAT_ENDS = "all layers int8", "first+last in float"
 KEEP_ENDS_MIN_GAIN_DB = 0.1  # "auto" keeps the first/last layers in float when that gains at least this much PSNR
 ALLOWED_OPS = frozenset(
     {"QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "LeakyRelu", "Add", "Mul", "Concat", "Sigmoid",
@@ -196,16 +197,15 @@ def make_int8(proto: onnx.ModelProto, frames: list[np.ndarray], keep_ends: str =
     calibration, held_out = split_held_out(frames)
     tiles = calibration_tiles(calibration)
     ends = end_convs(proto)
-    options = {"no": [[]], "yes": [ends], "auto": [[], ends]}[keep_ends]
+    choices = {"no": {ALL_INT8: []}, "yes": {FLOAT_ENDS: ends}, "auto": {ALL_INT8: [], FLOAT_ENDS: ends}}[keep_ends]
     built = {}
-    for keep in options:
+    for name, keep in choices.items():
         model = quantize_int8(proto, tiles, keep)
         require_valid_qdq(model)
-        built["first+last in float" if keep else "all layers int8"] = (model, keep, held_out_score(proto, model, held_out))
-    label = "all layers int8"
-    if "first+last in float" in built:
-        gain = built["first+last in float"][2].psnr - built.get(label, (None, None, HeldOutScore(-np.inf, 0, 0)))[2].psnr
-        label = "first+last in float" if gain >= KEEP_ENDS_MIN_GAIN_DB else label
+        built[name] = (model, keep, held_out_score(proto, model, held_out))
+    label = next(iter(built))
+    if keep_ends == "auto" and built[FLOAT_ENDS][2].psnr - built[ALL_INT8][2].psnr >= KEEP_ENDS_MIN_GAIN_DB:
+        label = FLOAT_ENDS
     model, keep, score = built[label]
     metadata = metadata_of(model)
     metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, min/max, symmetric"
