@@ -64,7 +64,7 @@ def test_paper_recipe_matches_the_paper():
     paper = RECIPES["paper"]
     assert (paper.variant, paper.crop, paper.batch_size, paper.lr, paper.betas) == ("paper", 256, 10, 1e-4, (0.9, 0.999))
     assert (paper.lr_step, paper.lr_step_unit, paper.lr_gamma, paper.epochs) == (1000, "epoch", 0.5, 3000)
-    assert (paper.loss, paper.loss_weight, paper.zero_init_output) == ("mse+frlf", None, False)
+    assert (paper.loss, paper.loss_weight, paper.output_init_scale) == ("mse+frlf", None, 1.0)
     assert RECIPES["cpu-lite"].variant == "lite" and RECIPES["cpu-lite"].max_minutes
 
 
@@ -157,8 +157,8 @@ def test_refuses_to_overwrite_a_run_or_resume_with_changed_settings(tmp_path):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         run(smoke(max_steps=2), tmp_path / "empty", resume=True)
     # The initialisation only shapes step 0: a resume may name another, and the run keeps its own.
-    assert run(smoke(max_steps=3, zero_init_output=False), run_dir, resume=True).step == 3
-    assert json.loads(RunPaths(run_dir).config.read_text())["zero_init_output"] is True
+    assert run(smoke(max_steps=3, output_init_scale=1.0), run_dir, resume=True).step == 3
+    assert json.loads(RunPaths(run_dir).config.read_text())["output_init_scale"] == 0.1
 
 
 def test_time_budget_stops_the_run(tmp_path):
@@ -167,12 +167,13 @@ def test_time_budget_stops_the_run(tmp_path):
     assert RunPaths(tmp_path / "timed").state.exists()
 
 
-def test_zero_init_output_starts_as_the_identity():
-    from deblur.train.loop import zero_output_projection
+def test_output_init_scale_shrinks_the_initial_residual():
+    from deblur.train.loop import scale_output_projection
     from deblur.train.model import DeblurUNet
 
+    torch.manual_seed(0)
     model = DeblurUNet(smoke().model_config())
     x = torch.rand(1, 3, 32, 32)
-    assert not torch.equal(model(x), x)
-    zero_output_projection(model)
-    assert torch.equal(model(x), x)
+    residual = model(x) - x
+    scale_output_projection(model, 0.1)
+    assert torch.allclose(model(x) - x, 0.1 * residual, atol=1e-6)

@@ -25,7 +25,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, Dataset
 
@@ -44,7 +43,7 @@ from .run_log import MetricsLog, plot_metrics
 # Settings that may change when resuming: they do not change which batches are seen or the weights.
 RESUMABLE_CHANGES = {
     "max_steps", "max_minutes", "epochs", "workers", "data", "val_every", "checkpoint_every", "log_every",
-    "zero_init_output",  # only shapes the step-0 weights; a resumed run keeps the one it started with
+    "output_init_scale",  # only shapes the step-0 weights; a resumed run keeps the one it started with
 }
 
 
@@ -159,13 +158,18 @@ def set_rng_state(state: dict) -> None:
         torch.cuda.set_rng_state_all(state["cuda"])
 
 
-def zero_output_projection(model: DeblurUNet) -> None:
-    """Zero the network's last 1x1 conv (DSC(C -> 3) of the decoder), so the residual starts at 0 and the
-    untrained model returns its input. The paper does not state its initialisation; with PyTorch's default
-    the untrained residual is large and short CPU runs spend their first minutes just undoing it."""
+def scale_output_projection(model: DeblurUNet, scale: float) -> None:
+    """Multiply the initial weights of the network's last 1x1 conv (the decoder's DSC(C -> 3)) by ``scale``.
+
+    The paper does not state its initialisation. With PyTorch's default the untrained residual has a
+    standard deviation of ~0.18 (an output ~10-20 dB PSNR below its input), which short CPU runs spend
+    their first minutes undoing; 0.1 starts close to the identity. Zero would start exactly there but
+    stalls: nothing upstream of a zero layer gets a gradient (measured: no change in 235 steps).
+    """
     projection = model.dec1[-1].pointwise
-    nn.init.zeros_(projection.weight)
-    nn.init.zeros_(projection.bias)
+    with torch.no_grad():
+        projection.weight.mul_(scale)
+        projection.bias.mul_(scale)
 
 
 def weight_checksum(model: torch.nn.Module) -> float:
@@ -195,8 +199,8 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = DeblurUNet(config.model_config()).to(device)
-        if config.zero_init_output:
-            zero_output_projection(self.model)
+        if config.output_init_scale != 1.0:
+            scale_output_projection(self.model, config.output_init_scale)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
@@ -421,7 +425,7 @@ def train(
     if resume and paths.config.is_file():
         saved = read_run_config(run_dir)
         check_resumable(saved, config)
-        config = dataclasses.replace(config, zero_init_output=saved.zero_init_output)  # how the run began
+        config = dataclasses.replace(config, output_init_scale=saved.output_init_scale)  # how the run began
     if not resume and paths.state.exists():
         raise ConfigError(f"{run_dir} already holds a run; pass --resume to continue it or choose another --out")
     train_set, val_set = datasets if datasets is not None else build_datasets(config)
