@@ -29,7 +29,7 @@ EXIT_BAD_INPUT, EXIT_CHECK_FAILED, EXIT_NO_TENSORRT = 2, 1, 3
 
 @app.command()
 def export(
-    source: Path = typer.Argument(..., help="A deblur checkpoint (.safetensors) or an exported fp32 deblur .onnx."),
+    source: Path = typer.Argument(..., help="A deblur checkpoint (.safetensors) or an exported deblur .onnx (fp16/int8 ones: --engine only)."),
     output: Path = typer.Option(None, "--output", "-o", help="Folder, or the fp32 .onnx path (default: beside SOURCE)."),
     opset: int = typer.Option(17, help="ONNX opset (17..20, as the installed onnx allows)."),
     fp16: bool = typer.Option(False, "--fp16", help="Also write <name>.fp16.onnx after the FP16 safety check."),

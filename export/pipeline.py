@@ -1,4 +1,4 @@
-"""The ``deblur-export`` pipeline: checkpoint (or fp32 ONNX) -> fp32 / fp16 / int8 ONNX -> TensorRT engine.
+"""The ``deblur-export`` pipeline: checkpoint (or exported ONNX) -> fp32 / fp16 / int8 ONNX -> TensorRT engine.
 
 Every stage is checked before its file is written, and every file is written atomically, so a
 failing check leaves nothing under the final name. Torch is imported only when the source is a
@@ -79,20 +79,25 @@ def sibling(base: Path, tag: str) -> Path:
 
 def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> list[Artifact]:
     """Run the requested stages and return what was written (``on_artifact`` sees each file as it lands)."""
-    frames = _calibration_frames(request) if request.int8 else []
     base = output_base(request.source, request.output)
+    from_onnx = request.source.suffix.lower() == ".onnx"
+    source = load_deblur_onnx(request.source) if from_onnx else None
+    precision = metadata_of(source)["deblur.precision"] if from_onnx else "fp32"
+    if precision != "fp32" and (request.fp16 or request.int8):
+        raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX")
+    frames = _calibration_frames(request) if request.int8 else []
     artifacts: list[Artifact] = []
 
     def add(artifact: Artifact) -> None:
         artifacts.append(artifact)
         on_artifact(artifact)
 
-    if request.source.suffix.lower() == ".onnx":
-        fp32 = load_deblur_onnx(request.source)
+    if from_onnx:
+        fp32 = source
         base = request.source if request.output is None else base
         if base != request.source:
             save_model(fp32, base)
-            add(Artifact(base, "fp32", notes=f"copied from {request.source.name}"))
+            add(Artifact(base, precision, notes=f"copied from {request.source.name}"))
     else:
         fp32 = _export_checkpoint(request, base, add)
 
@@ -113,7 +118,7 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
 
 
 def load_deblur_onnx(path: Path) -> onnx.ModelProto:
-    """A deblur fp32 ONNX file, or ExportInputError naming the problem."""
+    """A deblur ONNX file (any precision), or ExportInputError naming the problem."""
     try:
         proto = onnx.load(str(path))
     except FileNotFoundError as exc:
@@ -123,8 +128,8 @@ def load_deblur_onnx(path: Path) -> onnx.ModelProto:
     metadata = metadata_of(proto)
     if metadata.get("deblur.format") != FORMAT:
         raise ExportInputError(f"{path}: not a deblur ONNX (metadata deblur.format != {FORMAT!r})")
-    if metadata.get("deblur.precision") != "fp32":
-        raise ExportInputError(f"{path}: is {metadata.get('deblur.precision')}; convert from the fp32 ONNX")
+    if metadata.get("deblur.precision") not in ("fp32", "fp16", "int8-qdq"):
+        raise ExportInputError(f"{path}: unknown deblur.precision {metadata.get('deblur.precision')!r}")
     return proto
 
 

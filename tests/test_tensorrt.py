@@ -153,3 +153,14 @@ def test_onnx_sources_need_no_torch(deblur_onnx, tmp_path):
         assert "cannot build a TensorRT engine here" in done.stdout
     else:
         assert done.returncode == 0 and (tmp_path / "deblur-w8.fp16.engine").is_file()
+
+
+def test_engine_from_an_fp16_onnx_source_uses_it_directly(deblur_onnx, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)
+    half = tmp_path / "m.fp16.onnx"
+    onnx.save(convert_to_fp16(onnx.load(str(deblur_onnx))), str(half))
+    result = runner.invoke(app, [str(half), "--engine"])
+    assert result.exit_code == 3 and f"--onnx={half} --saveEngine={tmp_path / 'm.fp16.engine'}" in result.output
+    assert "--fp16" in result.output
+    refused = runner.invoke(app, [str(half), "--int8", "--calib", str(tmp_path)])
+    assert refused.exit_code == 2 and "is fp16; --fp16/--int8 convert from the fp32 ONNX" in refused.output
