@@ -3,7 +3,8 @@
 The check runs the fp32 model with every intermediate tensor exposed on natural-looking images and
 records each tensor's largest |activation|. A node whose output exceeds ``65504 / SAFETY_MARGIN``
 (= 16376: fp16's largest finite value with a 4x margin for brighter or busier real frames than the
-check images, and for TensorRT's fused kernels) is kept in fp32. The fp16 model is then run the same
+check images, and for TensorRT's fused kernels) is kept in fp32, and so is every node with a weight
+beyond +-65504 (the converter would clamp it). The fp16 model is then run the same
 way; a node producing inf/NaN from finite inputs is added to the fp32 list and the model rebuilt, up
 to ``MAX_ROUNDS`` times. Torch-free (onnx + onnxruntime).
 
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import onnx
+from onnx import numpy_helper
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
 from .onnx_graph import metadata_of, set_metadata, topological_sort, with_all_outputs
@@ -109,6 +111,7 @@ def make_fp16(
     """Convert to fp16, keeping overflowing nodes in fp32, and verify against fp32 on ``batches``."""
     peaks = activation_peaks(proto, batches)
     keep = [node.name for node in proto.graph.node if any(peaks.get(out, 0.0) > ACTIVATION_LIMIT for out in node.output)]
+    keep += [name for name in _nodes_with_weights_beyond_fp16(proto) if name not in keep]
     original = {node.name for node in proto.graph.node}
     for _ in range(MAX_ROUNDS):
         half = convert_to_fp16(proto, keep_io_types, keep)
@@ -130,6 +133,16 @@ def make_fp16(
         raise Fp16SafetyError(f"fp16 output too far from fp32 (below {min_psnr:g} dB: {detail})")
     ranked = sorted(peaks.items(), key=lambda item: item[1], reverse=True)
     return half, Fp16Report(comparisons, ranked, sorted(keep))
+
+
+def _nodes_with_weights_beyond_fp16(proto: onnx.ModelProto) -> list[str]:
+    """Nodes reading a float initializer with a value the converter would clamp to fp16's +-65504."""
+    large = {
+        init.name
+        for init in proto.graph.initializer
+        if init.data_type == onnx.TensorProto.FLOAT and np.abs(numpy_helper.to_array(init)).max(initial=0.0) > FP16_MAX
+    }
+    return [node.name for node in proto.graph.node if large & set(node.input)]
 
 
 def _drop_cast_round_trips(graph: onnx.GraphProto) -> None:

@@ -1,5 +1,7 @@
 """fp32 ONNX export: graph shape (plain Haar convs, dynamic N/H/W), metadata, ORT vs torch, CLI and bad input."""
 
+import sys
+
 import numpy as np
 import onnx
 import pytest
@@ -8,6 +10,7 @@ from onnx import numpy_helper
 from safetensors.torch import save_file
 from typer.testing import CliRunner
 
+from deblur.calibration.frameset import save_frames
 from deblur.export import pipeline
 from deblur.export.cli import app
 from deblur.export.onnx_export import (
@@ -19,6 +22,7 @@ from deblur.export.onnx_export import (
     trace_to_onnx,
 )
 from deblur.export.onnx_graph import metadata_of
+from deblur.export.sample_images import blurry_image
 from deblur.export.verify import FP32_TOLERANCE, check_batches
 from deblur.model_metadata import INPUT_NAME, KEYS, OUTPUT_NAME
 from deblur.train.checkpoint import save_checkpoint
@@ -193,3 +197,18 @@ def test_failing_check_leaves_no_file_under_the_final_name(checkpoint, tmp_path,
     assert result.exit_code == 1
     assert "vs torch: max abs error above" in result.output
     assert not out.exists() or not list(out.iterdir())
+
+
+def test_cli_runs_every_stage_and_stops_at_missing_tensorrt(checkpoint, tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # as on any machine without TensorRT
+    calib = tmp_path / "calib.npz"
+    frames = [(blurry_image(64, 80, seed=i) * 255).astype(np.uint8) for i in range(3)]
+    save_frames(calib, frames, ["a", "b", "c"])
+    out = tmp_path / "deploy"
+    args = [str(checkpoint), "-o", str(out), "--fp16", "--int8", "--calib", str(calib), "--keep-ends", "yes", "--engine"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 3, result.output
+    assert sorted(p.name for p in out.iterdir()) == ["small.fp16.onnx", "small.int8.onnx", "small.onnx"]
+    rows = [line for line in result.output.splitlines() if line.startswith("| small")]
+    assert [row.split("|")[3].strip() for row in rows] == ["fp32", "fp16", "int8-qdq"]
+    assert "trtexec --onnx=" + str(out / "small.int8.onnx") in result.output and "--int8" in result.output

@@ -109,3 +109,15 @@ def test_fp16_graph_is_valid_and_topologically_sorted(fp32):
     add = next(n for n in half.graph.node if n.name == "/Add")
     assert all(producers.get(i) is None or producers[i].op_type != "Cast" for i in add.input)
     assert len(casts) <= 4
+
+
+def test_nodes_with_weights_beyond_fp16_stay_fp32(tmp_path):
+    torch.manual_seed(4)
+    model = DeblurUNet(ModelConfig(variant="test", width=8)).eval()
+    with torch.no_grad():
+        model.enc2[0].pointwise.weight[0, 0] = 1e5  # one huge weight, multiplied by near-zero activations
+        model.enc2[0].depthwise.weight.zero_()
+        model.enc2[0].depthwise.bias.zero_()
+    proto = export_onnx(model, tmp_path / "w.onnx")
+    _, report = make_fp16(proto, small_batches())
+    assert "/enc2/enc2.0/pointwise/Conv" in report.kept_fp32
