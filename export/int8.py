@@ -111,7 +111,7 @@ def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: l
         raise QuantizationError("no calibration tiles")
     with tempfile.TemporaryDirectory(prefix="deblur-int8-") as scratch:
         raw, source, target = (Path(scratch) / name for name in ("raw.onnx", "fp32.onnx", "int8.onnx"))
-        onnx.save(proto, str(raw))
+        onnx.save(_unshare_weights(proto), str(raw))
         # ONNX shape inference + ORT graph cleanup; the symbolic pass cannot resolve the dynamic H/W.
         quant_pre_process(str(raw), str(source), skip_symbolic_shape=True)
         quantize_static(
@@ -135,6 +135,28 @@ def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: l
     return quantized
 
 
+def _unshare_weights(proto: onnx.ModelProto) -> onnx.ModelProto:
+    """Copy with one initializer per consuming node.
+
+    onnxslim merges equal constants, so the Haar DWT Conv and IWT ConvTranspose share one kernel; the
+    quantizer would then give both the ConvTranspose's channel axis (1) instead of a Conv's (0).
+    """
+    copy = onnx.ModelProto.FromString(proto.SerializeToString())
+    inits = {init.name: init for init in copy.graph.initializer}
+    seen: set[str] = set()
+    for node in copy.graph.node:
+        for position, name in enumerate(node.input):
+            if name not in inits:
+                continue
+            if name in seen:
+                clone = onnx.TensorProto.FromString(inits[name].SerializeToString())
+                clone.name = f"{name}__{node.name}"
+                copy.graph.initializer.append(clone)
+                node.input[position] = clone.name
+            seen.add(name)
+    return copy
+
+
 def qdq_problems(proto: onnx.ModelProto) -> list[str]:
     """Reasons TensorRT explicit quantization would reject or mis-read ``proto`` (empty when valid)."""
     problems = []
@@ -151,6 +173,15 @@ def qdq_problems(proto: onnx.ModelProto) -> list[str]:
             problems.append(f"{node.name}: zero point must be a constant int8 0, got {None if zero is None else zero.dtype}")
         if node.op_type == "DequantizeLinear" and node.input[0] in inits and inits[node.input[0]].dtype != np.int8:
             problems.append(f"{node.name}: dequantizes {inits[node.input[0]].dtype} (int32 bias?), TensorRT needs int8")
+    dequantized = {n.output[0]: n for n in qdq if n.op_type == "DequantizeLinear"}
+    for node in proto.graph.node:
+        weight_dq = dequantized.get(node.input[1]) if node.op_type in ("Conv", "ConvTranspose") else None
+        if weight_dq is None or inits.get(weight_dq.input[1], np.zeros(())).ndim == 0:
+            continue
+        axis = next((a.i for a in weight_dq.attribute if a.name == "axis"), 1)
+        wanted = 0 if node.op_type == "Conv" else 1  # output-channel axis of the weight layout
+        if axis != wanted:
+            problems.append(f"{node.name}: {node.op_type} weights quantized along axis {axis}, TensorRT needs {wanted}")
     unsupported = sorted({n.op_type for n in proto.graph.node} - ALLOWED_OPS)
     if unsupported:
         problems.append(f"unexpected op types: {unsupported}")

@@ -125,6 +125,23 @@ def test_validator_flags_nonzero_zero_points_and_int32_biases(int8_auto):
         require_valid_qdq(broken)
 
 
+def test_weights_are_quantized_along_the_output_channel_axis(int8_auto):
+    model, _ = int8_auto
+    inits = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    producers = {out: n for n in model.graph.node for out in n.output}
+    weight_dqs = [
+        (node.op_type, producers[node.input[1]])
+        for node in model.graph.node
+        if node.op_type in ("Conv", "ConvTranspose") and node.input[1] in producers
+    ]
+    haar = [dq for op, dq in weight_dqs if op == "Conv" and inits[dq.input[0]].shape[1:] == (1, 2, 2)]
+    assert haar  # the DWT convs share their kernel with IWT ConvTransposes in the fp32 graph, but not here
+    for op, dq in weight_dqs:
+        axis = next(a.i for a in dq.attribute if a.name == "axis")
+        assert axis == (0 if op == "Conv" else 1)
+        assert inits[dq.input[1]].shape == (inits[dq.input[0]].shape[axis],)
+
+
 def test_validator_rejects_a_model_without_qdq(fp32):
     assert qdq_problems(fp32[0]) == ["no QuantizeLinear/DequantizeLinear nodes"]
 
