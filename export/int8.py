@@ -128,6 +128,10 @@ def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: l
             extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
         )
         quantized = onnx.load(str(target))
+    used = {node.domain for node in quantized.graph.node} | {""}
+    kept = [o for o in quantized.opset_import if o.domain in used]  # the pre-processing lists every ORT domain
+    del quantized.opset_import[:]
+    quantized.opset_import.extend(kept)
     metadata = metadata_of(proto)
     metadata["deblur.precision"] = "int8-qdq"
     metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
@@ -182,6 +186,9 @@ def qdq_problems(proto: onnx.ModelProto) -> list[str]:
         wanted = 0 if node.op_type == "Conv" else 1  # output-channel axis of the weight layout
         if axis != wanted:
             problems.append(f"{node.name}: {node.op_type} weights quantized along axis {axis}, TensorRT needs {wanted}")
+    foreign = sorted({f"{n.domain}::{n.op_type}" for n in proto.graph.node if n.domain not in ("", "ai.onnx")})
+    if foreign:
+        problems.append(f"operators outside the standard ONNX domain: {foreign}")
     unsupported = sorted({n.op_type for n in proto.graph.node} - ALLOWED_OPS)
     if unsupported:
         problems.append(f"unexpected op types: {unsupported}")

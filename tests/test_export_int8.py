@@ -62,6 +62,7 @@ def test_qdq_model_is_symmetric_int8_with_float_biases(int8_auto):
     assert dq_sources and set(dq_sources) == {np.dtype(np.int8)}  # weights int8, no int32 bias
     for conv in (n for n in model.graph.node if n.op_type == "Conv" and len(n.input) == 3):
         assert inits[conv.input[2]].dtype == np.float32  # bias stays a float initializer
+    assert [(o.domain, o.version) for o in model.opset_import] == [("", 17)]
     per_channel = [inits[n.input[1]] for n in qdq if n.op_type == "DequantizeLinear" and n.input[0] in inits]
     assert any(scale.size > 1 for scale in per_channel)  # per-channel weight scales
 
