@@ -176,7 +176,7 @@ def _export_fp16(fp32: onnx.ModelProto, path: Path, batches, request: ExportRequ
     save_model(half, path)
     worst_case = worst(report.comparisons)
     name, peak = report.peak_activations[0]
-    notes = f"{io}, {len(report.kept_fp32)} nodes kept fp32, peak |act| {peak:.3g} (limit {report.limit:.0f})"
+    notes = f"{io}, {len(report.kept_fp32)} nodes kept fp32, peak activation {peak:.3g} (limit {report.limit:.0f})"
     return Artifact(path, "fp16", "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
 
 
