@@ -132,25 +132,30 @@ def missing_tensorrt_message(reason: str, command: str) -> str:
 def sidecar_record(
     onnx_path: Path,
     onnx_sha256: str,
-    precision: str,
+    metadata: dict[str, str],
     options: EngineOptions,
     tensorrt_version: str,
     gpu_name: str,
     compute_capability: str,
 ) -> dict:
-    """The JSON written beside an engine: what it was built from, with what, for which GPU."""
+    """The JSON written beside an engine: what it was built from, with what, for which GPU.
+
+    ``metadata`` is the source ONNX's deblur ``metadata_props``; the runtime reads the model's size
+    multiple, width and I/O type from it, since an engine file carries none of them.
+    """
     return {
         "tensorrt_version": tensorrt_version,
         "gpu_name": gpu_name,
         "compute_capability": compute_capability,
         "onnx_file": Path(onnx_path).name,
         "onnx_sha256": onnx_sha256,
-        "precision": precision,
+        "precision": metadata.get("deblur.precision", "fp32"),
         "builder_flags": builder_flags(options),
         "strongly_typed": options.strongly_typed,
         "profile": {INPUT_NAME: options.profile.as_text()},
         "workspace_mb": options.workspace_mb,
         "fp32_layers": list(options.fp32_layers),
+        "metadata": metadata,
     }
 
 
@@ -214,8 +219,8 @@ def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> 
         cache = config.get_timing_cache()
         atomic_write(cache_path, lambda tmp: Path(tmp).write_bytes(bytes(cache.serialize())))
 
-    precision = metadata_of(onnx.load(str(onnx_path), load_external_data=False)).get("deblur.precision", "fp32")
-    record = sidecar_record(onnx_path, sha256_file(onnx_path), precision, options, trt.__version__, gpu_name, capability)
+    metadata = metadata_of(onnx.load(str(onnx_path), load_external_data=False))
+    record = sidecar_record(onnx_path, sha256_file(onnx_path), metadata, options, trt.__version__, gpu_name, capability)
     write_sidecar(sidecar_path(engine_path), record)
     return record
 

@@ -66,19 +66,25 @@ def test_trtexec_command_line_matches_the_options(tmp_path):
     assert builder_flags(EngineOptions(PROFILE, fp16=True, int8=True)) == ["FP16", "INT8"]
 
 
-def test_sidecar_record_and_file(tmp_path):
+def test_sidecar_record_and_file(tmp_path, make_metadata):
     options = EngineOptions(PROFILE, fp16=True, int8=True)
-    record = sidecar_record(Path("/x/m.int8.onnx"), "ab" * 32, "int8-qdq", options, "10.3.0", "Orin", "8.7")
+    metadata = make_metadata(width=16, precision="int8-qdq")
+    record = sidecar_record(Path("/x/m.int8.onnx"), "ab" * 32, metadata, options, "10.3.0", "Orin", "8.7")
     assert record == {
         "tensorrt_version": "10.3.0", "gpu_name": "Orin", "compute_capability": "8.7",
         "onnx_file": "m.int8.onnx", "onnx_sha256": "ab" * 32, "precision": "int8-qdq",
         "builder_flags": ["FP16", "INT8"], "strongly_typed": False,
         "profile": {"input": {"min": "1x3x256x256", "opt": "1x3x720x1280", "max": "1x3x1080x1920"}},
-        "workspace_mb": 1024, "fp32_layers": [],
+        "workspace_mb": 1024, "fp32_layers": [], "metadata": metadata,
     }  # fmt: skip
     engine = tmp_path / "m.int8.engine"
     write_sidecar(sidecar_path(engine), record)
     assert json.loads((tmp_path / "m.int8.engine.json").read_text()) == record
+    # The runtime's TensorRT backend accepts what export writes (the sidecar is their contract).
+    from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar
+
+    assert read_sidecar(engine) == record
+    check_engine_compatible(engine, record, "10.3.0", "Orin", "8.7")
 
 
 def test_engine_options_follow_the_onnx_precision(deblur_onnx, tmp_path):
