@@ -23,6 +23,7 @@ class Backend(ABC):
     name: str  # "onnxruntime" or "tensorrt"
     provider: str  # what really executes, e.g. "CPUExecutionProvider" or the GPU's name
     model: ModelInfo
+    max_hw: tuple[int, int] | None = None  # largest (H, W) the model accepts, e.g. an engine's profile
 
     @abstractmethod
     def infer(self, batch: np.ndarray) -> np.ndarray:

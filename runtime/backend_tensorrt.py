@@ -87,6 +87,15 @@ def _check(cudart, result):
     return values[0] if len(values) == 1 else values
 
 
+def profile_max_hw(engine: Path, sidecar: dict) -> tuple[int, int]:
+    """Largest (H, W) of the engine's optimization profile, from the sidecar's ``profile.input.max``."""
+    try:
+        shape = [int(v) for v in sidecar["profile"][INPUT_NAME]["max"].split("x")]
+        return shape[2], shape[3]
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
+        raise ModelFileError(f"{engine}: sidecar profile has no readable {INPUT_NAME} max shape") from exc
+
+
 class TensorRTBackend(Backend):
     """A deserialized engine with one execution context, one stream and device buffers sized per shape."""
 
@@ -100,6 +109,7 @@ class TensorRTBackend(Backend):
         gpu_name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
         check_engine_compatible(path, sidecar, trt.__version__, gpu_name, f"{props.major}.{props.minor}")
         self.provider = gpu_name
+        self.max_hw = profile_max_hw(path, sidecar)
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())

@@ -28,11 +28,17 @@ class FrameDeblurrer:
     last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
 
     def tile_for(self, height: int, width: int) -> int | None:
-        """Tile side used for a frame of this size, or None for the whole frame at once."""
+        """Tile side used for a frame of this size, or None for the whole frame at once.
+
+        Tiles never exceed the backend's ``max_hw`` (a TensorRT engine's profile), so frames larger than
+        the engine was built for are tiled instead of refused.
+        """
         model = self.backend.model
         if self.tile:
-            return self.tile if self.tile < max(height, width) else None
-        return auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple)
+            tile = self.tile if self.tile < max(height, width) else None
+        else:
+            tile = auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple)
+        return limit_tile(tile, height, width, self.backend.max_hw, model.size_multiple)
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
         if len({image.shape[:2] for image in images}) > 1:
@@ -46,3 +52,14 @@ class FrameDeblurrer:
             overlap = min(self.overlap, tile // 2)
             outputs = [run_tiled(chw, self.backend.infer, tile, overlap, multiple, self.batch) for chw in inputs]
         return [from_model_output(out, like) for out, like in zip(outputs, images)]
+
+
+def limit_tile(tile: int | None, height: int, width: int, max_hw: tuple[int, int] | None, multiple: int) -> int | None:
+    """``tile`` shrunk to fit ``max_hw``; a whole frame (None) larger than ``max_hw`` gets the largest tile that fits."""
+    if max_hw is None:
+        return tile
+    limit = min(max_hw) // multiple * multiple
+    padded_h, padded_w = height + -height % multiple, width + -width % multiple
+    if tile is None:
+        return None if padded_h <= max_hw[0] and padded_w <= max_hw[1] else limit
+    return min(tile, limit)

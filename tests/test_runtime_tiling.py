@@ -90,3 +90,24 @@ def test_auto_tile_size_follows_the_memory_budget():
     assert tile % 8 == 0 and tile * tile * 16 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH <= 512 * 2**20
     assert (tile + 8) ** 2 * 16 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH > 512 * 2**20
     assert auto_tile_size(2160, 3840, model_width=32, max_memory_mb=1, multiple=8) == MIN_AUTO_TILE
+
+
+def test_tiles_never_exceed_the_engine_profile():
+    from deblur.runtime.deblurrer import limit_tile
+
+    assert limit_tile(None, 720, 1280, None, 8) is None
+    assert limit_tile(None, 1080, 1920, (1080, 1920), 8) is None  # fits the profile: whole frame
+    assert limit_tile(None, 2160, 3840, (1080, 1920), 8) == 1080  # too big for the engine: tiled
+    assert limit_tile(1400, 2160, 3840, (1080, 1920), 8) == 1080
+    assert limit_tile(512, 2160, 3840, (1080, 1920), 8) == 512
+    assert limit_tile(None, 1083, 1000, (1084, 1084), 8) == 1080  # padded to 1088 rows: over the profile
+
+
+def test_engine_profile_is_read_from_the_sidecar(tmp_path):
+    from deblur.runtime.backend_tensorrt import profile_max_hw
+    from deblur.runtime.errors import ModelFileError
+
+    sidecar = {"profile": {"input": {"min": "1x3x256x256", "opt": "1x3x720x1280", "max": "2x3x1080x1920"}}}
+    assert profile_max_hw(tmp_path / "m.engine", sidecar) == (1080, 1920)
+    with pytest.raises(ModelFileError, match="max shape"):
+        profile_max_hw(tmp_path / "m.engine", {"profile": {}})
