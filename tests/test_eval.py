@@ -130,8 +130,8 @@ def test_eval_cli_prints_a_table_and_writes_images(tmp_path, checkpoint):
     assert "pairs/0.png" in result.output and "**mean of 3**" in result.output
     assert table.read_text().count("\n| ") == 6  # header, separator, 3 images, mean
     written = sorted(p.name for p in images.iterdir())
-    assert written == ["pairs__0.png", "pairs__1.png", "pairs__2.png"]
-    assert cv2.imread(str(images / "pairs__0.png")).shape == (48, 180, 3)
+    assert written == ["00001_pairs_0.png", "00002_pairs_1.png", "00003_pairs_2.png"]
+    assert cv2.imread(str(images / written[0])).shape == (48, 180, 3)
 
     result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--protocol", "realblur", "--no-progress"])
     assert result.exit_code == 0, result.output

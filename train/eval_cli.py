@@ -1,5 +1,6 @@
 """`deblur-eval`: PSNR/SSIM of a checkpoint on a dataset (GoPro or RealBlur protocol), as a Markdown table."""
 
+import re
 from pathlib import Path
 
 import torch
@@ -38,7 +39,7 @@ def main(
     limit: int | None = typer.Option(None, help="Evaluate only the first N pairs."),
     per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
     table: Path | None = typer.Option(None, help="Also write the Markdown table to this file."),
-    save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here."),
+    save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here (NNNNN_<name>.png)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
@@ -75,8 +76,9 @@ def _image_handler(folder: Path | None, bar: Progress):
         done += 1
         bar.update(done, psnr=score.output_psnr)
         if folder is not None:
-            name = Path(score.name.replace("/", "__")).with_suffix(".png").name
-            write_image(folder / name, side_by_side(blurred, output, sharp))
+            stem = re.sub(r"\.(png|jpe?g|bmp|tiff?|webp)", "", score.name, flags=re.IGNORECASE)
+            safe_name = re.sub(r"[^\w.-]+", "_", stem)
+            write_image(folder / f"{done:05d}_{safe_name}.png", side_by_side(blurred, output, sharp))
 
     return on_image
 

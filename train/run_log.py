@@ -53,7 +53,8 @@ def plot_metrics(records: list[dict], path: Path) -> None:
         ax_loss.plot(steps, [r["loss"] for r in train], label="total")
         for part in ("mse", "frlf", "ssim"):
             if part in train[0]:
-                ax_loss.plot(steps, [r[part] for r in train], label=part, alpha=0.7)
+                label = part if part == "mse" else f"{part} (before its weight)"
+                ax_loss.plot(steps, [r[part] for r in train], label=label, alpha=0.7)
         ax_loss.set_yscale("log")
         ax_loss.legend()
     ax_loss.set_xlabel("step")
