@@ -177,3 +177,21 @@ def test_output_init_scale_shrinks_the_initial_residual():
     residual = model(x) - x
     scale_output_projection(model, 0.1)
     assert torch.allclose(model(x) - x, 0.1 * residual, atol=1e-6)
+
+
+def test_progress_line_shows_rate_and_eta():
+    import io
+
+    from deblur.train.progress import Progress, format_duration
+
+    stream = io.StringIO()
+    bar = Progress(total=100, stream=stream, plain_interval_s=0)
+    bar.began -= 1000.0  # pretend 1000 s have passed: 0.02 it/s, 80 steps left -> 4000 s
+    bar.update(20, loss=0.5)
+    line = stream.getvalue()
+    assert "20/100" in line and "0.02 it/s" in line and "ETA 1:06:40" in line and "loss=0.5" in line
+    timed = Progress(total=100, stream=io.StringIO(), deadline=bar.began + 1015.0, plain_interval_s=0)
+    timed.began = bar.began
+    timed.update(20)
+    assert "ETA 00:15" in timed.stream.getvalue()  # the time budget ends before the steps do
+    assert format_duration(3725) == "1:02:05"

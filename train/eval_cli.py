@@ -12,7 +12,16 @@ from .checkpoint import CheckpointError, load_checkpoint
 from .config import ConfigError
 from .data import DataError, build_dataset
 from .distributed import resolve_device
-from .evaluation import MOTIONS, PROTOCOLS, dataset_pairs, evaluate, markdown_table, model_restorer, side_by_side, write_image
+from .evaluation import (
+    MOTIONS,
+    PROTOCOLS,
+    dataset_pairs,
+    evaluate,
+    markdown_table,
+    model_restorer,
+    side_by_side,
+    write_image,
+)
 from .progress import Progress
 
 app = typer.Typer(add_completion=False, help="Evaluate a checkpoint: PSNR/SSIM of input and output.")
@@ -33,13 +42,13 @@ def main(
     kind: str = typer.Option("pairs", help="gopro, realblur, pairs or synthetic."),
     split: str = typer.Option("test", help="train, val or test."),
     protocol: str | None = typer.Option(None, help="gopro or realblur (ECC alignment); default: by --kind."),
-    motion: str = typer.Option("homography", help="ECC motion model for the realblur protocol: homography or translation."),
+    motion: str = typer.Option("homography", help="ECC motion model (realblur protocol): homography or translation."),
     realblur_subset: str = typer.Option("J", help="RealBlur subset: J or R."),
     crop: int | None = typer.Option(None, help="Centre/seeded crop size for synthetic data (default: full images)."),
-    limit: int | None = typer.Option(None, help="Evaluate only the first N pairs."),
+    limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N pairs."),
     per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
     table: Path | None = typer.Option(None, help="Also write the Markdown table to this file."),
-    save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here (NNNNN_<name>.png)."),
+    save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here (NNNNN_name.png)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),

@@ -141,7 +141,9 @@ def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     return ((2 * mu_x * mu_y + _C1) * (2 * cov + _C2)) / ((mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2))
 
 
-def score_output(output: np.ndarray, sharp: np.ndarray, protocol: str, motion: str = "homography") -> tuple[float, float, str]:
+def score_output(
+    output: np.ndarray, sharp: np.ndarray, protocol: str, motion: str = "homography"
+) -> tuple[float, float, str]:
     """(PSNR, SSIM, note) of a restored image under ``protocol``."""
     if protocol == "gopro":
         return psnr(output, sharp), ssim(output, sharp), ""
@@ -194,12 +196,12 @@ def mean_scores(scores: list[ImageScore]) -> dict[str, float]:
 
 def markdown_table(scores: list[ImageScore], per_image: bool = False) -> str:
     """Markdown table of PSNR/SSIM for input and output: optionally one row per image, then the mean."""
-    header = "| image | input PSNR | input SSIM | output PSNR | output SSIM | note |\n| --- | --- | --- | --- | --- | --- |"
+    header = "| image | input PSNR | input SSIM | output PSNR | output SSIM | note |\n" + "| --- " * 6 + "|"
+
+    formats = {"input_psnr": "{:.2f}", "input_ssim": "{:.4f}", "output_psnr": "{:.2f}", "output_ssim": "{:.4f}"}
 
     def row(name: str, values: dict, note: str = "") -> str:
-        cells = [f"{values[k]:.2f}" if "psnr" in k else f"{values[k]:.4f}" for k in
-                 ("input_psnr", "input_ssim", "output_psnr", "output_ssim") if values.get(k) is not None]
-        cells += ["-"] * (4 - len(cells))
+        cells = [fmt.format(values[k]) if values.get(k) is not None else "-" for k, fmt in formats.items()]
         return f"| {name} | " + " | ".join(cells) + f" | {note} |"
 
     rows = [row(s.name, vars(s), s.note) for s in scores] if per_image else []

@@ -111,7 +111,8 @@ def check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
     changed = [k for k in saved_d if saved_d[k] != requested_d[k] and k not in RESUMABLE_CHANGES]
     if changed:
         details = ", ".join(f"{k} ({saved_d[k]!r} -> {requested_d[k]!r})" for k in changed)
-        raise ConfigError(f"cannot resume with changed settings: {details}; only {sorted(RESUMABLE_CHANGES)} may change")
+        allowed = ", ".join(sorted(RESUMABLE_CHANGES))
+        raise ConfigError(f"cannot resume with changed settings: {details}; only {allowed} may change")
 
 
 def read_run_config(run_dir: Path) -> TrainConfig:
@@ -138,7 +139,9 @@ def rng_state() -> dict:
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     state = {
         "torch": torch.get_rng_state(),
-        "numpy": {"keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "cached": cached},
+        "numpy": {
+            "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "cached": cached
+        },
         "python": random.getstate(),
     }
     if torch.cuda.is_available():
@@ -149,9 +152,8 @@ def rng_state() -> dict:
 def set_rng_state(state: dict) -> None:
     torch.set_rng_state(state["torch"])
     np_state = state["numpy"]
-    np.random.set_state(
-        ("MT19937", np_state["keys"].numpy().astype(np.uint32), np_state["pos"], np_state["has_gauss"], np_state["cached"])
-    )
+    keys = np_state["keys"].numpy().astype(np.uint32)
+    np.random.set_state(("MT19937", keys, np_state["pos"], np_state["has_gauss"], np_state["cached"]))
     version, internal, gauss = state["python"]
     random.setstate((version, tuple(internal), gauss))
     if "cuda" in state and torch.cuda.is_available():
@@ -203,7 +205,9 @@ class Trainer:
             scale_output_projection(self.model, config.output_init_scale)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
-        self.scheduler = torch.optim.lr_scheduler.StepLR(self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma)
+        self.scheduler = torch.optim.lr_scheduler.StepLR(
+            self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma
+        )
         self.amp_dtype = autocast_dtype(config.amp, device)
         self.scaler = torch.amp.GradScaler("cuda", enabled=self.amp_dtype == torch.float16)
         self.sampler = ShardedBatchSampler(len(train_set), config.batch_size, config.seed, ctx.rank, ctx.world_size)
@@ -403,7 +407,8 @@ class Trainer:
             self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val})
             if self.best_psnr is None or self.last_val["psnr"] > self.best_psnr:
                 self.best_psnr = self.last_val["psnr"]
-                save_checkpoint(self.model, self.paths.best, extra={"step": str(self.step), "val_psnr": f"{self.best_psnr:.4f}"})
+                extra = {"step": str(self.step), "val_psnr": f"{self.best_psnr:.4f}"}
+                save_checkpoint(self.model, self.paths.best, extra=extra)
             plot_metrics(self.log.read(), self.paths.plot)
         self.ctx.barrier()
 

@@ -77,7 +77,8 @@ class TrainConfig:
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {sorted(allowed)}, got {getattr(self, key)!r}")
         check_loss_name(self.loss)
-        positive = ("crop", "batch_size", "lr", "output_init_scale", "lr_step", "epochs", "val_every", "checkpoint_every", "log_every")
+        positive = ("crop", "batch_size", "lr", "output_init_scale", "lr_step", "epochs",
+                    "val_every", "checkpoint_every", "log_every")
         for key in positive:
             if getattr(self, key) <= 0:
                 raise ConfigError(f"{key} must be positive, got {getattr(self, key)}")
