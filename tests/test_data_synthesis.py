@@ -179,3 +179,18 @@ def test_zero_length_path_returns_the_sharp_image_even_with_a_moving_region():
                             jpeg_probability=0, quantize=False)
     for seed in range(3):
         np.testing.assert_allclose(synthesize_blur(sharp, np.random.default_rng(seed), settings), sharp, atol=2e-5)
+
+
+def test_textured_crops_skip_flat_regions():
+    from deblur.train.data.augment import random_box, texture, textured_box
+
+    image = np.full((200, 200, 3), 0.5, np.float32)
+    rng_img = np.random.default_rng(0)
+    image[:, 150:] = rng_img.random((200, 50, 3))  # only the right strip has texture
+    assert texture(image[:, :100]) == 0.0 and texture(image[:, 150:]) > 0.1
+    for seed in range(5):
+        box = textured_box(np.random.default_rng(seed), image, 48, min_texture=0.05, tries=50)
+        top, left, h, w = box
+        assert texture(image[top : top + h, left : left + w]) >= 0.05
+    # min_texture 0 draws exactly what random_box draws (same generator use, same data as before)
+    assert textured_box(np.random.default_rng(3), image, 48, 0.0) == random_box(np.random.default_rng(3), 200, 200, 48)

@@ -94,6 +94,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
         raise ConfigError("no data folder given: pass --data DIR (or set data=DIR)")
     blur = BlurSettings.from_dict(config.blur) if config.blur is not None else None
     common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset)
+    if config.data_kind == "synthetic":
+        common["min_texture"] = config.min_texture
     train = build_dataset(
         config.data_kind, config.data, "train", crop=config.crop, augment=config.augment,
         length=config.train_length, **common,

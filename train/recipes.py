@@ -40,6 +40,7 @@ class TrainConfig:
     data: str | None = None
     realblur_subset: str = "J"
     blur: dict | None = None  # synthetic blur settings (BlurSettings.from_dict)
+    min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
     crop: int = 256
     augment: bool = True
     train_length: int | None = None  # samples per epoch; None = the whole split

@@ -5,7 +5,10 @@ Paper ("Dataset and training details"): random 256x256 crops, horizontal and ver
 mean 0 and variance 1e-4 added to the blurred input only.
 """
 
+import cv2
 import numpy as np
+
+from .images import to_float
 
 NOISE_VARIANCE = 1e-4
 
@@ -17,6 +20,34 @@ def random_box(rng: np.random.Generator, height: int, width: int, size: int) -> 
     top = int(rng.integers(0, height - size + 1))
     left = int(rng.integers(0, width - size + 1))
     return top, left, size, size
+
+
+def texture(image: np.ndarray) -> float:
+    """Mean Sobel gradient magnitude of the grey image (float RGB in [0, 1]): ~0.01 for sky, ~0.3 for foliage."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
+    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
+    return float(np.mean(cv2.magnitude(gx, gy)))
+
+
+def textured_box(rng: np.random.Generator, image: np.ndarray, size: int, min_texture: float, tries: int = 8) -> Box:
+    """A random box whose content has at least ``min_texture`` (see :func:`texture`).
+
+    Flat crops (sky, fog, defocused backgrounds) carry no blur to learn from. Up to ``tries`` boxes are
+    drawn from ``rng``; the first textured enough wins, else the most textured of them.
+    """
+    height, width = image.shape[:2]
+    if min_texture <= 0:
+        return random_box(rng, height, width, size)
+    best, best_texture = None, -1.0
+    for _ in range(tries):
+        box = random_box(rng, height, width, size)
+        value = texture(to_float(cut(image, box)))
+        if value >= min_texture:
+            return box
+        if value > best_texture:
+            best, best_texture = box, value
+    return best
 
 
 def center_box(height: int, width: int, size: int) -> Box:

@@ -2,7 +2,7 @@
 
 import torch
 
-from .augment import cut, paper_augment, random_box
+from .augment import cut, paper_augment, textured_box
 from .base import SeededPairs, to_tensor
 from .blur_synthesis import BlurSettings, synthesize_blur_crop
 from .images import DataError, to_float
@@ -17,11 +17,13 @@ class SyntheticPairs(SeededPairs):
 
     Crop position, camera path, noise and augmentation all come from that generator, so evaluation items
     are bit-identical run to run and for any worker count, and training items are fixed by (seed, epoch,
-    index). ``crop=None`` blurs whole photos. Default length: 8 pairs per photo for training, 32 otherwise.
+    index). ``crop=None`` blurs whole photos. ``min_texture`` > 0 prefers crops with at least that much
+    texture (``augment.texture``), skipping flat sky and defocused background. Default length: 8 pairs per photo for training, 32 otherwise.
     """
 
     def __init__(self, photos: PhotoStore, split: str, crop: int | None = 256, seed: int = 0,
-                 augment: bool = False, length: int | None = None, blur: BlurSettings | None = None):
+                 augment: bool = False, length: int | None = None, blur: BlurSettings | None = None,
+                 min_texture: float = 0.0):
         super().__init__(split, seed)
         if crop is not None and crop < 1:
             raise DataError(f"crop must be a positive size or None, got {crop}")
@@ -31,6 +33,7 @@ class SyntheticPairs(SeededPairs):
         self.crop = crop
         self.augment = augment and split == "train"
         self.blur = blur or BlurSettings()
+        self.min_texture = min_texture
         default_length = len(photos) * TRAIN_PAIRS_PER_PHOTO if split == "train" else EVAL_LENGTH
         self.length = length or default_length
 
@@ -43,7 +46,7 @@ class SyntheticPairs(SeededPairs):
         rng = self.item_rng(index)
         photo = self.photos[index % len(self.photos)]
         height, width = photo.shape[:2]
-        box = (0, 0, height, width) if self.crop is None else random_box(rng, height, width, self.crop)
+        box = (0, 0, height, width) if self.crop is None else textured_box(rng, photo, self.crop, self.min_texture)
         blurred = synthesize_blur_crop(photo, box, rng, self.blur)
         sharp = to_float(cut(photo, box))
         if self.augment:
