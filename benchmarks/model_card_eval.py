@@ -1,16 +1,16 @@
 """Model-card evaluation: the bundled ONNX models against the blurred input and classical baselines.
 
 Two held-out synthetic sets, both cut from the validation photos (a file-name-hash split the training
-never sees), 512x512 crops, deterministic for a seed:
-- "camera shake": the training generator's non-uniform blur (split "test", so not the crops used to
-  pick the best checkpoint either);
-- "uniform motion": straight-line motion kernels (length 7-21 px, any angle) applied in linear light
+never sees), 512x512 crops with the training recipe's texture threshold, deterministic for a seed:
+- "camera shake": the training generator's non-uniform blur with the recipe's blur settings (split
+  "test", so not the crops used to pick the best checkpoint either);
+- "uniform motion": straight-line motion kernels (length in the recipe's blur range, any angle) applied in linear light
   with the same noise/JPEG model, so the TRUE kernel is known and non-blind Wiener and
   Richardson-Lucy deconvolution can be run with it.
 Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-run`` uses).
 
 Example:
-    python benchmarks/model_card_eval.py --photos ../shared/data/photos \
+    python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
         --model runtime/models/deblur-lite.onnx --count 24
 """
 
@@ -25,27 +25,29 @@ from deblur.runtime.backend import open_backend
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve
 from deblur.train.data import BlurSettings, blur_with_kernel, build_dataset, uniform_motion_kernel
+from deblur.train.recipes import load_train_config
 
 CROP = 512
 
 
-def camera_shake_pairs(photos: Path, count: int, seed: int):
+def camera_shake_pairs(photos: Path, count: int, seed: int, blur: BlurSettings, min_texture: float):
     """(blurred, sharp, None) from the training generator on held-out photos."""
-    dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed, length=count)
+    dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed, length=count, blur=blur,
+                            min_texture=min_texture)
     for index in range(count):
         blurred, sharp = dataset.numpy_item(index)
         yield blurred, sharp, None
 
 
-def uniform_motion_pairs(photos: Path, count: int, seed: int):
-    """(blurred, sharp, kernel) with a known straight-line kernel on held-out photos."""
-    dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed + 1, length=count)
-    settings = BlurSettings()
+def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings, min_texture: float):
+    """(blurred, sharp, kernel) with a known straight-line kernel (length in the recipe's range) on held-out photos."""
+    dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed + 1, length=count, blur=blur,
+                            min_texture=min_texture)
     for index in range(count):
         _, sharp = dataset.numpy_item(index)
         rng = np.random.default_rng([seed, 7, index])
-        kernel = uniform_motion_kernel(rng.uniform(7, 21), rng.uniform(0, 180))
-        yield blur_with_kernel(sharp, kernel, rng, settings), sharp, kernel
+        kernel = uniform_motion_kernel(rng.uniform(*blur.length), rng.uniform(0, 180))
+        yield blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
 
 
 def model_method(path: Path, threads: int | None):
@@ -85,6 +87,7 @@ def evaluate(pairs, methods) -> dict[str, tuple[float, float, float]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, required=True, help="folder of sharp photos (the training folder)")
+    parser.add_argument("--config", default="cpu-lite", help="training recipe or file whose blur settings and texture threshold define the sets")
     parser.add_argument("--model", type=Path, action="append", default=[], help="ONNX model; repeatable")
     parser.add_argument("--count", type=int, default=24, help="pairs per set")
     parser.add_argument("--seed", type=int, default=0)
@@ -94,11 +97,14 @@ def main() -> None:
     methods = classical_methods()
     for path in args.model:
         methods[f"deblur {path.stem}"] = model_method(path, args.threads)
+    recipe = load_train_config(args.config)
+    blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
     sets = {
-        "camera shake": camera_shake_pairs(args.photos, args.count, args.seed),
-        "uniform motion": uniform_motion_pairs(args.photos, args.count, args.seed),
+        "camera shake": camera_shake_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
+        "uniform motion": uniform_motion_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
     }
-    print(f"{args.count} pairs of {CROP}x{CROP} per set, seed {args.seed}, held-out photos of {args.photos}")
+    print(f"{args.count} pairs of {CROP}x{CROP} per set, seed {args.seed}, held-out photos of {args.photos}, "
+          f"blur and crops of {args.config}")
     print("| set | method | PSNR (dB) | SSIM | ms / image |\n| --- | --- | --- | --- | --- |")
     for set_name, pairs in sets.items():
         for method, (mean_psnr, mean_ssim, ms) in evaluate(pairs, methods).items():
