@@ -41,7 +41,8 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.mean(scores))
 
 
-def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
+def ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Per-pixel SSIM of two single-channel float images (Gaussian window 11x11, sigma 1.5, reflected borders)."""
     blur = lambda img: cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
     mu_x, mu_y = blur(x), blur(y)
     var_x = blur(x * x) - mu_x**2
@@ -49,5 +50,9 @@ def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
     cov = blur(x * y) - mu_x * mu_y
     num = (2 * mu_x * mu_y + _C1) * (2 * cov + _C2)
     den = (mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2)
+    return num / den
+
+
+def _ssim_channel(x: np.ndarray, y: np.ndarray) -> float:
     valid = (slice(5, -5), slice(5, -5)) if min(x.shape) > 10 else (slice(None), slice(None))
-    return float(np.mean((num / den)[valid]))
+    return float(np.mean(ssim_map(x, y)[valid]))

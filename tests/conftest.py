@@ -49,6 +49,17 @@ def _identity_onnx(path: Path, io_dtype: str, metadata: dict[str, str] | None) -
 
 
 @pytest.fixture
+def one_torch_thread():
+    """One torch intra-op thread for tiny models: on the shared 2-core CI machine more threads mostly wait."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture
 def make_metadata():
     """``make_metadata(width=8, io_dtype="float32", precision="fp32")``: complete deblur metadata."""
     return deblur_metadata

@@ -18,13 +18,7 @@ from deblur.train.config import ModelConfig
 from deblur.train.model import DeblurUNet
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """Tiny models run fastest single-threaded; many threads thrash on the shared 2-core CI machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small_batches():

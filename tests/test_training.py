@@ -19,13 +19,7 @@ from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_tra
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: the CI machine has 2 shared cores, where 2 threads mostly wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 class TinyPairs(Dataset):

@@ -15,13 +15,7 @@ from deblur.train.loop import RunPaths
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """One intra-op thread: the CI machine has 2 shared cores, where 2 threads mostly wait on each other."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def write_photos(folder, count: int = 6, size=(96, 128), seed: int = 0):

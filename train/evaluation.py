@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 
 from deblur.atomic import atomic_write
-from deblur.metrics import psnr, ssim
+from deblur.metrics import psnr, ssim, ssim_map
 
 from .config import SIZE_MULTIPLE, ConfigError
 
@@ -31,7 +31,6 @@ PROTOCOLS = ("gopro", "realblur")
 MOTIONS = {"homography": cv2.MOTION_HOMOGRAPHY, "translation": cv2.MOTION_TRANSLATION}
 _ECC_CRITERIA = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, 100, 0)
 _SSIM_BORDER = 5  # half of the 11x11 window
-_C1, _C2 = 0.01**2, 0.03**2
 
 Restore = Callable[[torch.Tensor], torch.Tensor]
 
@@ -123,22 +122,9 @@ def masked_psnr_ssim(image: np.ndarray, reference: np.ndarray, mask: np.ndarray)
     inner = (slice(_SSIM_BORDER, -_SSIM_BORDER), slice(_SSIM_BORDER, -_SSIM_BORDER))
     per_channel = []
     for c in range(image.shape[-1]):
-        ssim_map = _ssim_map(image[..., c], reference[..., c]) * mask[..., c]
-        per_channel.append(ssim_map[inner].sum() / max(mask[..., c][inner].sum(), 1.0))
+        masked_map = ssim_map(image[..., c], reference[..., c]) * mask[..., c]
+        per_channel.append(masked_map[inner].sum() / max(mask[..., c][inner].sum(), 1.0))
     return psnr_value, float(np.mean(per_channel))
-
-
-def _ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Per-pixel SSIM with the window of ``deblur.metrics.ssim`` (Gaussian 11x11, sigma 1.5, reflect)."""
-
-    def blur(img: np.ndarray) -> np.ndarray:
-        return cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
-
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
-    return ((2 * mu_x * mu_y + _C1) * (2 * cov + _C2)) / ((mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2))
 
 
 def score_output(
