@@ -173,6 +173,25 @@ def test_output_init_scale_shrinks_the_initial_residual():
     assert torch.allclose(model(x) - x, 0.1 * residual, atol=1e-6)
 
 
+def test_init_weights_starts_from_a_checkpoint(tmp_path):
+    first = run(smoke(max_steps=2), tmp_path / "first")
+    start = RunPaths(tmp_path / "first").last
+    tuned = initial_model(smoke(init_weights=str(start)), tmp_path / "tuned")
+    assert all(torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), load_checkpoint(start).state_dict().values()))
+    assert first.step == 2
+    wrong = smoke(init_weights=str(start), width=16)
+    with pytest.raises(CheckpointError, match="does not match"):
+        initial_model(wrong, tmp_path / "wrong")
+
+
+def initial_model(config: TrainConfig, run_dir):
+    """The model a Trainer starts from, before any step."""
+    from deblur.train.loop import Trainer
+
+    train_set, val_set = datasets()
+    return Trainer(config, run_dir, CPU, train_set, val_set, progress=False).model
+
+
 def test_progress_line_shows_rate_and_eta():
     import io
 

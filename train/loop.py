@@ -30,7 +30,7 @@ from torch.utils.data import DataLoader, Dataset
 
 from deblur.atomic import atomic_write
 
-from .checkpoint import CheckpointError, load_training_state, save_checkpoint, save_training_state
+from .checkpoint import CheckpointError, load_checkpoint, load_training_state, save_checkpoint, save_training_state
 from .config import ConfigError
 from .distributed import DistContext, ShardedBatchSampler
 from .evaluation import dataset_pairs, evaluate, mean_scores, model_restorer
@@ -203,7 +203,10 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         self.model = DeblurUNet(config.model_config()).to(device)
-        if config.output_init_scale != 1.0:
+        if config.init_weights is not None:
+            start = load_checkpoint(Path(config.init_weights), expected=config.model_config())
+            self.model.load_state_dict(start.state_dict())
+        elif config.output_init_scale != 1.0:
             scale_output_projection(self.model, config.output_init_scale)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)

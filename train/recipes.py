@@ -35,6 +35,7 @@ class TrainConfig:
     ablation: str = "full"
     width: int | None = None  # overrides the variant's width (tests use 8)
     output_init_scale: float = 1.0  # scales the initial weights of the last 1x1 conv (see loop.scale_output_projection)
+    init_weights: str | None = None  # start from this deblur checkpoint's weights (fine-tuning: fresh optimizer)
     # data
     data_kind: str = "synthetic"
     data: str | None = None
