@@ -14,10 +14,9 @@ $(STAMP): pyproject.toml constraints.txt
 	touch $(STAMP)
 
 demo: setup
-	$(VENV)/bin/deblur-info
-	$(PY) -c "import torch; from deblur.train.config import VARIANTS; from deblur.train.model import DeblurUNet; \
-	x = torch.rand(1, 3, 256, 256); y = DeblurUNet(VARIANTS['lite']).eval()(x); \
-	print('untrained lite model on a generated 256x256 image ->', tuple(y.shape))"
+	$(VENV)/bin/deblur-demo sample demo_output
+	$(VENV)/bin/deblur-run demo_output/blurry.mp4 --compare -o demo_output/side_by_side.mp4 --overwrite
+	$(VENV)/bin/deblur-demo score demo_output
 
 test: setup
 	$(VENV)/bin/pytest -q -m "not slow"
@@ -26,4 +25,4 @@ test-slow: setup
 	$(VENV)/bin/pytest -q -m slow || [ $$? -eq 5 ]  # exit 5: no slow test selected
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache demo_output
