@@ -9,7 +9,6 @@ the decoded blurry input and of the decoded result (the right half of the side-b
 Torch-free: it needs numpy, OpenCV, PyAV and scikit-image (the ``demo`` extra).
 """
 
-from fractions import Fraction
 from pathlib import Path
 
 import av
@@ -17,6 +16,7 @@ import numpy as np
 import typer
 
 from deblur.atomic import atomic_write
+from deblur.clip_writer import write_h264_clip
 from deblur.metrics import psnr, ssim
 from deblur.train.data import BlurSettings, synthesize_blur
 
@@ -60,25 +60,8 @@ def blurry_frames(sharp: list[np.ndarray]) -> list[np.ndarray]:
 
 def write_clip(path: Path, frames: list[np.ndarray]) -> None:
     """H.264 video (crf 16) of ``frames`` plus a mono AAC tone of the same duration, written atomically."""
-
-    def write(tmp: Path) -> None:
-        with av.open(str(tmp), "w", format="mp4") as container:
-            video = container.add_stream("libx264", rate=FPS, options={"crf": "16", "preset": "medium"})
-            video.height, video.width = frames[0].shape[:2]
-            video.pix_fmt = "yuv420p"
-            audio = container.add_stream("aac", rate=AUDIO_RATE, layout="mono")
-            for frame in frames:
-                container.mux(video.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
-            container.mux(video.encode())
-            samples = np.arange(int(AUDIO_RATE * len(frames) / FPS))
-            tone = (0.2 * np.sin(2 * np.pi * 440 * samples / AUDIO_RATE)).astype(np.float32)
-            for start in range(0, len(tone), 1024):
-                chunk = av.AudioFrame.from_ndarray(tone[None, start : start + 1024], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts, chunk.time_base = AUDIO_RATE, start, Fraction(1, AUDIO_RATE)
-                container.mux(audio.encode(chunk))
-            container.mux(audio.encode())
-
-    atomic_write(path, write)
+    atomic_write(path, lambda tmp: write_h264_clip(tmp, frames, FPS, audio_rate=AUDIO_RATE, crf=16,
+                                                        container_format="mp4"))
 
 
 def read_clip(path: Path) -> tuple[list[np.ndarray], bool]:

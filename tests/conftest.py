@@ -1,12 +1,12 @@
 """Shared fixtures: small deblur ONNX models and generated videos and images (tests make their own data)."""
 
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import cv2
 import numpy as np
 import pytest
+
+from deblur.clip_writer import write_h264_clip
 
 
 def deblur_metadata(width: int = 8, io_dtype: str = "float32", precision: str = "fp32") -> dict[str, str]:
@@ -111,30 +111,10 @@ def _video_frame(index: int, width: int, height: int) -> np.ndarray:
 
 def write_test_video(path: Path, frames: int = 10, size: tuple[int, int] = (64, 48), fps: int = 10,
                      audio: bool = False, sample_rate: int = 16000) -> Path:
-    """An H.264 video (and an AAC 440 Hz tone as long as the video when ``audio``) written with PyAV."""
+    """An H.264 video of moving test content (plus an AAC 440 Hz tone as long as the video when ``audio``)."""
     width, height = size
-    with av.open(str(path), "w") as container:
-        video = container.add_stream("libx264", rate=fps)
-        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
-        if audio:
-            sound = container.add_stream("aac", rate=sample_rate)
-            sound.layout = "mono"
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(_video_frame(index, width, height), format="rgb24")
-            frame.pts = index
-            frame.time_base = Fraction(1, fps)
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        if audio:
-            samples = int(frames / fps * sample_rate)
-            for start in range(0, samples, 1024):
-                count = min(1024, samples - start)
-                tone = 0.2 * np.sin(2 * np.pi * 440 * np.arange(start, start + count) / sample_rate)
-                chunk = av.AudioFrame.from_ndarray(tone.astype(np.float32)[None], format="fltp", layout="mono")
-                chunk.sample_rate, chunk.pts = sample_rate, start
-                container.mux(sound.encode(chunk))
-            container.mux(sound.encode(None))
-    return path
+    pictures = [_video_frame(index, width, height) for index in range(frames)]
+    return write_h264_clip(path, pictures, fps, audio_rate=sample_rate if audio else None)
 
 
 @pytest.fixture
