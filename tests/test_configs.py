@@ -1,0 +1,26 @@
+"""The shipped training configs (configs/*.toml) load, and what they start from exists or is a run's output."""
+
+from pathlib import Path
+
+import pytest
+
+from deblur.train.data import BlurSettings
+from deblur.train.recipes import load_train_config
+
+ROOT = Path(__file__).resolve().parent.parent
+CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
+
+
+def test_there_are_configs():
+    assert {path.name for path in CONFIGS} >= {"bundled-lite.toml", "bundled-lite-stage1.toml", "gpu-lite.toml",
+                                               "gpu-paper.toml"}
+
+
+@pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
+def test_config_loads_with_valid_blur_and_start(path):
+    config = load_train_config(str(path))
+    assert config.data_kind == "synthetic" and config.loss == "mse+frlf"
+    assert BlurSettings.from_dict(config.blur).length[0] > 0
+    if config.init_weights is not None:
+        start = Path(config.init_weights)
+        assert start.parts[0] == "runs" or (ROOT / start).is_file(), start
