@@ -13,7 +13,7 @@ CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
 
 def test_there_are_configs():
     assert {path.name for path in CONFIGS} >= {"bundled-lite.toml", "bundled-lite-stage1.toml", "gpu-lite.toml",
-                                               "gpu-paper.toml"}
+                                               "gpu-paper.toml", "cpu-paper.toml"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)
