@@ -12,8 +12,9 @@ CONFIGS = sorted((ROOT / "configs").glob("*.toml"))
 
 
 def test_there_are_configs():
-    assert {path.name for path in CONFIGS} >= {"bundled-lite.toml", "bundled-lite-stage1.toml", "gpu-lite.toml",
-                                               "gpu-paper.toml", "cpu-paper.toml"}
+    assert {path.name for path in CONFIGS} >= {"bundled-lite.toml", "bundled-lite-stage1.toml",
+                                               "bundled-lite-stage2.toml", "gpu-lite.toml", "gpu-paper.toml",
+                                               "cpu-paper.toml"}
 
 
 @pytest.mark.parametrize("path", CONFIGS, ids=lambda path: path.name)

@@ -126,6 +126,16 @@ def test_paper_augment_transforms_both_images_alike():
     assert seen_shapes == {(8, 12, 3), (12, 8, 3)}
 
 
+def test_input_noise_can_be_switched_off(photo_folder):
+    sharp = np.random.default_rng(0).random((8, 12, 3)).astype(np.float32)
+    blurred, target = paper_augment(sharp.copy(), sharp.copy(), np.random.default_rng(1), noise_variance=0.0)
+    np.testing.assert_array_equal(blurred, target)
+    # The data sets pass it on: the same item with and without input noise differs by the noise alone.
+    noisy, quiet = (build_dataset("synthetic", photo_folder, "train", crop=48, seed=1, length=2, augment=True,
+                                  blur=FAST_BLUR, noise_variance=variance)[0][0] for variance in (1e-4, 0.0))
+    assert 0.005 < float((noisy - quiet).std()) < 0.015
+
+
 def make_pair_tree(folder: Path, names: list[str], size=(40, 56), seed: int = 0) -> None:
     rng = np.random.default_rng(seed)
     for name in names:

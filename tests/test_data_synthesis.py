@@ -1,5 +1,6 @@
 """Synthetic blur generator: linear-light averaging, kernels, determinism, realism checks (numpy only)."""
 
+import dataclasses
 import subprocess
 import sys
 
@@ -194,3 +195,25 @@ def test_textured_crops_skip_flat_regions():
         assert texture(image[top : top + h, left : left + w]) >= 0.05
     # min_texture 0 draws exactly what random_box draws (same generator use, same data as before)
     assert textured_box(np.random.default_rng(3), image, 48, 0.0) == random_box(np.random.default_rng(3), 200, 200, 48)
+
+
+def blurred_dot_centroid_offset(settings: BlurSettings, seed: int) -> float:
+    """Distance (px) between a single lit pixel and the linear-light centroid of its blurred streak."""
+    image = np.zeros((65, 65, 3), np.float32)
+    image[32, 32] = 1.0
+    linear = srgb_to_linear(synthesize_blur(image, np.random.default_rng(seed), settings))[..., 0]
+    ys, xs = np.mgrid[:65, :65]
+    centroid = np.array([(ys * linear).sum(), (xs * linear).sum()]) / linear.sum()
+    return float(np.linalg.norm(centroid - 32))
+
+
+def test_sharp_pose_mean_puts_the_target_at_the_blur_centroid():
+    # Translation only, bent paths: the blur's centroid is what a network can see in the blurred image.
+    bent = dataclasses.replace(CLEAN, length=(12, 12), curvature=0.3, rotation_deg=0, tilt_deg=0, zoom=0)
+    mean_offsets = [blurred_dot_centroid_offset(bent, seed) for seed in range(6)]
+    middle_offsets = [blurred_dot_centroid_offset(dataclasses.replace(bent, sharp_pose="middle"), seed)
+                      for seed in range(6)]
+    assert max(mean_offsets) < 0.05
+    assert max(middle_offsets) > 0.3  # GoPro's middle-frame convention leaves an invisible shift
+    with pytest.raises(DataError, match="sharp_pose"):
+        BlurSettings(sharp_pose="first")

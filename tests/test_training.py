@@ -71,7 +71,8 @@ def test_overrides_and_config_files(tmp_path):
     assert (from_file.name, from_file.crop, from_file.loss, from_file.seed, from_file.variant) == ("mine", 64, "mse+ssim", 3, "lite")
     for bad, message in [("lr=fast", "wrong type"), ("colour=1", "unknown training config keys"),
                          ("crop=100", "multiple of 8"), ("lr", "key=value"),
-                         ("loss=mse+perceptual", "pretrained VGG weights"), ("width=12", "multiple of 8")]:
+                         ("loss=mse+perceptual", "pretrained VGG weights"), ("width=12", "multiple of 8"),
+                         ("input_noise_variance=-1e-4", "input_noise_variance")]:
         with pytest.raises(ConfigError, match=message):
             load_train_config("cpu-lite", [bad])
     with pytest.raises(ConfigError, match="no such config file"):

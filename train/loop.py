@@ -93,7 +93,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
     if config.data is None:
         raise ConfigError("no data folder given: pass --data DIR (or set data=DIR)")
     blur = BlurSettings.from_dict(config.blur) if config.blur is not None else None
-    common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset)
+    common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset,
+                  noise_variance=config.input_noise_variance)
     if config.data_kind == "synthetic":
         common["min_texture"] = config.min_texture
     train = build_dataset(

@@ -44,6 +44,7 @@ class TrainConfig:
     min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
     crop: int = 256
     augment: bool = True
+    input_noise_variance: float = 1e-4  # the paper's Gaussian noise on augmented inputs; 0 = none
     train_length: int | None = None  # samples per epoch; None = the whole split
     val_crop: int | None = 256  # None = full validation images
     val_length: int | None = None
@@ -90,6 +91,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be positive or null, got {value}")
         if self.crop % SIZE_MULTIPLE:
             raise ConfigError(f"crop must be a multiple of {SIZE_MULTIPLE}, got {self.crop}")
+        if self.input_noise_variance < 0:
+            raise ConfigError(f"input_noise_variance must be >= 0, got {self.input_noise_variance}")
         if self.workers < 0:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if not 0 < self.lr_gamma <= 1:

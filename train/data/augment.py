@@ -82,8 +82,8 @@ def add_gaussian_noise(image: np.ndarray, rng: np.random.Generator,
     return np.clip(image + noise, 0.0, 1.0)
 
 
-def paper_augment(blurred: np.ndarray, sharp: np.ndarray,
-                  rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Same flip/rotation on both images, then Gaussian noise on the blurred input only."""
+def paper_augment(blurred: np.ndarray, sharp: np.ndarray, rng: np.random.Generator,
+                  noise_variance: float = NOISE_VARIANCE) -> tuple[np.ndarray, np.ndarray]:
+    """Same flip/rotation on both images, then Gaussian noise on the blurred input only (none if variance 0)."""
     blurred, sharp = flip_rotate((blurred, sharp), rng)
-    return add_gaussian_noise(blurred, rng), sharp
+    return (add_gaussian_noise(blurred, rng, noise_variance) if noise_variance else blurred), sharp

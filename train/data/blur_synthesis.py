@@ -3,7 +3,8 @@
 The blurred image is the average, in linear light, of many sub-frames: warped copies of the sharp image along
 a random smooth camera path (translation, roll, yaw/pitch tilt, zoom; see ``camera_path``), optionally with an
 independently moving region composited through a soft mask, followed by sensor noise, the sRGB encoding and
-8-bit quantization or a mild JPEG. The sharp image is the path's middle sub-frame, as in GoPro.
+8-bit quantization or a mild JPEG. The sharp image shows the camera's mean pose over the exposure (the
+blur's centroid) by default, or the path's middle sub-frame as in GoPro (``sharp_pose``; see BlurSettings).
 
 Work is done on the output box plus a margin as wide as the largest displacement, so warps never sample
 outside real (or reflected) image content: no black borders.
@@ -26,6 +27,7 @@ _FOCAL_RANGE = (0.7, 1.5)  # focal length in units of the image's longer side (w
 _OBJECT_AXES = (0.12, 0.35)  # moving-region ellipse semi-axes, fraction of the box's shorter side
 _OBJECT_EDGE = 0.08  # region edge softness: Gaussian sigma as a fraction of the shorter semi-axis
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
+SHARP_POSES = ("mean", "middle")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,10 @@ class BlurSettings:
     shot_noise / read_noise: standard deviations in linear light of signal-dependent and constant noise.
     jpeg_probability / jpeg_quality: chance and quality range of a JPEG round trip; otherwise the result is
         rounded to 8 bits when ``quantize`` (else left as float).
+    sharp_pose: which pose the sharp target shows. "mean": the mean of every motion parameter over the
+        sub-frames, so the blur's centroid lines up with the target. "middle": the middle sub-frame (GoPro's
+        convention); on bent paths the centroid then sits 0.6 px (mean, 4-16 px blur) from the target, a
+        shift no network can see in the blurred image, which caps what it can learn.
     """
 
     length: tuple[float, float] = (4.0, 24.0)
@@ -58,8 +64,11 @@ class BlurSettings:
     jpeg_probability: float = 0.5
     jpeg_quality: tuple[int, int] = (75, 95)
     quantize: bool = True
+    sharp_pose: str = "mean"
 
     def __post_init__(self):
+        if self.sharp_pose not in SHARP_POSES:
+            raise DataError(f"blur setting sharp_pose must be one of {list(SHARP_POSES)}, got {self.sharp_pose!r}")
         for name in ("length", "subframes", "shot_noise", "read_noise", "jpeg_quality"):
             low, high = getattr(self, name)
             if not 0 <= low <= high:
@@ -159,9 +168,9 @@ def _sample_motion(rng, settings, box, image_hw):
     region_length = rng.uniform(*settings.length) if has_region else 0.0
     frames = _subframe_count(max(length, region_length), settings)
 
-    roll, yaw, pitch, zoom = (amp * camera_path.sample_at(curve, frames)[:, 0]
+    roll, yaw, pitch, zoom = (amp * _sub_frames(curve, frames, settings)[:, 0]
                               for amp, curve in zip(amplitudes, angle_curves))
-    unit_shift = camera_path.sample_at(shift_curve, frames)
+    unit_shift = _sub_frames(shift_curve, frames, settings)
     motion = camera_path.CameraMotion(np.zeros_like(unit_shift), roll, yaw, pitch, zoom)
     points = camera_path.box_points(top, left, height, width)
     rotated = camera_path.apply(camera_path.homographies(motion, center, focal), points)
@@ -176,8 +185,8 @@ def _sample_motion(rng, settings, box, image_hw):
     region = None
     if has_region:
         short = min(height, width)
-        region_curve = camera_path.sample_at(camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature)),
-                                             frames)
+        region_curve = _sub_frames(camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature)), frames,
+                                   settings)
         region_shift = region_curve * region_length / max(_arc_length(region_curve), 1e-9)
         region = _MovingRegion(
             center=(left + rng.uniform(0.2, 0.8) * width, top + rng.uniform(0.2, 0.8) * height),
@@ -186,6 +195,12 @@ def _sample_motion(rng, settings, box, image_hw):
             shift=region_shift,
         )
     return matrices, region
+
+
+def _sub_frames(curve: np.ndarray, frames: int, settings: BlurSettings) -> np.ndarray:
+    """The curve at every sub-frame, measured from the sharp pose (zero mean, or zero at the middle)."""
+    samples = camera_path.sample_at(curve, frames)
+    return samples - samples.mean(axis=0) if settings.sharp_pose == "mean" else samples
 
 
 def _subframe_count(length: float, settings: BlurSettings) -> int:
@@ -292,7 +307,7 @@ def _region_layers(linear: np.ndarray, region: _MovingRegion, area) -> tuple[np.
     """The region's opacity over the processed area, and the background it uncovers when it moves.
 
     Opacity is 1 over the whole ellipse and fades out beyond its edge. The background equals ``linear``
-    wherever the opacity is below 1 (so the middle sub-frame is exactly the sharp image) and, deep inside
+    wherever the opacity is below 1 (so a sub-frame at the sharp pose is exactly the sharp image) and, deep inside
     the ellipse, blends to a smooth fill from the surroundings instead of a static copy of the region.
     """
     top, left, height, width = area

@@ -5,6 +5,7 @@ from pathlib import Path
 
 from torch.utils.data import Dataset
 
+from .augment import NOISE_VARIANCE
 from .base import SPLITS
 from .blur_synthesis import BlurSettings
 from .images import DataError, list_images
@@ -20,7 +21,7 @@ KINDS = ("gopro", "realblur", "synthetic", "pairs")
 
 def build_dataset(kind: str, root: Path | str, split: str, crop: int | None = 256, seed: int = 0,
                   augment: bool = False, length: int | None = None, blur: BlurSettings | None = None, *,
-                  min_texture: float = 0.0, realblur_subset: str = "J", photo_max_side: int | None = DEFAULT_MAX_SIDE,
+                  min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE, realblur_subset: str = "J", photo_max_side: int | None = DEFAULT_MAX_SIDE,
                   photo_memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Dataset:
     """Data set of ``(blurred, sharp)`` float32 (3, H, W) RGB tensors in [0, 1].
 
@@ -31,7 +32,8 @@ def build_dataset(kind: str, root: Path | str, split: str, crop: int | None = 25
     kind "pairs": ``root/blur`` and ``root/sharp`` with identical names (the split only picks random vs
         centred crops).
     ``crop`` is the square crop side (random for train, centred or seeded otherwise) or None for whole
-    images. ``augment`` (train only) adds the paper's flips, rotations and input noise. Call
+    images. ``augment`` (train only) adds the paper's flips, rotations and input noise of ``noise_variance``
+    (0: none; synthetic blur models sensor noise itself). Call
     ``dataset.set_epoch(epoch)`` before each training epoch.
     """
     if kind not in KINDS:
@@ -43,7 +45,7 @@ def build_dataset(kind: str, root: Path | str, split: str, crop: int | None = 25
     if kind == "synthetic":
         train, val = split_photos(list_images(root))
         store = PhotoStore(train if split == "train" else val, photo_max_side, crop or 1, photo_memory_limit)
-        return SyntheticPairs(store, split, crop, seed, augment, length, blur, min_texture)
+        return SyntheticPairs(store, split, crop, seed, augment, length, blur, min_texture, noise_variance)
     file_split = "test" if split == "val" and kind != "pairs" else split
     if file_split != split:
         log.info("%s has no val split: using its test split", kind)
@@ -53,4 +55,4 @@ def build_dataset(kind: str, root: Path | str, split: str, crop: int | None = 25
         pairs = realblur_pairs(root, file_split, realblur_subset)
     else:
         pairs = folder_pairs(root)
-    return PairedImages(pairs, split, crop, seed, augment, length)
+    return PairedImages(pairs, split, crop, seed, augment, length, noise_variance)

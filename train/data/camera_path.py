@@ -1,8 +1,8 @@
 """Random smooth camera paths (torch-free) as per-sub-frame 3x3 sampling homographies.
 
 A path is a list of matrices ``G_k`` in image pixel coordinates: sub-frame ``k`` shows, at pixel ``x``, the
-sharp image at ``G_k x``. The middle sub-frame is the identity, so the sharp image is the temporal centre of
-the exposure (as in GoPro, whose sharp frame is the middle of the averaged high-speed frames).
+sharp image at ``G_k x``. Curves come out zero at the middle knot (GoPro's convention: its sharp frame is the
+middle of the averaged high-speed frames); the generator re-centres them on their mean by default.
 
 The camera rotates (roll about the optical centre, yaw and pitch through the focal length: small perspective
 tilt), zooms (forward motion) and translates in the image plane. Every degree of freedom follows its own

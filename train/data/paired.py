@@ -2,7 +2,7 @@
 
 import torch
 
-from .augment import center_box, cut, paper_augment, random_box
+from .augment import NOISE_VARIANCE, center_box, cut, paper_augment, random_box
 from .base import SeededPairs, to_tensor
 from .images import DataError, image_size, read_image_rgb
 from .pair_lists import ImagePair
@@ -18,7 +18,7 @@ class PairedImages(SeededPairs):
     """
 
     def __init__(self, pairs: list[ImagePair], split: str, crop: int | None = 256, seed: int = 0,
-                 augment: bool = False, length: int | None = None):
+                 augment: bool = False, length: int | None = None, noise_variance: float = NOISE_VARIANCE):
         super().__init__(split, seed)
         if not pairs:
             raise DataError("no image pairs")
@@ -29,6 +29,7 @@ class PairedImages(SeededPairs):
         self.pairs = list(pairs)
         self.crop = crop
         self.augment = augment and split == "train"
+        self.noise_variance = noise_variance
         self.length = length or len(self.pairs)
         for pair in self.pairs:
             _check_pair_sizes(pair, crop)
@@ -55,7 +56,7 @@ class PairedImages(SeededPairs):
                    else center_box(height, width, self.crop))
             blurred, sharp = cut(blurred, box), cut(sharp, box)
         if self.augment:
-            blurred, sharp = paper_augment(blurred, sharp, rng)
+            blurred, sharp = paper_augment(blurred, sharp, rng, self.noise_variance)
         return to_tensor(blurred), to_tensor(sharp)
 
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from .augment import cut, paper_augment, textured_box
+from .augment import NOISE_VARIANCE, cut, paper_augment, textured_box
 from .base import SeededPairs, to_tensor
 from .blur_synthesis import BlurSettings, synthesize_blur_crop
 from .images import DataError, to_float
@@ -23,7 +23,7 @@ class SyntheticPairs(SeededPairs):
 
     def __init__(self, photos: PhotoStore, split: str, crop: int | None = 256, seed: int = 0,
                  augment: bool = False, length: int | None = None, blur: BlurSettings | None = None,
-                 min_texture: float = 0.0):
+                 min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE):
         super().__init__(split, seed)
         if crop is not None and crop < 1:
             raise DataError(f"crop must be a positive size or None, got {crop}")
@@ -34,6 +34,7 @@ class SyntheticPairs(SeededPairs):
         self.augment = augment and split == "train"
         self.blur = blur or BlurSettings()
         self.min_texture = min_texture
+        self.noise_variance = noise_variance
         default_length = len(photos) * TRAIN_PAIRS_PER_PHOTO if split == "train" else EVAL_LENGTH
         self.length = length or default_length
 
@@ -50,7 +51,7 @@ class SyntheticPairs(SeededPairs):
         blurred = synthesize_blur_crop(photo, box, rng, self.blur)
         sharp = to_float(cut(photo, box))
         if self.augment:
-            blurred, sharp = paper_augment(blurred, sharp, rng)
+            blurred, sharp = paper_augment(blurred, sharp, rng, self.noise_variance)
         return blurred, sharp
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
