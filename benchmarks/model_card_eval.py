@@ -15,6 +15,7 @@ Example:
 """
 
 import argparse
+import dataclasses
 import time
 from pathlib import Path
 
@@ -89,6 +90,8 @@ def main() -> None:
     parser.add_argument("--photos", type=Path, required=True, help="folder of sharp photos (the training folder)")
     parser.add_argument("--config", default="cpu-lite", help="training recipe or file whose blur settings and texture threshold define the sets")
     parser.add_argument("--model", type=Path, action="append", default=[], help="ONNX model; repeatable")
+    parser.add_argument("--length", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="blur length range in px for both sets (default: the config's)")
     parser.add_argument("--count", type=int, default=24, help="pairs per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
@@ -99,12 +102,14 @@ def main() -> None:
         methods[f"deblur {path.stem}"] = model_method(path, args.threads)
     recipe = load_train_config(args.config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
+    if args.length:
+        blur = dataclasses.replace(blur, length=tuple(args.length))
     sets = {
         "camera shake": camera_shake_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
         "uniform motion": uniform_motion_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
     }
     print(f"{args.count} pairs of {CROP}x{CROP} per set, seed {args.seed}, held-out photos of {args.photos}, "
-          f"blur and crops of {args.config}")
+          f"blur and crops of {args.config}, blur length {blur.length[0]:g}-{blur.length[1]:g} px")
     print("| set | method | PSNR (dB) | SSIM | ms / image |\n| --- | --- | --- | --- | --- |")
     for set_name, pairs in sets.items():
         for method, (mean_psnr, mean_ssim, ms) in evaluate(pairs, methods).items():
