@@ -9,16 +9,11 @@ from deblur.runtime.tiling import run_padded
 from deblur.train.data import BlurSettings, synthesize_blur
 
 
-def _textured_scene(size: int = 192) -> np.ndarray:
-    """Edges, stripes and text-like blocks: content whose blur a deblurring model must undo."""
-    rng = np.random.default_rng(5)
-    image = np.full((size, size, 3), 0.5, np.float32)
-    for _ in range(40):
-        top, left = rng.integers(0, size - 24, 2)
-        h, w = rng.integers(4, 24, 2)
-        image[top : top + h, left : left + w] = rng.random(3)
-    image[:, ::12] = 0.1  # thin vertical stripes
-    return image
+def _coffee_crop() -> np.ndarray:
+    """A 256x256 crop of scikit-image's CC0 "coffee" photograph (the demo's image), RGB float in [0, 1]."""
+    from skimage.data import coffee
+
+    return coffee()[80:336, 160:416].astype(np.float32) / 255.0
 
 
 def test_the_bundled_model_is_the_default_and_is_trained():
@@ -30,12 +25,15 @@ def test_the_bundled_model_is_the_default_and_is_trained():
 
 
 def test_the_bundled_model_improves_camera_shake():
-    sharp = _textured_scene()
-    blurred = synthesize_blur(sharp, np.random.default_rng(1), BlurSettings(length=(14.0, 16.0), shot_noise=(0.0, 0.0),
-                                                                            read_noise=(0.0, 0.0), jpeg_probability=0.0,
-                                                                            moving_object_probability=0.0))
+    sharp = _coffee_crop()
+    shake = BlurSettings(length=(10.0, 14.0), shot_noise=(0.0, 0.0), read_noise=(0.0, 0.0), jpeg_probability=0.0,
+                         moving_object_probability=0.0)
     backend = open_backend(bundled_model_path(), "onnxruntime", "cpu", threads=1)
-    restored = run_padded(blurred.transpose(2, 0, 1)[None].copy(), backend.infer, 8)[0].transpose(1, 2, 0)
-    # The shipped CPU-trained model gains little (see MODEL.md) but must not make the image worse;
-    # an untrained network scores about 10 dB below its input here.
-    assert psnr(restored, sharp) > psnr(blurred, sharp)
+    gains = []
+    for seed in range(4):
+        blurred = synthesize_blur(sharp, np.random.default_rng(seed), shake)
+        restored = run_padded(blurred.transpose(2, 0, 1)[None].copy(), backend.infer, 8)[0].transpose(1, 2, 0)
+        gains.append(psnr(restored, sharp) - psnr(blurred, sharp))
+    # The shipped model gains 2.3-4.1 dB on these four (MODEL.md: +2.3 dB on held-out 4-16 px shake);
+    # an untrained network scores about 10 dB below its input.
+    assert min(gains) > 1.5, gains
