@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
+from .data.augment import NOISE_VARIANCE
 from .losses import check_loss_name
 
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
@@ -44,7 +45,7 @@ class TrainConfig:
     min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
     crop: int = 256
     augment: bool = True
-    input_noise_variance: float = 1e-4  # the paper's Gaussian noise on augmented inputs; 0 = none
+    input_noise_variance: float = NOISE_VARIANCE  # the paper's Gaussian noise on augmented inputs; 0 = none
     train_length: int | None = None  # samples per epoch; None = the whole split
     val_crop: int | None = 256  # None = full validation images
     val_length: int | None = None

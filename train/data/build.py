@@ -21,7 +21,8 @@ KINDS = ("gopro", "realblur", "synthetic", "pairs")
 
 def build_dataset(kind: str, root: Path | str, split: str, crop: int | None = 256, seed: int = 0,
                   augment: bool = False, length: int | None = None, blur: BlurSettings | None = None, *,
-                  min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE, realblur_subset: str = "J", photo_max_side: int | None = DEFAULT_MAX_SIDE,
+                  min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE, realblur_subset: str = "J",
+                  photo_max_side: int | None = DEFAULT_MAX_SIDE,
                   photo_memory_limit: int = DEFAULT_MEMORY_LIMIT) -> Dataset:
     """Data set of ``(blurred, sharp)`` float32 (3, H, W) RGB tensors in [0, 1].
 
