@@ -3,6 +3,7 @@
 Uses a tiny in-test dataset whose items depend only on (epoch, index), like the real datasets.
 """
 
+import dataclasses
 import json
 
 import pytest
@@ -121,6 +122,25 @@ def test_resume_continues_bit_for_bit(tmp_path):
     exp_avg = lambda s: [v["exp_avg"] for v in s["optimizer"]["state"].values()]  # noqa: E731
     assert all(torch.equal(x, y) for x, y in zip(exp_avg(state_a), exp_avg(state_b)))
     assert straight.last_val == second.last_val
+
+
+def test_weight_average_is_validated_saved_and_resumed_bit_for_bit(tmp_path):
+    config = smoke(max_steps=10, checkpoint_every=5, val_every=5, ema_decay=0.5)
+    straight = run(config, tmp_path / "straight")
+    run(dataclasses.replace(config, max_steps=5), tmp_path / "split")
+    resumed = run(config, tmp_path / "split", resume=True)
+
+    a, b = weights(tmp_path / "straight"), weights(tmp_path / "split")
+    assert all(torch.equal(a[k], b[k]) for k in a) and straight.last_val == resumed.last_val
+    state = load_training_state(RunPaths(tmp_path / "straight").state)
+    average = {k.removeprefix("module."): v for k, v in state["ema"].items() if k.startswith("module.")}
+    assert int(state["ema"]["n_averaged"]) == 10
+    assert all(torch.equal(a[k], average[k]) for k in a)  # the checkpoint holds the average ...
+    assert not all(torch.equal(a[k], state["model"][k]) for k in a)  # ... not the raw weights
+    plain = run(smoke(max_steps=10, checkpoint_every=5, val_every=5), tmp_path / "plain")
+    assert plain.last_val != straight.last_val
+    with pytest.raises(ConfigError, match="ema_decay"):
+        smoke(ema_decay=1.0)
 
 
 def test_run_dir_holds_config_log_plot_and_checkpoints(tmp_path):

@@ -1,5 +1,5 @@
-"""The training loop: Adam + step-halving lr, optional CUDA mixed precision, DDP, atomic checkpoints
-and a bit-exact resume.
+"""The training loop: Adam + step-halving lr, an optional moving average of the weights, optional CUDA
+mixed precision, DDP, atomic checkpoints and a bit-exact resume.
 
 A run directory holds::
 
@@ -8,7 +8,11 @@ A run directory holds::
     checkpoints/last.safetensors     latest weights (deblur checkpoint, loadable by deblur-eval/export)
     checkpoints/best.safetensors     weights with the best validation PSNR so far
     checkpoints/train_state.pt       everything needed to resume: weights, optimizer, scheduler,
-                                     grad scaler, step / epoch / batch position, RNG states
+                                     grad scaler, weight average, step / epoch / batch position, RNG states
+
+With ``ema_decay`` set, validation and both ``.safetensors`` checkpoints use the exponential moving
+average of the weights (as Real-ESRGAN and NAFNet's trainers do): it smooths out the step-to-step noise of
+small batches without lowering the learning rate.
 
 Bit-exact resume: the batch order depends only on ``(seed, epoch)`` (ShardedBatchSampler) and the
 dataset's randomness on ``(seed, epoch, index)``, so a run restarted from ``train_state.pt`` at
@@ -25,7 +29,9 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 from torch.nn.parallel import DistributedDataParallel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from deblur.atomic import atomic_write
@@ -177,6 +183,13 @@ def scale_output_projection(model: DeblurUNet, scale: float) -> None:
         projection.bias.mul_(scale)
 
 
+def weight_average(model: DeblurUNet, decay: float | None) -> AveragedModel | None:
+    """An exponential moving average of ``model``'s weights (``decay`` per step), or None without ``decay``."""
+    if decay is None:
+        return None
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+
+
 def weight_checksum(model: torch.nn.Module) -> float:
     """Sum of all parameters in float64: a cheap fingerprint to compare ranks or runs."""
     return float(sum(p.detach().double().sum() for p in model.parameters()))
@@ -210,6 +223,7 @@ class Trainer:
             self.model.load_state_dict(start.state_dict())
         elif config.output_init_scale != 1.0:
             scale_output_projection(self.model, config.output_init_scale)
+        self.ema = weight_average(self.model, config.ema_decay)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
@@ -229,6 +243,11 @@ class Trainer:
             self._load_state()
         self.net = DistributedDataParallel(self.model) if ctx.is_distributed else self.model
 
+    @property
+    def evaluated_model(self) -> nn.Module:
+        """The weights that are validated and saved as checkpoints: the moving average when there is one."""
+        return self.model if self.ema is None else self.ema.module
+
     # -- state -------------------------------------------------------------------------------
 
     def _load_state(self) -> None:
@@ -240,6 +259,8 @@ class Trainer:
             self.optimizer.load_state_dict(state["optimizer"])
             self.scheduler.load_state_dict(state["scheduler"])
             self.scaler.load_state_dict(state["scaler"])
+            if self.ema is not None:
+                self.ema.load_state_dict(state["ema"])
             self.step, self.epoch, self.batch_in_epoch = state["step"], state["epoch"], state["batch_in_epoch"]
             self.best_psnr, self.baseline = state["best_psnr"], state["baseline"]
             self.elapsed_before = state["elapsed_s"]
@@ -254,6 +275,7 @@ class Trainer:
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict(),
             "scaler": self.scaler.state_dict(),
+            "ema": None if self.ema is None else self.ema.state_dict(),
             "step": self.step,
             "epoch": self.epoch,
             "batch_in_epoch": self.batch_in_epoch,
@@ -263,7 +285,7 @@ class Trainer:
             "rng": rng_state(),
         }
         extra = {"step": str(self.step), "epoch": str(self.epoch)}
-        save_checkpoint(self.model, self.paths.last, extra=extra)
+        save_checkpoint(self.evaluated_model, self.paths.last, extra=extra)
         save_training_state(state, self.paths.state)
 
     # -- the loop ----------------------------------------------------------------------------
@@ -352,6 +374,8 @@ class Trainer:
         self.scaler.scale(loss).backward()
         self.scaler.step(self.optimizer)
         self.scaler.update()
+        if self.ema is not None:
+            self.ema.update_parameters(self.model)
         return {"loss": loss.detach(), **parts}
 
     def _advance(self) -> None:
@@ -407,16 +431,17 @@ class Trainer:
 
     def _validate(self) -> None:
         if self.ctx.is_main:
-            self.model.eval()
-            scores = evaluate(dataset_pairs(self.val_set), model_restorer(self.model, self.ctx.device))
-            self.model.train()
+            model = self.evaluated_model
+            model.eval()
+            scores = evaluate(dataset_pairs(self.val_set), model_restorer(model, self.ctx.device))
+            model.train()
             means = mean_scores(scores)
             self.last_val = {"psnr": means["output_psnr"], "ssim": means["output_ssim"]}
             self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val})
             if self.best_psnr is None or self.last_val["psnr"] > self.best_psnr:
                 self.best_psnr = self.last_val["psnr"]
                 extra = {"step": str(self.step), "val_psnr": f"{self.best_psnr:.4f}"}
-                save_checkpoint(self.model, self.paths.best, extra=extra)
+                save_checkpoint(model, self.paths.best, extra=extra)
             plot_metrics(self.log.read(), self.paths.plot)
         self.ctx.barrier()
 

@@ -56,6 +56,7 @@ class TrainConfig:
     lr_step: int = 1000
     lr_step_unit: str = "epoch"
     lr_gamma: float = 0.5
+    ema_decay: float | None = None  # keep an exponential moving average of the weights; it is what val and checkpoints use
     epochs: int = 3000
     max_steps: int | None = None
     max_minutes: float | None = None
@@ -98,6 +99,8 @@ class TrainConfig:
             raise ConfigError(f"workers must be >= 0, got {self.workers}")
         if not 0 < self.lr_gamma <= 1:
             raise ConfigError(f"lr_gamma must be in (0, 1], got {self.lr_gamma}")
+        if self.ema_decay is not None and not 0 < self.ema_decay < 1:
+            raise ConfigError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas}")
         self.model_config()  # validates the width override
