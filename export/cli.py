@@ -8,7 +8,7 @@ from deblur.calibration.collect import DEFAULT_FRAMES
 from deblur.calibration.sources import CalibrationSourceError
 
 from .fp16 import Fp16SafetyError
-from .int8 import QuantizationError
+from .int8 import CALIBRATION_METHODS, DEFAULT_CALIBRATION, QuantizationError
 from .pipeline import Artifact, ExportInputError, ExportRequest, run_export
 from .tensorrt_build import (
     DEFAULT_MAX,
@@ -39,6 +39,7 @@ def export(
     calib_frames: int = typer.Option(DEFAULT_FRAMES, min=2, help="Frames to sample from --calib sources."),
     blur_aware: bool = typer.Option(False, "--blur-aware", help="Sample calibration frames over a spread of blur levels."),
     keep_ends: str = typer.Option("auto", help="Keep first/last layers in float for INT8: auto (measure), yes, no."),
+    int8_calibration: str = typer.Option(DEFAULT_CALIBRATION, help=f"INT8 activation ranges: {', '.join(CALIBRATION_METHODS)}."),
     engine: bool = typer.Option(False, "--engine", help="Build a TensorRT engine from the lowest-precision ONNX written."),
     min_shape: str = typer.Option(DEFAULT_MIN, "--min", help="Engine profile: smallest NxCxHxW."),
     opt_shape: str = typer.Option(DEFAULT_OPT, "--opt", help="Engine profile: shape to tune for."),
@@ -55,6 +56,8 @@ def export(
     """
     if keep_ends not in ("auto", "yes", "no"):
         _fail(f"--keep-ends must be auto, yes or no, got {keep_ends!r}", EXIT_BAD_INPUT)
+    if int8_calibration not in CALIBRATION_METHODS:
+        _fail(f"--int8-calibration must be one of {', '.join(CALIBRATION_METHODS)}, got {int8_calibration!r}", EXIT_BAD_INPUT)
     overrides = {"workspace_mb": workspace, "strongly_typed": strongly_typed}
     if timing_cache is not None:
         overrides["timing_cache"] = timing_cache
@@ -71,6 +74,7 @@ def export(
             calib_frames=calib_frames,
             blur_aware=blur_aware,
             keep_ends=keep_ends,
+            calibration=int8_calibration,
             engine=engine,
             profile=make_profile(min_shape, opt_shape, max_shape),
             engine_overrides=overrides,

@@ -4,9 +4,13 @@ Quantization is ONNX Runtime's static QDQ quantizer with symmetric int8 activati
 symmetric int8 weights (zero points 0, as TensorRT requires) and float biases (no int32 bias
 DequantizeLinear, which TensorRT's explicit quantization does not take). Only Conv and ConvTranspose
 inputs are quantized: that is where TensorRT runs int8 kernels; element-wise ops, attention and the
-softmax stay in float. Ranges come from min/max over 256x256 tiles of the calibration frames.
+softmax stay in float. Ranges come from 256x256 tiles of the calibration frames: their min/max, or a
+percentile or entropy threshold of their histograms. Histograms are built one tile at a time (ORT's
+calibrators otherwise hold every intermediate output of every tile in memory: >20 GB for 32 frames).
 """
 
+import contextlib
+import io
 import json
 import tempfile
 from dataclasses import dataclass
@@ -29,6 +33,12 @@ QUANTIZED_OPS = ("Conv", "ConvTranspose")
 CALIBRATION_TILE = 256
 EVAL_CROP = 512  # held-out frames are compared on their centred crop of at most this size
 ALL_INT8, FLOAT_ENDS = "all layers int8", "first+last in float"
+CALIBRATION_METHODS = {
+    "minmax": CalibrationMethod.MinMax,
+    "percentile": CalibrationMethod.Percentile,  # 99.999th percentile of |activation| (ORT's default)
+    "entropy": CalibrationMethod.Entropy,  # KL-divergence threshold, as TensorRT's own calibrator
+}
+DEFAULT_CALIBRATION = "percentile"  # measured best on the bundled model (MODEL.md)
 KEEP_ENDS_MIN_GAIN_DB = 0.1  # "auto" keeps the first/last layers in float when that gains at least this much PSNR
 ALLOWED_OPS = frozenset(
     {"QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "LeakyRelu", "Add", "Mul", "Concat", "Sigmoid",
@@ -64,13 +74,21 @@ class Int8Report:
 
 
 class TileReader(CalibrationDataReader):
-    """Feeds calibration tiles (1x3xSxS float32) to ONNX Runtime's calibrator one at a time."""
+    """Feeds calibration tiles (1x3xSxS float32) to ONNX Runtime's calibrator one at a time; ``set_range``
+    restricts it to a slice, which ORT's strided calibration uses to collect statistics chunk by chunk."""
 
     def __init__(self, tiles: list[np.ndarray]):
-        self._tiles = iter(tiles)
+        self._tiles = tiles
+        self.set_range(0, len(tiles))
+
+    def __len__(self) -> int:
+        return len(self._tiles)
+
+    def set_range(self, start_index: int, end_index: int) -> None:
+        self._pending = iter(self._tiles[start_index:end_index])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        tile = next(self._tiles, None)
+        tile = next(self._pending, None)
         return None if tile is None else {INPUT_NAME: tile}
 
 
@@ -105,8 +123,17 @@ def end_convs(proto: onnx.ModelProto) -> list[str]:
     return sorted(set(head + tail))
 
 
-def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: list[str] = ()) -> onnx.ModelProto:
-    """Symmetric int8 QDQ copy of the fp32 ``proto``, calibrated on ``tiles``; ``keep_float`` nodes stay float."""
+def check_calibration_method(method: str) -> None:
+    if method not in CALIBRATION_METHODS:
+        raise QuantizationError(f"unknown calibration method {method!r}; choose from {', '.join(CALIBRATION_METHODS)}")
+
+
+def quantize_int8(
+    proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: list[str] = (), method: str = DEFAULT_CALIBRATION
+) -> onnx.ModelProto:
+    """Symmetric int8 QDQ copy of the fp32 ``proto``, calibrated on ``tiles`` with ``method`` (a key of
+    CALIBRATION_METHODS); ``keep_float`` nodes stay float."""
+    check_calibration_method(method)
     if not tiles:
         raise QuantizationError("no calibration tiles")
     with tempfile.TemporaryDirectory(prefix="deblur-int8-") as scratch:
@@ -114,19 +141,24 @@ def quantize_int8(proto: onnx.ModelProto, tiles: list[np.ndarray], keep_float: l
         onnx.save(_unshare_weights(proto), str(raw))
         # ONNX shape inference + ORT graph cleanup; the symbolic pass cannot resolve the dynamic H/W.
         quant_pre_process(str(raw), str(source), skip_symbolic_shape=True)
-        quantize_static(
-            str(source),
-            str(target),
-            TileReader(tiles),
-            quant_format=QuantFormat.QDQ,
-            op_types_to_quantize=list(QUANTIZED_OPS),
-            per_channel=True,
-            activation_type=QuantType.QInt8,
-            weight_type=QuantType.QInt8,
-            nodes_to_exclude=list(keep_float),
-            calibrate_method=CalibrationMethod.MinMax,
-            extra_options={"ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False},
-        )
+        with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their settings
+            quantize_static(
+                str(source),
+                str(target),
+                TileReader(tiles),
+                quant_format=QuantFormat.QDQ,
+                op_types_to_quantize=list(QUANTIZED_OPS),
+                per_channel=True,
+                activation_type=QuantType.QInt8,
+                weight_type=QuantType.QInt8,
+                nodes_to_exclude=list(keep_float),
+                calibrate_method=CALIBRATION_METHODS[method],
+                extra_options={
+                    "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+                    "CalibTensorRangeSymmetric": True,
+                    "CalibStridedMinMax": 1,  # statistics of one tile at a time, merged (any method, despite the name)
+                },
+            )
         quantized = onnx.load(str(target))
     used = {node.domain for node in quantized.graph.node} | {""}
     kept = [o for o in quantized.opset_import if o.domain in used]  # the pre-processing lists every ORT domain
@@ -224,21 +256,24 @@ def split_held_out(frames: list[np.ndarray], fraction: float = 0.2) -> tuple[lis
     return [f for i, f in enumerate(frames) if i not in held], [f for i, f in enumerate(frames) if i in held]
 
 
-def make_int8(proto: onnx.ModelProto, frames: list[np.ndarray], keep_ends: str = "auto") -> tuple[onnx.ModelProto, Int8Report]:
-    """Calibrate, quantize, validate and score an INT8 QDQ model.
+def make_int8(
+    proto: onnx.ModelProto, frames: list[np.ndarray], keep_ends: str = "auto", method: str = DEFAULT_CALIBRATION
+) -> tuple[onnx.ModelProto, Int8Report]:
+    """Calibrate (``method``: a key of CALIBRATION_METHODS), quantize, validate and score an INT8 QDQ model.
 
     ``keep_ends``: "yes" keeps the first and last layers in float, "no" quantizes them, "auto" builds
     both and keeps the ends in float only if that gains at least KEEP_ENDS_MIN_GAIN_DB on held-out frames.
     """
     if keep_ends not in ("auto", "yes", "no"):
         raise ValueError(f"keep_ends must be auto, yes or no, got {keep_ends!r}")
+    check_calibration_method(method)
     calibration, held_out = split_held_out(frames)
     tiles = calibration_tiles(calibration)
     ends = end_convs(proto)
     choices = {"no": {ALL_INT8: []}, "yes": {FLOAT_ENDS: ends}, "auto": {ALL_INT8: [], FLOAT_ENDS: ends}}[keep_ends]
     built = {}
     for name, keep in choices.items():
-        model = quantize_int8(proto, tiles, keep)
+        model = quantize_int8(proto, tiles, keep, method)
         require_valid_qdq(model)
         built[name] = (model, keep, held_out_score(proto, model, held_out))
     label = next(iter(built))
@@ -246,7 +281,7 @@ def make_int8(proto: onnx.ModelProto, frames: list[np.ndarray], keep_ends: str =
         label = FLOAT_ENDS
     model, keep, score = built[label]
     metadata = metadata_of(model)
-    metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, min/max, symmetric"
+    metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, symmetric"
     set_metadata(model, metadata)
     batch = center_crop(held_out[0], EVAL_CROP)
     report = Int8Report(

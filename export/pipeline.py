@@ -16,7 +16,7 @@ from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
 from deblur.model_metadata import FORMAT
 
 from .fp16 import convert_to_fp16, make_fp16
-from .int8 import calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
+from .int8 import DEFAULT_CALIBRATION, calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
 from .onnx_graph import metadata_of, save_model
 from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile, sidecar_path
 from .verify import FP32_TOLERANCE, check_batches, require_within, worst
@@ -56,6 +56,7 @@ class ExportRequest:
     calib_frames: int = DEFAULT_FRAMES
     blur_aware: bool = False
     keep_ends: str = "auto"
+    calibration: str = DEFAULT_CALIBRATION
     engine: bool = False
     profile: ShapeProfile = field(default_factory=make_profile)
     engine_overrides: dict = field(default_factory=dict)  # EngineOptions fields: workspace_mb, timing_cache, strongly_typed
@@ -184,17 +185,17 @@ def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], re
     if not request.check:
         calibration, _ = split_held_out(frames)
         keep = [] if request.keep_ends == "no" else end_convs(fp32)
-        model = quantize_int8(fp32, calibration_tiles(calibration), keep)
+        model = quantize_int8(fp32, calibration_tiles(calibration), keep, request.calibration)
         require_valid_qdq(model)
         save_model(model, path)
         return Artifact(path, "int8-qdq", notes="unchecked")
-    model, report = make_int8(fp32, frames, request.keep_ends)
+    model, report = make_int8(fp32, frames, request.keep_ends, request.calibration)
     save_model(model, path)
     score = report.score
     kept = "first+last layers float" if report.kept_float else "all convs int8"
     others = "; ".join(f"{name}: {s.psnr:.1f} dB" for name, s in report.alternatives.items())
     notes = (
-        f"held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "
+        f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "
         f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: fp32 {report.fp32_ms:.0f} ms, int8 {report.int8_ms:.0f} ms"
     )
     return Artifact(path, "int8-qdq", "fp32 ONNX (held-out frames)", None, score.psnr, notes)

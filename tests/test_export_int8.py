@@ -1,4 +1,5 @@
-"""INT8 QDQ ONNX: symmetric int8 (zero points 0), float biases, TensorRT-friendly op set, scored on held-out frames."""
+"""INT8 QDQ ONNX: symmetric int8 (zero points 0), float biases, TensorRT-friendly op set, min/max, percentile or
+entropy ranges collected tile by tile, scored on held-out frames."""
 
 import numpy as np
 import onnx
@@ -143,6 +144,38 @@ def test_weights_are_quantized_along_the_output_channel_axis(int8_auto):
         assert inits[dq.input[1]].shape == (inits[dq.input[0]].shape[axis],)
 
 
+def quantize_scales(model: onnx.ModelProto) -> dict[str, float]:
+    """Activation tensor -> its QuantizeLinear scale."""
+    inits = {init.name: numpy_helper.to_array(init) for init in model.graph.initializer}
+    return {n.input[0]: float(inits[n.input[1]]) for n in model.graph.node if n.op_type == "QuantizeLinear"}
+
+
+def test_ranges_merge_over_all_tiles_though_collected_one_at_a_time(fp32):
+    proto, _ = fp32
+    tiles = calibration_tiles(frames(2))
+    tiles = [tile * factor for tile, factor in zip(tiles, [1.0, 0.25, 0.5, 0.125])]  # the largest input first
+    scales = quantize_scales(quantize_int8(proto, tiles, method="minmax"))
+    assert scales["input"] == pytest.approx(max(np.abs(t).max() for t in tiles) / 127, rel=1e-6)
+
+
+def test_percentile_and_entropy_calibration_clip_outliers_into_valid_qdq(fp32):
+    proto, _ = fp32
+    rng = np.random.default_rng(0)
+    tiles = [rng.uniform(0, 0.5, (1, 3, 128, 128)).astype(np.float32) for _ in range(4)]
+    tiles[2][0, 1, 5, 5] = 1.0  # one input value in 196608 far above the rest
+    minmax = quantize_scales(quantize_int8(proto, tiles, method="minmax"))
+    assert minmax["input"] == pytest.approx(1 / 127)
+    for method in ("percentile", "entropy"):
+        model = quantize_int8(proto, tiles, method=method)
+        require_valid_qdq(model)
+        scales = quantize_scales(model)
+        assert scales.keys() == minmax.keys()
+        assert all(scales[name] <= minmax[name] * (1 + 1e-6) for name in scales), method
+        assert scales["input"] < 0.6 / 127, method  # the outlier is clipped, the rest keeps its resolution
+    with pytest.raises(QuantizationError, match="unknown calibration method"):
+        quantize_int8(proto, tiles, method="mse")
+
+
 def test_validator_rejects_a_model_without_qdq(fp32):
     assert qdq_problems(fp32[0]) == ["no QuantizeLinear/DequantizeLinear nodes"]
 
@@ -163,6 +196,19 @@ def test_cli_writes_int8_from_a_calibration_file(fp32, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["w8.int8.onnx", "w8.onnx"]
     assert "| w8.int8.onnx |" in result.output and "held-out 1 frames" in result.output
     assert qdq_problems(onnx.load(str(out / "w8.int8.onnx"))) == []
+
+
+def test_cli_takes_a_calibration_method(fp32, tmp_path):
+    _, path = fp32
+    calib = tmp_path / "calib.npz"
+    save_frames(calib, frames(3), [f"f{i}" for i in range(3)])
+    args = [str(path), "--int8", "--calib", str(calib), "--keep-ends", "no", "-o", str(tmp_path / "out")]
+    result = runner.invoke(app, [*args, "--int8-calibration", "percentile"])
+    assert result.exit_code == 0, result.output
+    assert "percentile calibration" in result.output
+    assert "percentile" in metadata_of(onnx.load(str(tmp_path / "out" / "w8.int8.onnx")))["deblur.calibration"]
+    result = runner.invoke(app, [*args, "--int8-calibration", "mse"])
+    assert result.exit_code == 2 and "--int8-calibration must be one of minmax, percentile, entropy" in result.output
 
 
 def test_cli_int8_without_frames_is_a_clear_error(fp32, tmp_path):
