@@ -124,6 +124,7 @@ def end_convs(proto: onnx.ModelProto) -> list[str]:
 
 
 def check_calibration_method(method: str) -> None:
+    """Raise QuantizationError unless ``method`` is a key of CALIBRATION_METHODS."""
     if method not in CALIBRATION_METHODS:
         raise QuantizationError(f"unknown calibration method {method!r}; choose from {', '.join(CALIBRATION_METHODS)}")
 
