@@ -267,7 +267,6 @@ def make_int8(
     """
     if keep_ends not in ("auto", "yes", "no"):
         raise ValueError(f"keep_ends must be auto, yes or no, got {keep_ends!r}")
-    check_calibration_method(method)
     calibration, held_out = split_held_out(frames)
     tiles = calibration_tiles(calibration)
     ends = end_convs(proto)
