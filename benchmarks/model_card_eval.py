@@ -7,7 +7,8 @@ never sees), 512x512 crops with the training recipe's texture threshold, determi
 - "uniform motion": straight-line motion kernels (length in the recipe's blur range, any angle) applied in linear light
   with the same noise/JPEG model, so the TRUE kernel is known and non-blind Wiener and
   Richardson-Lucy deconvolution can be run with it.
-Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-run`` uses).
+Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-run`` uses);
+``--self-ensemble N`` adds a row per model averaged over N flips (``deblur-run --self-ensemble N``).
 
 Example:
     python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
@@ -23,6 +24,7 @@ import numpy as np
 
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backend import open_backend
+from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve
 from deblur.train.data import BlurSettings, blur_with_kernel, build_dataset, uniform_motion_kernel
@@ -51,13 +53,14 @@ def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings
         yield blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
 
 
-def model_method(path: Path, threads: int | None):
-    """A restore function running the ONNX model at ``path`` on CPU."""
+def model_method(path: Path, threads: int | None, passes: int = 1):
+    """A restore function running the ONNX model at ``path`` on CPU, averaged over ``passes`` flips."""
     backend = open_backend(path, "onnxruntime", "cpu", threads)
+    infer = flip_ensemble(backend.infer, passes)
 
     def restore(blurred: np.ndarray, _kernel) -> np.ndarray:
         chw = np.ascontiguousarray(blurred.transpose(2, 0, 1))[None]
-        return run_padded(chw, backend.infer, backend.model.size_multiple)[0].transpose(1, 2, 0)
+        return run_padded(chw, infer, backend.model.size_multiple)[0].transpose(1, 2, 0)
 
     return restore
 
@@ -95,11 +98,16 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=24, help="pairs per set")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
+    parser.add_argument("--self-ensemble", type=int, choices=sorted(FLIPS)[1:],
+                        help="also score every model averaged over this many flips")
     args = parser.parse_args()
 
     methods = classical_methods()
     for path in args.model:
         methods[f"deblur {path.stem}"] = model_method(path, args.threads)
+        if args.self_ensemble:
+            methods[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(
+                path, args.threads, args.self_ensemble)
     recipe = load_train_config(args.config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
     if args.length:

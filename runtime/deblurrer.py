@@ -6,6 +6,7 @@ import numpy as np
 
 from .backend import Backend
 from .frames import from_model_output, to_model_input
+from .self_ensemble import flip_ensemble
 from .tiling import auto_tile_size, run_padded, run_tiled
 
 DEFAULT_OVERLAP = 32
@@ -18,6 +19,7 @@ class FrameDeblurrer:
 
     ``tile``: fixed tile side (0: pick from ``max_memory_mb`` per frame size, whole frames when they fit).
     ``batch``: frames (or tiles of one frame) per backend call.
+    ``self_ensemble``: average over this many flips of every input (1, 2 or 4; N times slower).
     """
 
     backend: Backend
@@ -25,6 +27,7 @@ class FrameDeblurrer:
     overlap: int = DEFAULT_OVERLAP
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
     batch: int = 1
+    self_ensemble: int = 1
     last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
 
     def tile_for(self, height: int, width: int) -> int | None:
@@ -44,13 +47,14 @@ class FrameDeblurrer:
         if len({image.shape[:2] for image in images}) > 1:
             return [out for image in images for out in self([image])]
         multiple = self.backend.model.size_multiple
+        infer = flip_ensemble(self.backend.infer, self.self_ensemble)
         inputs = [to_model_input(image) for image in images]
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:])
         if tile is None:
-            outputs = list(run_padded(np.stack(inputs), self.backend.infer, multiple))
+            outputs = list(run_padded(np.stack(inputs), infer, multiple))
         else:
             overlap = min(self.overlap, tile // 2)
-            outputs = [run_tiled(chw, self.backend.infer, tile, overlap, multiple, self.batch) for chw in inputs]
+            outputs = [run_tiled(chw, infer, tile, overlap, multiple, self.batch) for chw in inputs]
         return [from_model_output(out, like) for out, like in zip(outputs, images)]
 
 

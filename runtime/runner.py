@@ -13,6 +13,7 @@ from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
 from .progress import Progress
+from .self_ensemble import check_passes
 from .sinks import ImageSink, open_video_sink
 from .sources import Source
 
@@ -27,6 +28,7 @@ class RunOptions:
     overlap: int = DEFAULT_OVERLAP
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
     batch: int = 1
+    self_ensemble: int = 1
     compare: bool = False
     preview: bool = False
     max_frames: int | None = None
@@ -44,6 +46,7 @@ class RunSummary:
     provider: str
     tile: int | None
     interrupted: bool
+    self_ensemble: int = 1
 
     @property
     def fps(self) -> float:
@@ -51,6 +54,8 @@ class RunSummary:
 
     def line(self) -> str:
         tile = f"tile {self.tile}" if self.tile else "whole frames"
+        if self.self_ensemble > 1:
+            tile += f", self-ensemble x{self.self_ensemble}"
         state = "interrupted after" if self.interrupted else "deblurred"
         return (
             f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps) | "
@@ -65,6 +70,7 @@ def _check_options(options: RunOptions) -> None:
         raise DeblurRunError(f"--tile ({options.tile}) must be larger than --tile-overlap ({options.overlap})")
     if options.overlap < 0 or options.max_memory_mb <= 0:
         raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
+    check_passes(options.self_ensemble)
 
 
 def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
@@ -75,7 +81,8 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     """
     _check_options(options)
     plan = plan_output(source, spec, options.output, options.overwrite)
-    deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch)
+    deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch,
+                               options.self_ensemble)
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
     progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
@@ -108,4 +115,4 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             preview.close()
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      deblurrer.last_tile, result.interrupted)
+                      deblurrer.last_tile, result.interrupted, options.self_ensemble)

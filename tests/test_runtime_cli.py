@@ -29,9 +29,10 @@ def _one_line_error(result, *fragments: str) -> None:
 
 def test_runs_a_video_and_prints_a_summary(tmp_path, make_video, deblur_onnx):
     clip = make_video(tmp_path / "clip.mp4", frames=3)
-    result = _cli(clip, "--model", deblur_onnx, "--threads", "1")
+    result = _cli(clip, "--model", deblur_onnx, "--threads", "1", "--self-ensemble", "2")
     assert result.exit_code == 0, result.output
     assert "deblurred 3 frames" in result.output and "onnxruntime on CPUExecutionProvider" in result.output
+    assert "whole frames, self-ensemble x2" in result.output
     assert (tmp_path / "clip_deblurred.mp4").is_file()
 
 
@@ -67,6 +68,7 @@ def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video
         ((clip, "--model", tmp_path / "missing.onnx"), ["missing.onnx", "no such model file"]),
         ((clip, "--model", blocker), ["unknown model file type"]),
         ((clip, "--batch", "0", *model), ["--batch"]),
+        ((clip, "--self-ensemble", "3", *model), ["--self-ensemble must be one of 1, 2, 4"]),
         (("rtsp://127.0.0.1:9/none", *model), ["rtsp://127.0.0.1:9/none", "could not be opened"]),
         (("cam ! appsink", *model), ["GStreamer"]),
         ((str(tmp_path / "*.png"), *model), ["no images match"]),

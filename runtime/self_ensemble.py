@@ -1,0 +1,44 @@
+"""Self-ensemble: average the model's outputs over mirrored copies of its input (geometric test-time
+augmentation, as in EDSR+), trading N times the inference time for a little accuracy.
+
+Only flips are used: they keep the tile's shape, so a TensorRT engine built for fixed sizes runs them too
+(90-degree rotations would swap height and width).
+"""
+
+from collections.abc import Callable
+
+import numpy as np
+
+from .errors import DeblurRunError
+
+Infer = Callable[[np.ndarray], np.ndarray]
+
+# Passes -> flipped NCHW axes of each pass: identity, left-right, up-down, both.
+FLIPS: dict[int, tuple[tuple[int, ...], ...]] = {
+    1: ((),),
+    2: ((), (3,)),
+    4: ((), (3,), (2,), (2, 3)),
+}
+
+
+def check_passes(passes: int) -> None:
+    """Raise DeblurRunError unless ``passes`` is one of FLIPS."""
+    if passes not in FLIPS:
+        raise DeblurRunError(f"--self-ensemble must be one of {', '.join(map(str, FLIPS))}, got {passes}")
+
+
+def flip_ensemble(infer: Infer, passes: int) -> Infer:
+    """``infer`` averaged over ``passes`` flips of its NCHW input; ``infer`` itself for one pass."""
+    check_passes(passes)
+    if passes == 1:
+        return infer
+
+    def ensembled(batch: np.ndarray) -> np.ndarray:
+        total = np.zeros(batch.shape, dtype=np.float32)
+        for axes in FLIPS[passes]:
+            flipped = np.ascontiguousarray(np.flip(batch, axes)) if axes else batch
+            output = infer(flipped)
+            total += np.flip(output, axes) if axes else output
+        return total / passes
+
+    return ensembled
