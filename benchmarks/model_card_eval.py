@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur.metrics import psnr, ssim
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backend import Backend, open_backend
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve
@@ -53,9 +53,8 @@ def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings
         yield blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
 
 
-def model_method(path: Path, threads: int | None, passes: int = 1):
-    """A restore function running the ONNX model at ``path`` on CPU, averaged over ``passes`` flips."""
-    backend = open_backend(path, "onnxruntime", "cpu", threads)
+def model_method(backend: Backend, passes: int = 1):
+    """A restore function running ``backend``'s model, averaged over ``passes`` flips."""
     infer = flip_ensemble(backend.infer, passes)
 
     def restore(blurred: np.ndarray, _kernel) -> np.ndarray:
@@ -104,10 +103,10 @@ def main() -> None:
 
     methods = classical_methods()
     for path in args.model:
-        methods[f"deblur {path.stem}"] = model_method(path, args.threads)
+        backend = open_backend(path, "onnxruntime", "cpu", args.threads)
+        methods[f"deblur {path.stem}"] = model_method(backend)
         if args.self_ensemble:
-            methods[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(
-                path, args.threads, args.self_ensemble)
+            methods[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(backend, args.self_ensemble)
     recipe = load_train_config(args.config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
     if args.length:
