@@ -9,7 +9,9 @@ import torch
 from torch.utils.data import DataLoader
 
 from deblur.train.data import BlurSettings, build_dataset, paper_augment
+from deblur.train.data.images import DataError
 from deblur.train.data.photos import split_photos
+from deblur.train.data.synthetic import shrink
 
 FAST_BLUR = BlurSettings(length=(2, 6), subframes=(5, 9))
 
@@ -111,6 +113,29 @@ def test_photos_are_downscaled_to_max_side(photo_folder):
     dataset = build_dataset("synthetic", photo_folder, "val", crop=None, length=1, blur=FAST_BLUR,
                             photo_max_side=64)
     assert dataset[0][0].shape == (3, 48, 64)
+
+
+def test_photo_scale_shrinks_training_photos_only(photo_folder):
+    def first_item_shape(split, photo_scale):
+        dataset = build_dataset("synthetic", photo_folder, split, crop=None, length=1, blur=FAST_BLUR,
+                                photo_scale=photo_scale)
+        return tuple(dataset[0][0].shape)
+
+    assert first_item_shape("train", None) == (3, 96, 128)
+    assert first_item_shape("train", (0.5, 0.5)) == (3, 48, 64)
+    assert first_item_shape("val", (0.5, 0.5)) == (3, 96, 128)  # evaluation data keeps the photos' scale
+    scaled = build_dataset("synthetic", photo_folder, "train", crop=40, length=16, blur=FAST_BLUR,
+                           photo_scale=(0.5, 1.0))
+    assert all(tuple(scaled[index][0].shape) == (3, 40, 40) for index in range(len(scaled)))
+    with pytest.raises(DataError, match="photo_scale"):
+        build_dataset("synthetic", photo_folder, "train", crop=40, blur=FAST_BLUR, photo_scale=(0.0, 1.0))
+
+
+def test_shrink_keeps_the_crop_size_reachable():
+    photo = np.zeros((96, 128, 3), np.uint8)
+    assert shrink(photo, 0.5, 32).shape == (48, 64, 3)
+    assert shrink(photo, 0.1, 40).shape[0] == 40  # never below the crop
+    assert shrink(photo, 1.0, 40) is photo
 
 
 def test_paper_augment_transforms_both_images_alike():

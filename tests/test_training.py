@@ -64,8 +64,10 @@ def test_paper_recipe_matches_the_paper():
 
 
 def test_overrides_and_config_files(tmp_path):
-    config = load_train_config("cpu-lite", ["lr=2e-4", "batch_size=4", "data=../photos", "betas=[0.9, 0.99]"])
+    config = load_train_config("cpu-lite", ["lr=2e-4", "batch_size=4", "data=../photos", "betas=[0.9, 0.99]",
+                                            "photo_scale=[0.5, 1]"])
     assert (config.lr, config.batch_size, config.data, config.betas) == (2e-4, 4, "../photos", (0.9, 0.99))
+    assert config.photo_scale == (0.5, 1.0)
     toml = tmp_path / "mine.toml"
     toml.write_text('base = "cpu-lite"\ncrop = 64\nloss = "mse+ssim"\n')
     from_file = load_train_config(str(toml), ["seed=3"])
@@ -73,7 +75,8 @@ def test_overrides_and_config_files(tmp_path):
     for bad, message in [("lr=fast", "wrong type"), ("colour=1", "unknown training config keys"),
                          ("crop=100", "multiple of 8"), ("lr", "key=value"),
                          ("loss=mse+perceptual", "pretrained VGG weights"), ("width=12", "multiple of 8"),
-                         ("input_noise_variance=-1e-4", "input_noise_variance")]:
+                         ("input_noise_variance=-1e-4", "input_noise_variance"),
+                         ("photo_scale=[0.8, 0.5]", "photo_scale"), ("photo_scale=[0.5]", "photo_scale")]:
         with pytest.raises(ConfigError, match=message):
             load_train_config("cpu-lite", [bad])
     with pytest.raises(ConfigError, match="no such config file"):

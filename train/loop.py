@@ -103,6 +103,7 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
                   noise_variance=config.input_noise_variance)
     if config.data_kind == "synthetic":
         common["min_texture"] = config.min_texture
+        common["photo_scale"] = config.photo_scale
     train = build_dataset(
         config.data_kind, config.data, "train", crop=config.crop, augment=config.augment,
         length=config.train_length, **common,

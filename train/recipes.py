@@ -43,6 +43,7 @@ class TrainConfig:
     realblur_subset: str = "J"
     blur: dict | None = None  # synthetic blur settings (BlurSettings.from_dict)
     min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
+    photo_scale: tuple[float, float] | None = None  # synthetic training: shrink each photo by a random factor in (low, high)
     crop: int = 256
     augment: bool = True
     input_noise_variance: float = NOISE_VARIANCE  # the paper's Gaussian noise on augmented inputs; 0 = none
@@ -93,6 +94,8 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be positive or null, got {value}")
         if self.crop % SIZE_MULTIPLE:
             raise ConfigError(f"crop must be a multiple of {SIZE_MULTIPLE}, got {self.crop}")
+        if self.photo_scale is not None and not (len(self.photo_scale) == 2 and 0 < self.photo_scale[0] <= self.photo_scale[1] <= 1):
+            raise ConfigError(f"photo_scale must be [low, high] with 0 < low <= high <= 1, got {list(self.photo_scale)}")
         if self.input_noise_variance < 0:
             raise ConfigError(f"input_noise_variance must be >= 0, got {self.input_noise_variance}")
         if self.workers < 0:

@@ -1,5 +1,6 @@
 """Data set of synthetic (blurred, sharp) pairs generated on the fly from a folder of sharp photos."""
 
+import cv2
 import torch
 
 from .augment import NOISE_VARIANCE, cut, paper_augment, textured_box
@@ -18,15 +19,20 @@ class SyntheticPairs(SeededPairs):
     Crop position, camera path, noise and augmentation all come from that generator, so evaluation items
     are bit-identical run to run and for any worker count, and training items are fixed by (seed, epoch,
     index). ``crop=None`` blurs whole photos. ``min_texture`` > 0 prefers crops with at least that much
-    texture (``augment.texture``), skipping flat sky and defocused background. Default length: 8 pairs per photo for training, 32 otherwise.
+    texture (``augment.texture``), skipping flat sky and defocused background. ``photo_scale = (low, high)``
+    (training only) first shrinks the photo by a factor drawn uniformly from that range (area averaging), so
+    the same photos also show their content smaller and denser. Default length: 8 pairs per photo for
+    training, 32 otherwise.
     """
 
     def __init__(self, photos: PhotoStore, split: str, crop: int | None = 256, seed: int = 0,
                  augment: bool = False, length: int | None = None, blur: BlurSettings | None = None,
-                 min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE):
+                 min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE,
+                 photo_scale: tuple[float, float] | None = None):
         super().__init__(split, seed)
         if crop is not None and crop < 1:
             raise DataError(f"crop must be a positive size or None, got {crop}")
+        check_photo_scale(photo_scale)
         if length is not None and length < 1:
             raise DataError(f"length must be positive, got {length}")
         self.photos = photos
@@ -35,6 +41,7 @@ class SyntheticPairs(SeededPairs):
         self.blur = blur or BlurSettings()
         self.min_texture = min_texture
         self.noise_variance = noise_variance
+        self.photo_scale = photo_scale if split == "train" else None
         default_length = len(photos) * TRAIN_PAIRS_PER_PHOTO if split == "train" else EVAL_LENGTH
         self.length = length or default_length
 
@@ -46,6 +53,8 @@ class SyntheticPairs(SeededPairs):
         index = self.check_index(index)
         rng = self.item_rng(index)
         photo = self.photos[index % len(self.photos)]
+        if self.photo_scale is not None:
+            photo = shrink(photo, float(rng.uniform(*self.photo_scale)), self.crop or 1)
         height, width = photo.shape[:2]
         box = (0, 0, height, width) if self.crop is None else textured_box(rng, photo, self.crop, self.min_texture)
         blurred = synthesize_blur_crop(photo, box, rng, self.blur)
@@ -57,3 +66,20 @@ class SyntheticPairs(SeededPairs):
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         blurred, sharp = self.numpy_item(index)
         return to_tensor(blurred), to_tensor(sharp)
+
+
+def check_photo_scale(photo_scale: tuple[float, float] | None) -> None:
+    """Raise DataError unless ``photo_scale`` is None or ``(low, high)`` with 0 < low <= high <= 1."""
+    if photo_scale is None:
+        return
+    if len(photo_scale) != 2 or not 0 < photo_scale[0] <= photo_scale[1] <= 1:
+        raise DataError(f"photo_scale must be (low, high) with 0 < low <= high <= 1, got {photo_scale}")
+
+
+def shrink(photo, factor: float, min_side: int):
+    """``photo`` scaled by ``factor`` (area averaging), but never below ``min_side`` on its shorter side."""
+    factor = max(factor, min_side / min(photo.shape[:2]))
+    if factor >= 1:
+        return photo
+    size = (max(round(photo.shape[1] * factor), min_side), max(round(photo.shape[0] * factor), min_side))
+    return cv2.resize(photo, size, interpolation=cv2.INTER_AREA)
