@@ -18,6 +18,8 @@ from pathlib import Path
 
 from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
 from .data.augment import NOISE_VARIANCE
+from .data.images import DataError
+from .data.synthetic import check_photo_scale
 from .losses import check_loss_name
 
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
@@ -94,8 +96,10 @@ class TrainConfig:
                 raise ConfigError(f"{key} must be positive or null, got {value}")
         if self.crop % SIZE_MULTIPLE:
             raise ConfigError(f"crop must be a multiple of {SIZE_MULTIPLE}, got {self.crop}")
-        if self.photo_scale is not None and not (len(self.photo_scale) == 2 and 0 < self.photo_scale[0] <= self.photo_scale[1] <= 1):
-            raise ConfigError(f"photo_scale must be [low, high] with 0 < low <= high <= 1, got {list(self.photo_scale)}")
+        try:
+            check_photo_scale(self.photo_scale)
+        except DataError as error:
+            raise ConfigError(str(error)) from error
         if self.input_noise_variance < 0:
             raise ConfigError(f"input_noise_variance must be >= 0, got {self.input_noise_variance}")
         if self.workers < 0:

@@ -1,6 +1,7 @@
 """Data set of synthetic (blurred, sharp) pairs generated on the fly from a folder of sharp photos."""
 
 import cv2
+import numpy as np
 import torch
 
 from .augment import NOISE_VARIANCE, cut, paper_augment, textured_box
@@ -76,7 +77,7 @@ def check_photo_scale(photo_scale: tuple[float, float] | None) -> None:
         raise DataError(f"photo_scale must be (low, high) with 0 < low <= high <= 1, got {photo_scale}")
 
 
-def shrink(photo, factor: float, min_side: int):
+def shrink(photo: np.ndarray, factor: float, min_side: int) -> np.ndarray:
     """``photo`` scaled by ``factor`` (area averaging), but never below ``min_side`` on its shorter side."""
     factor = max(factor, min_side / min(photo.shape[:2]))
     if factor >= 1:
