@@ -6,7 +6,7 @@ import numpy as np
 
 from .backend import Backend
 from .frames import from_model_output, to_model_input
-from .self_ensemble import flip_ensemble
+from .self_ensemble import Infer, flip_ensemble
 from .tiling import auto_tile_size, run_padded, run_tiled
 
 DEFAULT_OVERLAP = 32
@@ -29,6 +29,10 @@ class FrameDeblurrer:
     batch: int = 1
     self_ensemble: int = 1
     last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
+    infer: Infer = field(init=False, repr=False)  # the backend's infer, averaged over the self-ensemble flips
+
+    def __post_init__(self):
+        self.infer = flip_ensemble(self.backend.infer, self.self_ensemble)
 
     def tile_for(self, height: int, width: int) -> int | None:
         """Tile side used for a frame of this size, or None for the whole frame at once.
@@ -47,14 +51,13 @@ class FrameDeblurrer:
         if len({image.shape[:2] for image in images}) > 1:
             return [out for image in images for out in self([image])]
         multiple = self.backend.model.size_multiple
-        infer = flip_ensemble(self.backend.infer, self.self_ensemble)
         inputs = [to_model_input(image) for image in images]
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:])
         if tile is None:
-            outputs = list(run_padded(np.stack(inputs), infer, multiple))
+            outputs = list(run_padded(np.stack(inputs), self.infer, multiple))
         else:
             overlap = min(self.overlap, tile // 2)
-            outputs = [run_tiled(chw, infer, tile, overlap, multiple, self.batch) for chw in inputs]
+            outputs = [run_tiled(chw, self.infer, tile, overlap, multiple, self.batch) for chw in inputs]
         return [from_model_output(out, like) for out, like in zip(outputs, images)]
 
 
