@@ -1,0 +1,27 @@
+"""`deblur-photos`: fetch the extra Debian training images named in the manifest into a folder."""
+
+from pathlib import Path
+
+import typer
+
+from .data.debian_photos import fetch_debian_photos, link_photos, read_manifest
+from .data.images import DataError
+
+app = typer.Typer(add_completion=False, help="Fetch extra sharp training images from Debian wallpaper packages.")
+
+
+@app.command()
+def main(
+    out: Path = typer.Argument(..., help="Output folder; files already there are kept."),
+    link: Path | None = typer.Option(None, help="Also symlink this photo folder's images in, under their own names."),
+) -> None:
+    """Example: deblur-photos data/photos-plus --link ../shared/data/photos"""
+    try:
+        entries = read_manifest()
+        fetched = fetch_debian_photos(out, entries)
+        linked = link_photos(link, out) if link is not None else 0
+    except DataError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(f"{len(fetched)} Debian images in {out} (licences in {out / 'SOURCES-debian.csv'})"
+               + (f", {linked} new links to {link}" if link is not None else ""))
