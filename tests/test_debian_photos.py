@@ -133,7 +133,7 @@ def test_linking_refuses_to_replace_a_different_file(tmp_path):
 
 
 def test_cli_reports_missing_link_folder_clearly(tmp_path, monkeypatch):
-    monkeypatch.setattr("deblur.train.photos_cli.fetch_debian_photos", lambda out, entries: [])
+    monkeypatch.setattr("deblur.train.photos_cli.fetch_debian_photos", lambda out: [])
     result = CliRunner().invoke(app, [str(tmp_path / "out"), "--link", str(tmp_path / "nowhere")])
     assert result.exit_code == 2
     assert "folder not found" in result.output

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import typer
 
-from .data.debian_photos import fetch_debian_photos, link_photos, read_manifest
+from .data.debian_photos import fetch_debian_photos, link_photos
 from .data.images import DataError
 
 app = typer.Typer(add_completion=False, help="Fetch extra sharp training images from Debian wallpaper packages.")
@@ -17,8 +17,7 @@ def main(
 ) -> None:
     """Example: deblur-photos data/photos-plus --link ../shared/data/photos"""
     try:
-        entries = read_manifest()
-        fetched = fetch_debian_photos(out, entries)
+        fetched = fetch_debian_photos(out)
         linked = link_photos(link, out) if link is not None else 0
     except DataError as error:
         typer.echo(f"error: {error}", err=True)

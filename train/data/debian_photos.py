@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 from collections.abc import Callable
-from dataclasses import dataclass, fields
+from dataclasses import astuple, dataclass, fields
 from itertools import groupby
 from pathlib import Path
 
@@ -34,13 +34,15 @@ class ManifestEntry:
     license: str
 
 
+COLUMNS = [field.name for field in fields(ManifestEntry)]
+
+
 def read_manifest(path: Path = MANIFEST) -> list[ManifestEntry]:
     """The manifest's entries; DataError on missing columns, duplicate names or non-image files."""
     with open(path, newline="") as handle:
         reader = csv.DictReader(handle)
-        columns = [field.name for field in fields(ManifestEntry)]
-        if reader.fieldnames != columns:
-            raise DataError(f"{path}: expected columns {columns}, found {reader.fieldnames}")
+        if reader.fieldnames != COLUMNS:
+            raise DataError(f"{path}: expected columns {COLUMNS}, found {reader.fieldnames}")
         entries = [ManifestEntry(**row) for row in reader]
     names = [entry.file for entry in entries]
     duplicates = sorted({name for name in names if names.count(name) > 1})
@@ -101,8 +103,8 @@ def write_sources(entries: list[ManifestEntry], out_dir: Path) -> Path:
     def write(tmp: Path) -> None:
         with open(tmp, "w", newline="") as handle:
             writer = csv.writer(handle)
-            writer.writerow([field.name for field in fields(ManifestEntry)])
-            writer.writerows([getattr(entry, field.name) for field in fields(ManifestEntry)] for entry in entries)
+            writer.writerow(COLUMNS)
+            writer.writerows(astuple(entry) for entry in entries)
 
     atomic_write(path, write)
     return path
