@@ -77,3 +77,31 @@ def test_gaussian_window_is_normalised_and_symmetric():
     window = gaussian_window(11, 1.5)
     assert window.shape == (11,) and window.sum().item() == pytest.approx(1.0)
     assert np.allclose(window.numpy(), window.flip(0).numpy())
+
+
+def test_log_reduction_averages_each_images_loss_in_decibels():
+    output, target = pair(2, shape=(3, 3, 32, 24))
+    output = target + (output - target) * torch.tensor([1.0, 0.1, 0.01]).view(3, 1, 1, 1)
+    total, parts = DeblurLoss("mse+frlf", reduction="log")(output, target)
+    singles = [DeblurLoss("mse+frlf")(output[i:i + 1], target[i:i + 1])[0] for i in range(3)]
+    assert torch.allclose(total, torch.stack([10 * torch.log10(single) for single in singles]).mean())
+    assert torch.allclose(parts["mse"], torch.mean((output - target) ** 2))
+
+
+def test_log_reduction_weighs_an_image_by_the_inverse_of_its_own_error():
+    output, target = pair(3, shape=(1, 3, 16, 16))
+    target = target.repeat(2, 1, 1, 1)
+    output = target + (output - target[:1]) * torch.tensor([1.0, 0.01]).view(2, 1, 1, 1)  # one error, 100x apart
+    norms = {}
+    for reduction in ("mean", "log"):
+        guess = output.clone().requires_grad_(True)
+        DeblurLoss("mse", reduction=reduction)(guess, target)[0].backward()
+        norms[reduction] = (guess.grad[0].norm() / guess.grad[1].norm()).item()
+    # MSE's gradient is proportional to the error; divided by the image's MSE it becomes inversely proportional.
+    assert norms["mean"] == pytest.approx(100, rel=1e-3)
+    assert norms["log"] == pytest.approx(0.01, rel=0.05)  # within the log floor
+
+
+def test_unknown_reduction_is_a_config_error():
+    with pytest.raises(ConfigError, match="loss_reduction"):
+        DeblurLoss("mse", reduction="sum")

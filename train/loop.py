@@ -225,7 +225,7 @@ class Trainer:
         elif config.output_init_scale != 1.0:
             scale_output_projection(self.model, config.output_init_scale)
         self.ema = weight_average(self.model, config.ema_decay)
-        self.loss_fn = DeblurLoss(config.loss, config.loss_weight).to(device)
+        self.loss_fn = DeblurLoss(config.loss, config.loss_weight, config.loss_reduction).to(device)
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma

@@ -5,7 +5,13 @@ distance between the 2-D FFTs of output and target over real and imaginary parts
 of the paper is a mean). ``mse+ssim`` (lambda 0.2) adds ``1 - SSIM`` with an 11x11 Gaussian window
 (sigma 1.5). ``mse+perceptual`` (lambda 0.5 in Table 2) needs ImageNet-pretrained VGG weights, which
 this project cannot download or ship, so selecting it raises a ConfigError instead of falling back.
+
+``reduction`` says how the batch's images are combined: ``mean`` (the paper) averages the loss over all
+pixels, so an image with 100x the error weighs 100x more; ``log`` averages ``10·log10`` of every image's
+own loss (NAFNet's PSNR loss, here of the paper's loss), so every image counts alike, as in a mean PSNR.
 """
+
+import math
 
 import torch
 import torch.nn.functional as F
@@ -15,16 +21,26 @@ from .config import ConfigError
 
 # Table 2 of the paper: loss name -> default lambda of the auxiliary term.
 LOSSES: dict[str, float] = {"mse": 0.0, "mse+frlf": 0.1, "mse+ssim": 0.2, "mse+perceptual": 0.5}
+REDUCTIONS = ("mean", "log")
+LOG_FLOOR = 1e-8  # keeps log finite for a perfect image
 
 _SSIM_C1 = 0.01**2
 _SSIM_C2 = 0.03**2
 
 
-def frequency_reconstruction_loss(output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-    """FRLF (Eq. 17): mean |FFT(output) - FFT(target)| over real and imaginary parts, in float32."""
+def per_image_mean(values: torch.Tensor) -> torch.Tensor:
+    """Mean over every dimension but the first (the batch): shape (N,)."""
+    return values.flatten(1).mean(1)
+
+
+def frequency_reconstruction_loss(output: torch.Tensor, target: torch.Tensor, per_image: bool = False) -> torch.Tensor:
+    """FRLF (Eq. 17): mean |FFT(output) - FFT(target)| over real and imaginary parts, in float32.
+
+    A scalar, or one value per image with ``per_image``.
+    """
     with torch.autocast(device_type=output.device.type, enabled=False):
-        diff = torch.fft.rfft2(output.float()) - torch.fft.rfft2(target.float())
-        return torch.view_as_real(diff).abs().mean()
+        diff = torch.view_as_real(torch.fft.rfft2(output.float()) - torch.fft.rfft2(target.float())).abs()
+        return per_image_mean(diff) if per_image else diff.mean()
 
 
 def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
@@ -34,8 +50,11 @@ def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
     return weights / weights.sum()
 
 
-def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor) -> torch.Tensor:
-    """Differentiable mean SSIM of two NCHW batches in [0, 1] (separable Gaussian, valid region)."""
+def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor, per_image: bool = False) -> torch.Tensor:
+    """Differentiable mean SSIM of two NCHW batches in [0, 1] (separable Gaussian, valid region).
+
+    A scalar, or one value per image with ``per_image``.
+    """
     channels = a.shape[1]
     size = window.numel()
     kx = window.view(1, 1, 1, size).expand(channels, 1, 1, size).to(a)
@@ -50,7 +69,14 @@ def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor) -> torch.
     cov = blur(a * b) - mu_a * mu_b
     num = (2 * mu_a * mu_b + _SSIM_C1) * (2 * cov + _SSIM_C2)
     den = (mu_a**2 + mu_b**2 + _SSIM_C1) * (var_a + var_b + _SSIM_C2)
-    return (num / den).mean()
+    ssim_values = num / den
+    return per_image_mean(ssim_values) if per_image else ssim_values.mean()
+
+
+def check_reduction(reduction: str) -> None:
+    """Raise ConfigError unless ``reduction`` is one of REDUCTIONS."""
+    if reduction not in REDUCTIONS:
+        raise ConfigError(f"loss_reduction must be one of {list(REDUCTIONS)}, got {reduction!r}")
 
 
 def check_loss_name(name: str) -> None:
@@ -65,24 +91,31 @@ def check_loss_name(name: str) -> None:
 
 
 class DeblurLoss(nn.Module):
-    """``MSE + weight * auxiliary``; ``forward`` returns the total and its parts for logging."""
+    """``MSE + weight * auxiliary``, combined over the batch by ``reduction``.
 
-    def __init__(self, name: str = "mse+frlf", weight: float | None = None):
+    ``forward`` returns the total and its parts (batch means) for logging.
+    """
+
+    def __init__(self, name: str = "mse+frlf", weight: float | None = None, reduction: str = "mean"):
         super().__init__()
         check_loss_name(name)
+        check_reduction(reduction)
         self.name = name
         self.weight = LOSSES[name] if weight is None else float(weight)
+        self.reduction = reduction
         self.register_buffer("window", gaussian_window(), persistent=False)
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Total loss and the detached parts: ``mse`` and ``frlf`` or ``ssim`` (= 1 - SSIM)."""
+        per_image = self.reduction == "log"
         with torch.autocast(device_type=output.device.type, enabled=False):
-            mse = F.mse_loss(output.float(), target.float())
-        parts = {"mse": mse}
-        if self.name == "mse+frlf":
-            parts["frlf"] = frequency_reconstruction_loss(output, target)
-        elif self.name == "mse+ssim":
-            with torch.autocast(device_type=output.device.type, enabled=False):
-                parts["ssim"] = 1.0 - ssim_torch(output.float(), target.float(), self.window)
-        total = mse + sum(self.weight * value for key, value in parts.items() if key != "mse")
-        return total, {key: value.detach() for key, value in parts.items()}
+            output, target = output.float(), target.float()
+            parts = {"mse": per_image_mean((output - target) ** 2) if per_image else F.mse_loss(output, target)}
+            if self.name == "mse+frlf":
+                parts["frlf"] = frequency_reconstruction_loss(output, target, per_image)
+            elif self.name == "mse+ssim":
+                parts["ssim"] = 1.0 - ssim_torch(output, target, self.window, per_image)
+        total = parts["mse"] + sum(self.weight * value for key, value in parts.items() if key != "mse")
+        if per_image:
+            total = (10 / math.log(10)) * torch.log(total + LOG_FLOOR).mean()
+        return total, {key: value.detach().mean() for key, value in parts.items()}

@@ -20,7 +20,7 @@ from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig
 from .data.augment import NOISE_VARIANCE
 from .data.images import DataError
 from .data.synthetic import check_photo_scale
-from .losses import check_loss_name
+from .losses import check_loss_name, check_reduction
 
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -65,6 +65,7 @@ class TrainConfig:
     max_minutes: float | None = None
     loss: str = "mse+frlf"
     loss_weight: float | None = None  # None = the Table 2 lambda of ``loss``
+    loss_reduction: str = "mean"  # "log": mean of 10·log10(each image's loss), weighing images as a mean PSNR does
     amp: str = "auto"  # CUDA only; ignored on CPU
     seed: int = 0
     # bookkeeping
@@ -85,6 +86,7 @@ class TrainConfig:
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {sorted(allowed)}, got {getattr(self, key)!r}")
         check_loss_name(self.loss)
+        check_reduction(self.loss_reduction)
         positive = ("crop", "batch_size", "lr", "output_init_scale", "lr_step", "epochs",
                     "val_every", "checkpoint_every", "log_every")
         for key in positive:
