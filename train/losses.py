@@ -7,8 +7,9 @@ of the paper is a mean). ``mse+ssim`` (lambda 0.2) adds ``1 - SSIM`` with an 11x
 this project cannot download or ship, so selecting it raises a ConfigError instead of falling back.
 
 ``reduction`` says how the batch's images are combined: ``mean`` (the paper) averages the loss over all
-pixels, so an image with 100x the error weighs 100x more; ``log`` averages ``10·log10`` of every image's
-own loss (NAFNet's PSNR loss, here of the paper's loss), so every image counts alike, as in a mean PSNR.
+pixels, so the MSE term pulls an image with 100x the error 100x harder; ``log`` averages ``10·log10`` of
+every image's own loss (NAFNet's PSNR loss, here of the paper's loss), dividing each image's gradient by its
+loss, so easy and hard images count alike, as in a mean PSNR.
 """
 
 import math

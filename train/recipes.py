@@ -20,7 +20,7 @@ from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig
 from .data.augment import NOISE_VARIANCE
 from .data.images import DataError
 from .data.synthetic import check_photo_scale
-from .losses import check_loss_name, check_reduction
+from .losses import REDUCTIONS, check_loss_name
 
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -81,12 +81,12 @@ class TrainConfig:
             "data_kind": DATA_KINDS,
             "amp": AMP_MODES,
             "lr_step_unit": LR_STEP_UNITS,
+            "loss_reduction": REDUCTIONS,
         }
         for key, allowed in choices.items():
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {sorted(allowed)}, got {getattr(self, key)!r}")
         check_loss_name(self.loss)
-        check_reduction(self.loss_reduction)
         positive = ("crop", "batch_size", "lr", "output_init_scale", "lr_step", "epochs",
                     "val_every", "checkpoint_every", "log_every")
         for key in positive:
