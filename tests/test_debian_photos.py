@@ -57,8 +57,9 @@ def entry(file: str, path: str, package: str = "walls") -> ManifestEntry:
 
 def test_shipped_manifest_names_unique_images_with_licences_and_archive_files():
     entries = read_manifest()
-    assert len(entries) == 76
-    assert {c: sum(e.collection == c for e in entries) for c in ("wallpapers", "photos")} == {"wallpapers": 53, "photos": 23}
+    assert len(entries) == 88
+    counts = {c: sum(e.collection == c for e in entries) for c in ("wallpapers", "photos", "photos-2")}
+    assert counts == {"wallpapers": 53, "photos": 23, "photos-2": 12}
     assert all(e.license and e.version and e.path.startswith("/usr/share/") for e in entries)
     assert all(e.file.startswith("extra-") for e in entries)  # never collides with the shared photos' names
     packages = read_packages()
@@ -190,8 +191,9 @@ def test_cli_reports_missing_link_folder_clearly(tmp_path, monkeypatch):
     assert "folder not found" in result.output
 
 
-@pytest.mark.parametrize("options, count", [([], 76), (["--collection", "photos"], 23),
-                                            (["--collection", "wallpapers", "--collection", "photos"], 76)])
+@pytest.mark.parametrize("options, count", [([], 88), (["--collection", "photos"], 23),
+                                            (["--collection", "wallpapers", "--collection", "photos"], 76),
+                                            (["--collection", "photos-2"], 12)])
 def test_cli_fetches_the_chosen_collections(tmp_path, monkeypatch, options, count):
     fetched = []
     monkeypatch.setattr("deblur.train.photos_cli.fetch_debian_photos",

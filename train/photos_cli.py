@@ -15,7 +15,7 @@ def main(
     out: Path = typer.Argument(..., help="Output folder; files already there are kept."),
     link: Path | None = typer.Option(None, help="Also symlink this photo folder's images in, under their own names."),
     collection: list[str] | None = typer.Option(
-        None, help="Only this collection of the manifest (repeatable): wallpapers, photos. Default: all."),
+        None, help="Only this collection of the manifest (repeatable): wallpapers, photos, photos-2. Default: all."),
     mirror: str = typer.Option(DEFAULT_MIRROR, help="Debian archive mirror the packages are downloaded from."),
 ) -> None:
     """Example: deblur-photos data/photos-plus --link ../shared/data/photos"""
