@@ -207,3 +207,9 @@ def test_cli_names_an_unknown_collection(tmp_path):
     result = CliRunner().invoke(app, [str(tmp_path / "out"), "--collection", "renders"])
     assert result.exit_code == 2
     assert "unknown collection(s) ['renders']" in result.output
+
+
+def test_cli_help_names_every_collection_of_the_manifest():
+    result = CliRunner().invoke(app, ["--help"], terminal_width=200)
+    assert result.exit_code == 0
+    assert all(collection in result.output for collection in {e.collection for e in read_manifest()})

@@ -2,9 +2,10 @@
 
 ``debian_photos.csv`` (shipped beside this module) names every file: the Debian package and version it comes
 from, its path inside the package, its licence, the name it gets in the output folder and its collection
-(``wallpapers``: mostly rendered and painted wallpapers; ``photos``: photographs). ``debian_packages.csv`` names
-each package's file in the archive and its SHA256, so any Linux system with dpkg-deb and a network gets the same
-bytes, whatever its own release. The images are never part of this repository. Linking an existing photo folder
+(``wallpapers``: mostly rendered and painted wallpapers; ``photos`` and ``photos-2``: photographs).
+``debian_packages.csv`` names each package's file in
+the archive and its SHA256, so any Linux system with dpkg-deb and a network gets the same bytes, whatever its own
+release. The images are never part of this repository. Linking an existing photo folder
 (e.g. ``../shared/data/photos``) into the output keeps its file names, so its hash split into train and val
 (``photos.split_photos``) does not move.
 """
