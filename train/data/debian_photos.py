@@ -1,13 +1,12 @@
 """Extra sharp training images from Debian packages, downloaded from the Debian archive and unpacked with dpkg-deb.
 
-``debian_photos.csv`` (shipped beside this module) names every file: the Debian package and version it comes
-from, its path inside the package, its licence, the name it gets in the output folder and its collection
+``debian_photos.csv`` (shipped beside this module) names every file: the Debian package and version it comes from,
+its path inside the package, its licence, the name it gets in the output folder and its collection
 (``wallpapers``: mostly rendered and painted wallpapers; ``photos`` and ``photos-2``: photographs).
-``debian_packages.csv`` names each package's file in
-the archive and its SHA256, so any Linux system with dpkg-deb and a network gets the same bytes, whatever its own
-release. The images are never part of this repository. Linking an existing photo folder
-(e.g. ``../shared/data/photos``) into the output keeps its file names, so its hash split into train and val
-(``photos.split_photos``) does not move.
+``debian_packages.csv`` names each package's file in the archive and its SHA256, so any Linux system with dpkg-deb
+and a network gets the same bytes, whatever its own release. The images are never part of this repository. Linking
+an existing photo folder (e.g. ``../shared/data/photos``) into the output keeps its file names, so its hash split
+into train and val (``photos.split_photos``) does not move.
 """
 
 import csv
