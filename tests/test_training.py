@@ -208,6 +208,16 @@ def test_init_weights_starts_from_a_checkpoint(tmp_path):
         initial_model(wrong, tmp_path / "wrong")
 
 
+def test_init_weights_grow_into_a_deeper_bottleneck(tmp_path):
+    run(smoke(max_steps=2), tmp_path / "first")
+    start = RunPaths(tmp_path / "first").last
+    deeper = initial_model(smoke(init_weights=str(start), bottleneck_blocks=2), tmp_path / "deeper").eval()
+    assert deeper.config.bottleneck_blocks == 2
+    x = torch.rand(1, 3, 16, 16)
+    with torch.no_grad():
+        assert torch.allclose(deeper(x), load_checkpoint(start).eval()(x), atol=1e-6)  # the Trainer runs channels_last
+
+
 def initial_model(config: TrainConfig, run_dir):
     """The model a Trainer starts from, before any step."""
     from deblur.train.loop import Trainer

@@ -52,6 +52,25 @@ class RDSCGroup(nn.Sequential):
         super().__init__(*(RDSC(channels) for _ in range(depth)))
 
 
+class ResidualDSC(nn.Module):
+    """x + DSC(LeakyReLU(DSC(x))), with no activation after the sum and the last 1x1 conv zero at start.
+
+    Not in the paper: the extra bottleneck depth of ``ModelConfig.bottleneck_blocks``. Starting as the
+    identity lets a trained network take these blocks on without changing its output (``train.growth``).
+    """
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.conv1 = DSC(channels, channels)
+        self.act = leaky_relu()
+        self.conv2 = DSC(channels, channels)
+        nn.init.zeros_(self.conv2.pointwise.weight)
+        nn.init.zeros_(self.conv2.pointwise.bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.conv2(self.act(self.conv1(x)))
+
+
 class StridedDown(nn.Module):
     """Learned stand-in for the DWT (ablation "no DWT/IWT"): (C, H, W) -> (4C, H/2, W/2)."""
 

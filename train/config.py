@@ -20,6 +20,9 @@ class ModelConfig:
     ``width`` is C, the channel count of the first level (paper: 32). The DMRFAB widths default to
     ``growth = 8C`` and ``branch = 3C`` (not given in the paper; chosen to land the paper variant near
     its 24.4 MB / ~6 M parameters).
+
+    ``bottleneck_blocks`` (not in the paper; 0 = the paper's network) adds that many residual DSC blocks
+    after the DMRFAB, at 1/8 resolution: capacity for ~550 MACs per input pixel each at C = 16.
     """
 
     variant: str = "paper"
@@ -30,6 +33,7 @@ class ModelConfig:
     mlff: bool = True
     dmrfab_growth: int | None = None
     dmrfab_branch: int | None = None
+    bottleneck_blocks: int = 0
 
     def __post_init__(self):
         if self.width < 8 or self.width % 8:
@@ -38,6 +42,8 @@ class ModelConfig:
             value = getattr(self, name)
             if value is not None and value < 1:
                 raise ConfigError(f"{name} must be positive, got {value}")
+        if self.bottleneck_blocks < 0:
+            raise ConfigError(f"bottleneck_blocks must be >= 0, got {self.bottleneck_blocks}")
 
     @property
     def growth(self) -> int:

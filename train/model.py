@@ -1,5 +1,6 @@
 """The improved U-Net of Lian & Wang (Sci. Rep. 2023): encoder 2-2-2-2, DMRFAB bridge, MLFF skips,
-decoder 2-3-3-2, Haar DWT/IWT resampling and a global residual.
+decoder 2-3-3-2, Haar DWT/IWT resampling and a global residual (plus, optionally, extra residual DSC blocks
+after the DMRFAB: ``ModelConfig.bottleneck_blocks``).
 
 Shapes for width C (paper: 32) and an H x W input (H, W multiples of 8):
 E1: C @ H, E2: 2C @ H/2, E3: 4C @ H/4, bottleneck 8C @ H/8 -> D4: 16C @ H/8;
@@ -9,7 +10,7 @@ decoder: IWT -> 4C @ H/4 (+MLFF3) -> 8C -> IWT -> 2C @ H/2 (+MLFF2) -> 4C -> IWT
 import torch
 from torch import nn
 
-from .blocks import DSC, RDSCGroup, downsample, upsample
+from .blocks import DSC, RDSCGroup, ResidualDSC, downsample, upsample
 from .config import SIZE_MULTIPLE, ModelConfig
 from .dmrfab import DMRFAB
 from .mlff import MLFF
@@ -32,6 +33,8 @@ class DeblurUNet(nn.Module):
         bottleneck = [DSC(16 * c, 8 * c), RDSCGroup(8 * c)]
         if config.dmrfab:
             bottleneck.append(DMRFAB(8 * c, config.growth, config.branch, config.attention))
+        if config.bottleneck_blocks:
+            bottleneck.append(nn.Sequential(*(ResidualDSC(8 * c) for _ in range(config.bottleneck_blocks))))
         bottleneck.append(DSC(8 * c, 16 * c))
         self.bottleneck = nn.Sequential(*bottleneck)
 

@@ -37,6 +37,7 @@ class TrainConfig:
     variant: str = "lite"
     ablation: str = "full"
     width: int | None = None  # overrides the variant's width (tests use 8)
+    bottleneck_blocks: int | None = None  # overrides the variant's extra bottleneck depth (ModelConfig)
     output_init_scale: float = 1.0  # scales the initial weights of the last 1x1 conv (see loop.scale_output_projection)
     init_weights: str | None = None  # start from this deblur checkpoint's weights (fine-tuning: fresh optimizer)
     # data
@@ -112,11 +113,12 @@ class TrainConfig:
             raise ConfigError(f"ema_decay must be in (0, 1) or null, got {self.ema_decay}")
         if len(self.betas) != 2 or not all(0 <= b < 1 for b in self.betas):
             raise ConfigError(f"betas must be two numbers in [0, 1), got {self.betas}")
-        self.model_config()  # validates the width override
+        self.model_config()  # validates the width and depth overrides
 
     def model_config(self) -> ModelConfig:
         config = build_config(self.variant, self.ablation)
-        return config if self.width is None else dataclasses.replace(config, width=self.width)
+        overrides = {key: getattr(self, key) for key in ("width", "bottleneck_blocks") if getattr(self, key) is not None}
+        return dataclasses.replace(config, **overrides)
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -1,0 +1,93 @@
+"""Extra bottleneck blocks: the config switch, and growing a trained network without changing its output."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from deblur.train.checkpoint import CheckpointError, save_checkpoint
+from deblur.train.config import ConfigError, ModelConfig
+from deblur.train.growth import grow, load_initial_weights
+from deblur.train.model import DeblurUNet
+from deblur.train.recipes import TrainConfig
+
+SMALL = ModelConfig(variant="test", width=8)
+DEEP = dataclasses.replace(SMALL, bottleneck_blocks=3)
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def trained_like(config: ModelConfig, seed: int = 0) -> DeblurUNet:
+    """A model whose every weight is random (so that zero-initialised layers are not zero)."""
+    torch.manual_seed(seed)
+    model = DeblurUNet(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.05)
+    return model
+
+
+def test_bottleneck_blocks_add_parameters_and_keep_shapes():
+    plain, deep = DeblurUNet(SMALL), DeblurUNet(DEEP)
+    per_block = 2 * (64 * 9 + 64 + 64 * 64 + 64)  # two DSCs at 8C = 64 channels
+    assert sum(p.numel() for p in deep.parameters()) - sum(p.numel() for p in plain.parameters()) == 3 * per_block
+    x = torch.rand(2, 3, 40, 24)
+    assert deep.eval()(x).shape == x.shape
+
+
+def test_bottleneck_blocks_must_not_be_negative():
+    with pytest.raises(ConfigError, match="bottleneck_blocks"):
+        ModelConfig(width=8, bottleneck_blocks=-1)
+    with pytest.raises(ConfigError, match="bottleneck_blocks"):
+        TrainConfig(width=8, bottleneck_blocks=-2)
+    assert TrainConfig(width=8, bottleneck_blocks=2).model_config().bottleneck_blocks == 2
+
+
+def test_grown_model_computes_exactly_what_its_source_did():
+    source = trained_like(SMALL)
+    x = torch.rand(1, 3, 32, 48)
+    for config in (DEEP, dataclasses.replace(SMALL, bottleneck_blocks=1)):
+        grown = grow(source, config).eval()
+        with torch.no_grad():
+            assert torch.equal(grown(x), source(x))
+    twice = grow(grow(source, dataclasses.replace(SMALL, bottleneck_blocks=1)), DEEP).eval()
+    with torch.no_grad():
+        assert torch.equal(twice(x), source(x))
+
+
+def test_grown_blocks_learn():
+    grown = grow(trained_like(SMALL), DEEP).train()
+    x = torch.rand(1, 3, 16, 16)
+    grown(x).square().mean().backward()
+    new_output = grown.bottleneck[3][0].conv2.pointwise.weight
+    assert new_output.grad is not None and new_output.grad.abs().sum() > 0
+
+
+def test_growing_keeps_the_blocks_a_deeper_source_already_has():
+    source = trained_like(dataclasses.replace(SMALL, bottleneck_blocks=1), seed=3)
+    grown = grow(source, DEEP)
+    assert torch.equal(grown.bottleneck[3][0].conv2.pointwise.weight, source.bottleneck[3][0].conv2.pointwise.weight)
+    assert not grown.bottleneck[3][1].conv2.pointwise.weight.any()
+
+
+@pytest.mark.parametrize("target", [dataclasses.replace(SMALL, width=16, bottleneck_blocks=3),
+                                    dataclasses.replace(DEEP, mlff=False),
+                                    SMALL])
+def test_growing_refuses_anything_but_more_blocks(target):
+    source = trained_like(dataclasses.replace(SMALL, bottleneck_blocks=1))
+    with pytest.raises(CheckpointError, match="does not match"):
+        grow(source, target)
+
+
+def test_initial_weights_load_the_same_network_or_grow_a_shallower_one(tmp_path):
+    path = tmp_path / "source.safetensors"
+    source = trained_like(SMALL)
+    save_checkpoint(source, path)
+    x = torch.rand(1, 3, 24, 24)
+    same, deeper = load_initial_weights(path, SMALL).eval(), load_initial_weights(path, DEEP).eval()
+    with torch.no_grad():
+        assert torch.equal(same(x), source(x)) and torch.equal(deeper(x), source(x))
+    assert deeper.config == DEEP
+    save_checkpoint(grow(source, DEEP), tmp_path / "deep.safetensors")
+    with pytest.raises(CheckpointError, match="does not match"):
+        load_initial_weights(tmp_path / "deep.safetensors", SMALL)
