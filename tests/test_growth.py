@@ -91,3 +91,14 @@ def test_initial_weights_load_the_same_network_or_grow_a_shallower_one(tmp_path)
     save_checkpoint(grow(source, DEEP), tmp_path / "deep.safetensors")
     with pytest.raises(CheckpointError, match="does not match"):
         load_initial_weights(tmp_path / "deep.safetensors", SMALL)
+
+
+def test_each_block_costs_two_dscs_at_one_eighth_resolution():
+    from deblur.train.complexity import count_macs
+    from deblur.train.info_cli import complexity_table
+
+    per_block = 2 * (64 * 9 + 64 * 64)  # MACs per 1/8-resolution position at 8C = 64 channels
+    extra = count_macs(DEEP, 64, 64) - count_macs(SMALL, 64, 64)
+    assert extra == 3 * per_block * 8 * 8
+    table = complexity_table(["lite"], ["full"], bottleneck_blocks=8)
+    assert "| lite + 8 blocks | full | 1.75 M |" in table
