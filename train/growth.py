@@ -24,11 +24,11 @@ def grow(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
         )
     grown = DeblurUNet(config)
     added = added_block_prefixes(grown, source.config.bottleneck_blocks)
-    kept = [key for key in grown.state_dict() if not key.startswith(added)]
+    state = grown.state_dict()
+    kept = [key for key in state if not key.startswith(added)]
     source_state = source.state_dict()
     if len(kept) != len(source_state):
         raise CheckpointError(f"grown model keeps {len(kept)} tensors, the source has {len(source_state)}")
-    state = grown.state_dict()
     for key, (source_key, tensor) in zip(kept, source_state.items()):
         if state[key].shape != tensor.shape:
             raise CheckpointError(f"{source_key} {tuple(tensor.shape)} does not fit {key} {tuple(state[key].shape)}")
