@@ -101,4 +101,4 @@ def test_each_block_costs_two_dscs_at_one_eighth_resolution():
     extra = count_macs(DEEP, 64, 64) - count_macs(SMALL, 64, 64)
     assert extra == 3 * per_block * 8 * 8
     table = complexity_table(["lite"], ["full"], bottleneck_blocks=8)
-    assert "| lite + 8 blocks | full | 1.75 M |" in table
+    assert "| lite, bottleneck_blocks 8 | full | 1.75 M |" in table

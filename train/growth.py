@@ -1,4 +1,5 @@
-"""Deepening a trained network: a model with more ``bottleneck_blocks`` started from one with fewer.
+"""Deepening a trained network: a model with more ``bottleneck_blocks`` started from one with fewer
+(and, through :mod:`.widening`, a wider one from a narrower).
 
 The added blocks (``blocks.ResidualDSC``) start as the identity, so the grown model computes exactly what
 the source did; training then puts the new capacity to use instead of starting again from scratch.
@@ -13,6 +14,7 @@ from .blocks import ResidualDSC
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config
 from .config import ModelConfig
 from .model import DeblurUNet
+from .widening import WIDENABLE, widen
 
 
 def grow(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
@@ -44,8 +46,17 @@ def added_block_prefixes(model: DeblurUNet, existing: int) -> tuple[str, ...]:
 
 
 def load_initial_weights(path: Path, config: ModelConfig) -> DeblurUNet:
-    """A model of ``config`` from the checkpoint at ``path``: its own network, or a shallower one grown."""
-    if read_checkpoint_config(path).bottleneck_blocks >= config.bottleneck_blocks:
+    """A model of ``config`` from the checkpoint at ``path``: its own network, or a shallower or narrower
+    one grown (deeper first, then wider)."""
+    source_config = read_checkpoint_config(path)
+    if source_config == config:
         return load_checkpoint(path, expected=config)
+    model = load_checkpoint(path)
     with torch.no_grad():
-        return grow(load_checkpoint(path), config)
+        if source_config.bottleneck_blocks < config.bottleneck_blocks:
+            model = grow(model, dataclasses.replace(source_config, bottleneck_blocks=config.bottleneck_blocks))
+        if any(getattr(model.config, key) != getattr(config, key) for key in WIDENABLE):
+            model = widen(model, config)
+    if model.config != config:
+        raise CheckpointError(f"checkpoint config {source_config} does not match {config}")
+    return model

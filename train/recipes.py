@@ -22,6 +22,8 @@ from .data.images import DataError
 from .data.synthetic import check_photo_scale
 from .losses import REDUCTIONS, check_loss_name
 
+MODEL_OVERRIDES = ("width", "dmrfab_growth", "dmrfab_branch", "bottleneck_blocks")  # keys that set ModelConfig
+
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
 LR_STEP_UNITS = ("epoch", "step")
@@ -38,6 +40,8 @@ class TrainConfig:
     ablation: str = "full"
     width: int | None = None  # overrides the variant's width (tests use 8)
     bottleneck_blocks: int | None = None  # overrides the variant's extra bottleneck depth (ModelConfig)
+    dmrfab_growth: int | None = None  # overrides the DMRFAB unit width (default 8 * width)
+    dmrfab_branch: int | None = None  # overrides the DMRFAB branch width (default 3 * width)
     output_init_scale: float = 1.0  # scales the initial weights of the last 1x1 conv (see loop.scale_output_projection)
     init_weights: str | None = None  # start from this deblur checkpoint's weights (fine-tuning: fresh optimizer)
     # data
@@ -117,7 +121,7 @@ class TrainConfig:
 
     def model_config(self) -> ModelConfig:
         config = build_config(self.variant, self.ablation)
-        overrides = {key: getattr(self, key) for key in ("width", "bottleneck_blocks") if getattr(self, key) is not None}
+        overrides = {key: getattr(self, key) for key in MODEL_OVERRIDES if getattr(self, key) is not None}
         return dataclasses.replace(config, **overrides)
 
     def to_dict(self) -> dict:
