@@ -203,7 +203,7 @@ def test_init_weights_starts_from_a_checkpoint(tmp_path):
     tuned = initial_model(smoke(init_weights=str(start)), tmp_path / "tuned")
     assert all(torch.equal(a, b) for a, b in zip(tuned.state_dict().values(), load_checkpoint(start).state_dict().values()))
     assert first.step == 2
-    wrong = smoke(init_weights=str(start), width=16)
+    wrong = smoke(init_weights=str(start), dmrfab_growth=32)  # narrower than the checkpoint's 64: refused
     with pytest.raises(CheckpointError, match="does not match"):
         initial_model(wrong, tmp_path / "wrong")
 
