@@ -59,6 +59,27 @@ def one_torch_thread():
     torch.set_num_threads(before)
 
 
+def random_weight_model(config, seed: int = 0):
+    """A DeblurUNet of ``config`` whose every weight, biases included, is random (as after training), so that
+    layers initialised at zero are not zero."""
+    import torch
+
+    from deblur.train.model import DeblurUNet
+
+    torch.manual_seed(seed)
+    model = DeblurUNet(config).eval()
+    with torch.no_grad():
+        for parameter in model.parameters():
+            parameter.normal_(0.0, 0.05)
+    return model
+
+
+@pytest.fixture
+def trained_like():
+    """``trained_like(config, seed=0) -> DeblurUNet``: every weight random, in eval mode."""
+    return random_weight_model
+
+
 @pytest.fixture
 def make_metadata():
     """``make_metadata(width=8, io_dtype="float32", precision="fp32")``: complete deblur metadata."""

@@ -17,16 +17,6 @@ DEEP = dataclasses.replace(SMALL, bottleneck_blocks=3)
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def trained_like(config: ModelConfig, seed: int = 0) -> DeblurUNet:
-    """A model whose every weight is random (so that zero-initialised layers are not zero)."""
-    torch.manual_seed(seed)
-    model = DeblurUNet(config).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(0.0, 0.05)
-    return model
-
-
 def test_bottleneck_blocks_add_parameters_and_keep_shapes():
     plain, deep = DeblurUNet(SMALL), DeblurUNet(DEEP)
     per_block = 2 * (64 * 9 + 64 + 64 * 64 + 64)  # two DSCs at 8C = 64 channels
@@ -43,7 +33,7 @@ def test_bottleneck_blocks_must_not_be_negative():
     assert TrainConfig(width=8, bottleneck_blocks=2).model_config().bottleneck_blocks == 2
 
 
-def test_grown_model_computes_exactly_what_its_source_did():
+def test_grown_model_computes_exactly_what_its_source_did(trained_like):
     source = trained_like(SMALL)
     x = torch.rand(1, 3, 32, 48)
     for config in (DEEP, dataclasses.replace(SMALL, bottleneck_blocks=1)):
@@ -55,7 +45,7 @@ def test_grown_model_computes_exactly_what_its_source_did():
         assert torch.equal(twice(x), source(x))
 
 
-def test_grown_blocks_learn():
+def test_grown_blocks_learn(trained_like):
     grown = grow(trained_like(SMALL), DEEP).train()
     x = torch.rand(1, 3, 16, 16)
     grown(x).square().mean().backward()
@@ -63,7 +53,7 @@ def test_grown_blocks_learn():
     assert new_output.grad is not None and new_output.grad.abs().sum() > 0
 
 
-def test_growing_keeps_the_blocks_a_deeper_source_already_has():
+def test_growing_keeps_the_blocks_a_deeper_source_already_has(trained_like):
     source = trained_like(dataclasses.replace(SMALL, bottleneck_blocks=1), seed=3)
     grown = grow(source, DEEP)
     assert torch.equal(grown.bottleneck[3][0].conv2.pointwise.weight, source.bottleneck[3][0].conv2.pointwise.weight)
@@ -73,13 +63,13 @@ def test_growing_keeps_the_blocks_a_deeper_source_already_has():
 @pytest.mark.parametrize("target", [dataclasses.replace(SMALL, width=16, bottleneck_blocks=3),
                                     dataclasses.replace(DEEP, mlff=False),
                                     SMALL])
-def test_growing_refuses_anything_but_more_blocks(target):
+def test_growing_refuses_anything_but_more_blocks(target, trained_like):
     source = trained_like(dataclasses.replace(SMALL, bottleneck_blocks=1))
     with pytest.raises(CheckpointError, match="does not match"):
         grow(source, target)
 
 
-def test_initial_weights_load_the_same_network_or_grow_a_shallower_one(tmp_path):
+def test_initial_weights_load_the_same_network_or_grow_a_shallower_one(tmp_path, trained_like):
     path = tmp_path / "source.safetensors"
     source = trained_like(SMALL)
     save_checkpoint(source, path)

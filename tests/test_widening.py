@@ -8,7 +8,6 @@ import torch
 from deblur.train.checkpoint import CheckpointError, save_checkpoint
 from deblur.train.config import ABLATIONS, ModelConfig
 from deblur.train.growth import load_initial_weights
-from deblur.train.model import DeblurUNet
 from deblur.train.recipes import TrainConfig
 from deblur.train.widening import widen
 
@@ -19,19 +18,9 @@ WIDE_KEEPING_DMRFAB = dataclasses.replace(WIDE, dmrfab_growth=SMALL.growth, dmrf
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
-def trained_like(config: ModelConfig, seed: int = 0) -> DeblurUNet:
-    """A model whose every weight is random, biases included (as after training)."""
-    torch.manual_seed(seed)
-    model = DeblurUNet(config).eval()
-    with torch.no_grad():
-        for parameter in model.parameters():
-            parameter.normal_(0.0, 0.05)
-    return model
-
-
 @pytest.mark.parametrize("ablation", sorted(ABLATIONS))
 @pytest.mark.parametrize("target", [WIDE, WIDE_KEEPING_DMRFAB], ids=["all-wider", "dmrfab-kept"])
-def test_widened_model_computes_what_its_source_did(ablation, target):
+def test_widened_model_computes_what_its_source_did(ablation, target, trained_like):
     source = trained_like(dataclasses.replace(SMALL, **ABLATIONS[ablation]))
     target = dataclasses.replace(target, **ABLATIONS[ablation])
     wide = widen(source, target).eval()
@@ -42,7 +31,7 @@ def test_widened_model_computes_what_its_source_did(ablation, target):
         torch.testing.assert_close(wide(x), source(x), atol=1e-5, rtol=0)
 
 
-def test_widened_channels_learn():
+def test_widened_channels_learn(trained_like):
     wide = widen(trained_like(SMALL), WIDE).train()
     blurred, sharp = torch.rand(2, 2, 3, 32, 32)
     (wide(blurred) - sharp).abs().mean().backward()
@@ -61,12 +50,12 @@ def test_widened_channels_learn():
     ],
     ids=["narrower-growth", "other-ablation", "deeper"],
 )
-def test_widening_refuses_anything_but_more_channels(target):
+def test_widening_refuses_anything_but_more_channels(target, trained_like):
     with pytest.raises(CheckpointError, match="does not match"):
         widen(trained_like(SMALL), target)
 
 
-def test_init_weights_widen_and_deepen_a_checkpoint(tmp_path):
+def test_init_weights_widen_and_deepen_a_checkpoint(tmp_path, trained_like):
     source = trained_like(SMALL)
     path = tmp_path / "narrow.safetensors"
     save_checkpoint(source, path)

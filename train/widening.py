@@ -34,8 +34,8 @@ def widen(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
     """A model of ``config`` computing what ``source`` does; ``config`` may only add channels."""
     check_widening(source.config, config)
     wide = DeblurUNet(config)
-    layouts = concat_layouts(source, wide)
     narrow_modules = dict(source.named_modules())
+    layouts = concat_layouts(source, wide, narrow_modules)
     with torch.no_grad():
         for name, module in wide.named_modules():
             if isinstance(module, (nn.Conv2d, nn.ConvTranspose2d)):
@@ -51,15 +51,7 @@ def widen(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
 def check_widening(source: ModelConfig, target: ModelConfig) -> None:
     """Refuse targets that differ in anything but more channels."""
     same_otherwise = dataclasses.replace(source, **{key: getattr(target, key) for key in WIDENABLE}) == target
-    narrower = [
-        name
-        for name, old, new in (
-            ("width", source.width, target.width),
-            ("growth", source.growth, target.growth),
-            ("branch", source.branch, target.branch),
-        )
-        if new < old
-    ]
+    narrower = any(getattr(target, key) < getattr(source, key) for key in ("width", "growth", "branch"))
     if not same_otherwise or narrower:
         raise CheckpointError(
             f"checkpoint config {source} does not match {target}: widening may only add channels "
@@ -105,15 +97,17 @@ def copy_into_wider(old: nn.Conv2d, new: nn.Conv2d, in_layout: Layout, out_layou
         new.bias[rows] = old.bias
 
 
-def concat_layouts(source: DeblurUNet, wide: DeblurUNet) -> dict[str, tuple[Layout, Layout]]:
-    """(input, output) layouts of the convolutions that read or gate concatenated tensors."""
+def concat_layouts(
+    source: DeblurUNet, wide: DeblurUNet, narrow_modules: dict[str, nn.Module]
+) -> dict[str, tuple[Layout, Layout]]:
+    """(input, output) layouts of the convolutions that read or gate concatenated tensors
+    (``narrow_modules``: ``source``'s modules by name)."""
     layouts: dict[str, tuple[Layout, Layout]] = {}
     for level in (1, 2, 3):  # decoder: cat([upsampled, skip]), two equal halves
         old, new = getattr(source, f"dec{level}")[0], getattr(wide, f"dec{level}")[0]
         both = prefix(old.depthwise.in_channels // 2, new.depthwise.in_channels // 2) * 2
         layouts[f"dec{level}.0.depthwise"] = (both, both)
         layouts[f"dec{level}.0.pointwise"] = (both, prefix(old.pointwise.out_channels, new.pointwise.out_channels))
-    narrow_modules = dict(source.named_modules())
     for name, block in wide.named_modules():
         if isinstance(block, DMRFAB):
             layouts.update(dmrfab_layouts(name, narrow_modules[name], block))
