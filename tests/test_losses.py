@@ -51,6 +51,19 @@ def test_total_is_mse_plus_weighted_term_and_has_gradients():
     assert DeblurLoss("mse+frlf", weight=0.5).weight == 0.5
 
 
+def test_l1_content_loss_replaces_mse_and_still_logs_it():
+    output, target = pair(4)
+    output.requires_grad_(True)
+    total, parts = DeblurLoss("l1+frlf")(output, target)
+    l1 = torch.mean((output - target).abs())
+    assert torch.allclose(total, l1 + 0.1 * frequency_reconstruction_loss(output, target))
+    assert set(parts) == {"mse", "l1", "frlf"} and torch.allclose(parts["mse"], torch.mean((output - target) ** 2))
+    total.backward()
+    # away from ties, L1's gradient is sign(error) / N: every pixel pulls alike, whatever its error
+    content_grad = output.grad - 0.1 * torch.autograd.grad(frequency_reconstruction_loss(output, target), output)[0]
+    assert torch.allclose(content_grad.abs(), torch.full_like(output, 1 / output.numel()), rtol=1e-3, atol=1e-9)
+
+
 def test_ssim_loss_matches_numpy_ssim_and_is_differentiable():
     output, target = pair(1, shape=(1, 3, 48, 40))
     window = gaussian_window()

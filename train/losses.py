@@ -1,10 +1,12 @@
-"""Training losses: MSE plus one weighted auxiliary term (paper Eqs. 16-19, Table 2).
+"""Training losses: a content term (MSE, or L1) plus one weighted auxiliary term (paper Eqs. 16-19, Table 2).
 
 ``mse+frlf`` (the paper's choice, lambda 0.1) adds the frequency reconstruction loss: the mean L1
 distance between the 2-D FFTs of output and target over real and imaginary parts (Eq. 17; the 1/2N
 of the paper is a mean). ``mse+ssim`` (lambda 0.2) adds ``1 - SSIM`` with an 11x11 Gaussian window
 (sigma 1.5). ``mse+perceptual`` (lambda 0.5 in Table 2) needs ImageNet-pretrained VGG weights, which
 this project cannot download or ship, so selecting it raises a ConfigError instead of falling back.
+``l1+frlf`` (not in the paper; MIMO-UNet's loss) swaps the MSE for the mean absolute error, which weighs
+small errors more than MSE does; ``mse`` is still logged beside it.
 
 ``reduction`` says how the batch's images are combined: ``mean`` (the paper) averages the loss over all
 pixels, so the MSE term pulls an image with 100x the error 100x harder; ``log`` averages ``10·log10`` of
@@ -21,7 +23,8 @@ from torch import nn
 from .config import ConfigError
 
 # Table 2 of the paper: loss name -> default lambda of the auxiliary term.
-LOSSES: dict[str, float] = {"mse": 0.0, "mse+frlf": 0.1, "mse+ssim": 0.2, "mse+perceptual": 0.5}
+LOSSES: dict[str, float] = {"mse": 0.0, "mse+frlf": 0.1, "mse+ssim": 0.2, "mse+perceptual": 0.5, "l1+frlf": 0.1}
+CONTENT_TERMS = ("mse", "l1")  # the unweighted first term of a loss name
 REDUCTIONS = ("mean", "log")
 LOG_FLOOR = 1e-8  # keeps log finite for a perfect image
 
@@ -92,7 +95,7 @@ def check_loss_name(name: str) -> None:
 
 
 class DeblurLoss(nn.Module):
-    """``MSE + weight * auxiliary``, combined over the batch by ``reduction``.
+    """``content + weight * auxiliary`` (content: MSE or L1), combined over the batch by ``reduction``.
 
     ``forward`` returns the total and its parts (batch means) for logging.
     """
@@ -102,21 +105,24 @@ class DeblurLoss(nn.Module):
         check_loss_name(name)
         check_reduction(reduction)
         self.name = name
+        self.content = name.partition("+")[0]
         self.weight = LOSSES[name] if weight is None else float(weight)
         self.reduction = reduction
         self.register_buffer("window", gaussian_window(), persistent=False)
 
     def forward(self, output: torch.Tensor, target: torch.Tensor) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Total loss and the detached parts: ``mse`` and ``frlf`` or ``ssim`` (= 1 - SSIM)."""
+        """Total loss and the detached parts: ``mse`` (always), ``l1`` and ``frlf`` or ``ssim`` (= 1 - SSIM)."""
         per_image = self.reduction == "log"
         with torch.autocast(device_type=output.device.type, enabled=False):
             output, target = output.float(), target.float()
             parts = {"mse": per_image_mean((output - target) ** 2) if per_image else F.mse_loss(output, target)}
-            if self.name == "mse+frlf":
+            if self.content == "l1":
+                parts["l1"] = per_image_mean((output - target).abs()) if per_image else F.l1_loss(output, target)
+            if self.name.endswith("+frlf"):
                 parts["frlf"] = frequency_reconstruction_loss(output, target, per_image)
             elif self.name == "mse+ssim":
                 parts["ssim"] = 1.0 - ssim_torch(output, target, self.window, per_image)
-        total = parts["mse"] + sum(self.weight * value for key, value in parts.items() if key != "mse")
+        total = parts[self.content] + sum(self.weight * value for key, value in parts.items() if key not in CONTENT_TERMS)
         if per_image:
             total = (10 / math.log(10)) * torch.log(total + LOG_FLOOR).mean()
         return total, {key: value.detach().mean() for key, value in parts.items()}

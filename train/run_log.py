@@ -51,9 +51,9 @@ def plot_metrics(records: list[dict], path: Path) -> None:
     if train:
         steps = [r["step"] for r in train]
         ax_loss.plot(steps, [r["loss"] for r in train], label="total")
-        for part in ("mse", "frlf", "ssim"):
+        for part in ("mse", "l1", "frlf", "ssim"):
             if part in train[0]:
-                label = part if part == "mse" else f"{part} (before its weight)"
+                label = part if part in ("mse", "l1") else f"{part} (before its weight)"
                 ax_loss.plot(steps, [r[part] for r in train], label=label, alpha=0.7)
         ax_loss.set_yscale("log")
         ax_loss.legend()
