@@ -12,16 +12,18 @@ Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-
 
 Example:
     python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
-        --model runtime/models/deblur-lite.onnx --count 24
+        --model runtime/models/deblur-lite.onnx --count 48 --per-photo
 """
 
 import argparse
 import dataclasses
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
+from deblur.gain_stats import GainEstimate, gain_estimate
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backend import Backend, open_backend
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
@@ -31,26 +33,32 @@ from deblur.train.data import BlurSettings, blur_with_kernel, build_dataset, uni
 from deblur.train.recipes import load_train_config
 
 CROP = 512
+INPUT = "blurred input"
 
 
 def camera_shake_pairs(photos: Path, count: int, seed: int, blur: BlurSettings, min_texture: float):
-    """(blurred, sharp, None) from the training generator on held-out photos."""
+    """(photo name, blurred, sharp, None) from the training generator on held-out photos."""
     dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed, length=count, blur=blur,
                             min_texture=min_texture)
     for index in range(count):
         blurred, sharp = dataset.numpy_item(index)
-        yield blurred, sharp, None
+        yield photo_name(dataset, index), blurred, sharp, None
 
 
 def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings, min_texture: float):
-    """(blurred, sharp, kernel) with a known straight-line kernel (length in the recipe's range) on held-out photos."""
+    """(photo name, blurred, sharp, kernel) with a known straight-line kernel (length in the recipe's range)."""
     dataset = build_dataset("synthetic", photos, "test", crop=CROP, seed=seed + 1, length=count, blur=blur,
                             min_texture=min_texture)
     for index in range(count):
         _, sharp = dataset.numpy_item(index)
         rng = np.random.default_rng([seed, 7, index])
         kernel = uniform_motion_kernel(rng.uniform(*blur.length), rng.uniform(0, 180))
-        yield blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
+        yield photo_name(dataset, index), blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
+
+
+def photo_name(dataset, index: int) -> str:
+    """The held-out photo that pair ``index`` is cut from (pairs cycle through the photos)."""
+    return dataset.photos.paths[index % len(dataset.photos)].stem
 
 
 def model_method(backend: Backend, passes: int = 1):
@@ -66,25 +74,70 @@ def model_method(backend: Backend, passes: int = 1):
 
 def classical_methods():
     return {
-        "blurred input": lambda blurred, _k: blurred,
+        INPUT: lambda blurred, _k: blurred,
         "unsharp mask (sigma 2, amount 1)": lambda blurred, _k: unsharp_mask(blurred),
         "Wiener, true kernel (NSR 1e-2)": lambda blurred, k: None if k is None else wiener_deconvolve(blurred, k),
         "Richardson-Lucy, true kernel (30 it.)": lambda blurred, k: None if k is None else richardson_lucy(blurred, k),
     }
 
 
-def evaluate(pairs, methods) -> dict[str, tuple[float, float, float]]:
-    """Mean PSNR, SSIM and ms per image of every method that applies to the pairs."""
-    scores: dict[str, list[tuple[float, float, float]]] = {name: [] for name in methods}
-    for blurred, sharp, kernel in pairs:
+@dataclass
+class MethodScores:
+    """Per-pair PSNR, SSIM, milliseconds and photo of one method on one set."""
+
+    psnr: list[float] = field(default_factory=list)
+    ssim: list[float] = field(default_factory=list)
+    ms: list[float] = field(default_factory=list)
+    photos: list[str] = field(default_factory=list)
+
+
+def evaluate(pairs, methods) -> dict[str, MethodScores]:
+    """Per-pair scores of every method that applies to the pairs (input first: it is a method too)."""
+    scores = {name: MethodScores() for name in methods}
+    for photo, blurred, sharp, kernel in pairs:
         for name, restore in methods.items():
             start = time.perf_counter()
             restored = restore(blurred, kernel)
             elapsed = (time.perf_counter() - start) * 1000
             if restored is not None:
                 restored = np.clip(restored, 0, 1)
-                scores[name].append((psnr(restored, sharp), ssim(restored, sharp), elapsed))
-    return {name: tuple(np.mean(values, axis=0)) for name, values in scores.items() if values}
+                record = scores[name]
+                record.psnr.append(psnr(restored, sharp))
+                record.ssim.append(ssim(restored, sharp))
+                record.ms.append(elapsed)
+                record.photos.append(photo)
+    return {name: record for name, record in scores.items() if record.psnr}
+
+
+def gain_over_input(record: MethodScores, baseline: MethodScores) -> GainEstimate:
+    """The method's PSNR gain over the blurred input, pair by pair, summarised over photos."""
+    gains = [after - before for after, before in zip(record.psnr, baseline.psnr)]
+    return gain_estimate(gains, record.photos)
+
+
+def print_rows(set_name: str, scores: dict[str, MethodScores]) -> None:
+    """The model-card table's rows of one set: mean PSNR, gain ± standard error over photos, SSIM, time."""
+    for name, record in scores.items():
+        gain = "–"
+        if name != INPUT:
+            estimate = gain_over_input(record, scores[INPUT])
+            gain = f"{estimate.mean:+.2f} ± {estimate.stderr:.2f}"
+        print(f"| {set_name} | {name} | {np.mean(record.psnr):.2f} | {gain} | {np.mean(record.ssim):.4f} "
+              f"| {np.mean(record.ms):.0f} |")
+
+
+def print_per_photo(set_name: str, scores: dict[str, MethodScores]) -> None:
+    """Each held-out photo's pair count, mean input PSNR and mean gain of every method."""
+    baseline = scores[INPUT]
+    inputs = gain_estimate(baseline.psnr, baseline.photos).per_photo  # the mean input PSNR per photo
+    methods = [name for name in scores if name != INPUT]
+    gains = {name: gain_over_input(scores[name], baseline).per_photo for name in methods}
+    print(f"\n{set_name}: mean gain (dB) per held-out photo\n")
+    print("| photo | pairs | input PSNR | " + " | ".join(methods) + " |")
+    print("|" + " --- |" * (3 + len(methods)))
+    for photo, value in inputs.items():
+        cells = " | ".join(f"{gains[name][photo]:+.2f}" for name in methods)
+        print(f"| {photo} | {baseline.photos.count(photo)} | {value:.2f} | {cells} |")
 
 
 def main() -> None:
@@ -94,11 +147,12 @@ def main() -> None:
     parser.add_argument("--model", type=Path, action="append", default=[], help="ONNX model; repeatable")
     parser.add_argument("--length", type=float, nargs=2, metavar=("LOW", "HIGH"),
                         help="blur length range in px for both sets (default: the config's)")
-    parser.add_argument("--count", type=int, default=24, help="pairs per set")
+    parser.add_argument("--count", type=int, default=48, help="pairs per set (they cycle through the held-out photos)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--self-ensemble", type=int, choices=sorted(FLIPS)[1:],
                         help="also score every model averaged over this many flips")
+    parser.add_argument("--per-photo", action="store_true", help="also print each held-out photo's mean gain")
     args = parser.parse_args()
 
     methods = classical_methods()
@@ -117,10 +171,14 @@ def main() -> None:
     }
     print(f"{args.count} pairs of {CROP}x{CROP} per set, seed {args.seed}, held-out photos of {args.photos}, "
           f"blur and crops of {args.config}, blur length {blur.length[0]:g}-{blur.length[1]:g} px")
-    print("| set | method | PSNR (dB) | SSIM | ms / image |\n| --- | --- | --- | --- | --- |")
-    for set_name, pairs in sets.items():
-        for method, (mean_psnr, mean_ssim, ms) in evaluate(pairs, methods).items():
-            print(f"| {set_name} | {method} | {mean_psnr:.2f} | {mean_ssim:.4f} | {ms:.0f} |")
+    print("gain: mean PSNR gain over the blurred input ± its standard error over the held-out photos\n")
+    print("| set | method | PSNR (dB) | gain (dB) | SSIM | ms / image |\n| --- | --- | --- | --- | --- | --- |")
+    results = {set_name: evaluate(pairs, methods) for set_name, pairs in sets.items()}
+    for set_name, scores in results.items():
+        print_rows(set_name, scores)
+    if args.per_photo:
+        for set_name, scores in results.items():
+            print_per_photo(set_name, scores)
 
 
 if __name__ == "__main__":
