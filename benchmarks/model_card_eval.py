@@ -109,8 +109,8 @@ def evaluate(pairs, methods) -> dict[str, MethodScores]:
     return {name: record for name, record in scores.items() if record.psnr}
 
 
-def gain_over_input(record: MethodScores, baseline: MethodScores) -> GainEstimate:
-    """The method's PSNR gain over the blurred input, pair by pair, summarised over photos."""
+def paired_gain(record: MethodScores, baseline: MethodScores) -> GainEstimate:
+    """PSNR gain of ``record`` over ``baseline`` (the blurred input or another model), pair by pair, by photo."""
     gains = [after - before for after, before in zip(record.psnr, baseline.psnr)]
     return gain_estimate(gains, record.photos)
 
@@ -120,10 +120,19 @@ def print_rows(set_name: str, scores: dict[str, MethodScores]) -> None:
     for name, record in scores.items():
         gain = "–"
         if name != INPUT:
-            estimate = gain_over_input(record, scores[INPUT])
+            estimate = paired_gain(record, scores[INPUT])
             gain = f"{estimate.mean:+.2f} ± {estimate.stderr:.2f}"
         print(f"| {set_name} | {name} | {np.mean(record.psnr):.2f} | {gain} | {np.mean(record.ssim):.4f} "
               f"| {np.mean(record.ms):.0f} |")
+
+
+def print_differences(set_name: str, scores: dict[str, MethodScores], models: list[str]) -> None:
+    """Every other model row against the first, pair by pair: far less noisy than two gains compared."""
+    first = scores[models[0]]
+    for name in models[1:]:
+        difference = paired_gain(scores[name], first)
+        print(f"{set_name}: {name} − {models[0]}: {difference.mean:+.3f} ± {difference.stderr:.3f} dB "
+              "(paired, standard error over photos)")
 
 
 def print_per_photo(set_name: str, scores: dict[str, MethodScores]) -> None:
@@ -131,7 +140,7 @@ def print_per_photo(set_name: str, scores: dict[str, MethodScores]) -> None:
     baseline = scores[INPUT]
     inputs = gain_estimate(baseline.psnr, baseline.photos).per_photo  # the mean input PSNR per photo
     methods = [name for name in scores if name != INPUT]
-    gains = {name: gain_over_input(scores[name], baseline).per_photo for name in methods}
+    gains = {name: paired_gain(scores[name], baseline).per_photo for name in methods}
     print(f"\n{set_name}: mean gain (dB) per held-out photo\n")
     print("| photo | pairs | input PSNR | " + " | ".join(methods) + " |")
     print("|" + " --- |" * (3 + len(methods)))
@@ -155,7 +164,8 @@ def main() -> None:
     parser.add_argument("--per-photo", action="store_true", help="also print each held-out photo's mean gain")
     args = parser.parse_args()
 
-    methods = classical_methods()
+    classical = classical_methods()
+    methods = dict(classical)
     for path in args.model:
         backend = open_backend(path, "onnxruntime", "cpu", args.threads)
         methods[f"deblur {path.stem}"] = model_method(backend)
@@ -176,6 +186,11 @@ def main() -> None:
     results = {set_name: evaluate(pairs, methods) for set_name, pairs in sets.items()}
     for set_name, scores in results.items():
         print_rows(set_name, scores)
+    models = [name for name in methods if name not in classical]
+    if len(models) > 1:
+        print()
+        for set_name, scores in results.items():
+            print_differences(set_name, scores, models)
     if args.per_photo:
         for set_name, scores in results.items():
             print_per_photo(set_name, scores)
