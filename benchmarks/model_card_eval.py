@@ -57,8 +57,8 @@ def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings
 
 
 def photo_name(dataset, index: int) -> str:
-    """The held-out photo that pair ``index`` is cut from (pairs cycle through the photos)."""
-    return dataset.photos.paths[index % len(dataset.photos)].stem
+    """The held-out photo that pair ``index`` is cut from."""
+    return dataset.photos.paths[dataset.photo_position(index)].stem
 
 
 def model_method(backend: Backend, passes: int = 1):
@@ -164,13 +164,13 @@ def main() -> None:
     parser.add_argument("--per-photo", action="store_true", help="also print each held-out photo's mean gain")
     args = parser.parse_args()
 
-    classical = classical_methods()
-    methods = dict(classical)
+    models = {}
     for path in args.model:
         backend = open_backend(path, "onnxruntime", "cpu", args.threads)
-        methods[f"deblur {path.stem}"] = model_method(backend)
+        models[f"deblur {path.stem}"] = model_method(backend)
         if args.self_ensemble:
-            methods[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(backend, args.self_ensemble)
+            models[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(backend, args.self_ensemble)
+    methods = classical_methods() | models
     recipe = load_train_config(args.config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
     if args.length:
@@ -186,11 +186,10 @@ def main() -> None:
     results = {set_name: evaluate(pairs, methods) for set_name, pairs in sets.items()}
     for set_name, scores in results.items():
         print_rows(set_name, scores)
-    models = [name for name in methods if name not in classical]
     if len(models) > 1:
         print()
         for set_name, scores in results.items():
-            print_differences(set_name, scores, models)
+            print_differences(set_name, scores, list(models))
     if args.per_photo:
         for set_name, scores in results.items():
             print_per_photo(set_name, scores)

@@ -228,5 +228,5 @@ def item_name(dataset, index: int) -> str:
         blurred = Path(dataset.pair_for(index).blurred)
         return f"{blurred.parent.parent.name}/{blurred.name}"
     if isinstance(dataset, SyntheticPairs):
-        return f"{dataset.photos.paths[index % len(dataset.photos)].name}#{index}"
+        return f"{dataset.photos.paths[dataset.photo_position(index)].name}#{index}"
     return f"{index:05d}"

@@ -49,11 +49,15 @@ class SyntheticPairs(SeededPairs):
     def __len__(self) -> int:
         return self.length
 
+    def photo_position(self, index: int) -> int:
+        """Which photo of the store item ``index`` is cut from: items cycle through the photos."""
+        return index % len(self.photos)
+
     def numpy_item(self, index: int):
         """Item ``index`` as HxWx3 float32 numpy arrays (blurred, sharp)."""
         index = self.check_index(index)
         rng = self.item_rng(index)
-        photo = self.photos[index % len(self.photos)]
+        photo = self.photos[self.photo_position(index)]
         if self.photo_scale is not None:
             photo = shrink(photo, float(rng.uniform(*self.photo_scale)), self.crop or 1)
         height, width = photo.shape[:2]
