@@ -1,0 +1,57 @@
+"""benchmarks/real_footage.py: the before/after table and crops of the model card's real-footage section."""
+
+import importlib.util
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deblur.export.sample_images import natural_image
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_footage.py"
+
+
+def _horizontally_blurred(path: Path) -> Path:
+    sharp = (natural_image(96, 128, seed=3) * 255).round().astype(np.uint8)
+    kernel = np.full((1, 9), 1 / 9, np.float32)
+    assert cv2.imwrite(str(path), cv2.filter2D(sharp, -1, kernel, borderType=cv2.BORDER_REFLECT))
+    return path
+
+
+def _table_rows(stdout: str) -> list[list[str]]:
+    lines = [line for line in stdout.splitlines() if line.startswith("| ")][2:]
+    return [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+
+
+def test_table_and_crops_for_an_image_and_a_video_frame(tmp_path, make_video):
+    image = _horizontally_blurred(tmp_path / "blurred.png")
+    video = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    out = tmp_path / "looks"
+    done = subprocess.run([sys.executable, str(SCRIPT), str(image), str(video), "--frame", "3", "--crop", "32",
+                           "--out", str(out), "--threads", "1"], capture_output=True, text=True, check=True)
+
+    rows = _table_rows(done.stdout)
+    assert [row[:3] for row in rows] == [["blurred.png", "128x96", "deblur-lite"], ["clip.mp4", "64x48", "deblur-lite"]]
+    image_row = rows[0]
+    assert float(image_row[5]) > 1.0, "the bundled model should sharpen a motion-blurred image"
+    assert float(image_row[6]) < 60.0, "the output should differ from the input"
+
+    side = cv2.imread(str(out / "blurred.deblur-lite.png"))
+    zoom = cv2.imread(str(out / "blurred.deblur-lite.zoom.png"))
+    assert side.shape == (96, 256, 3)
+    assert zoom.shape == (64, 128, 3)
+    assert (out / "clip.deblur-lite.zoom.png").is_file()
+
+
+def test_the_zoom_window_is_where_the_output_changed_most():
+    spec = importlib.util.spec_from_file_location("real_footage", SCRIPT)
+    real_footage = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(real_footage)
+    before = np.zeros((60, 80, 3), np.uint8)
+    after = before.copy()
+    after[30:40, 50:60] = 200
+    y, x = real_footage.most_changed_window(before, after, 10)
+    assert (y, x) == (30, 50)
+    assert real_footage.most_changed_window(before[:8, :8], after[:8, :8], 10) == (0, 0)
