@@ -14,7 +14,7 @@ from torch.utils.data import Dataset
 from deblur.train.checkpoint import CheckpointError, load_checkpoint, load_training_state
 from deblur.train.config import ConfigError
 from deblur.train.distributed import DistContext, ShardedBatchSampler
-from deblur.train.loop import RunPaths, train
+from deblur.train.loop import RunPaths, autocast_dtype, train
 from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
@@ -183,6 +183,29 @@ def test_time_budget_stops_the_run(tmp_path):
     result = run(smoke(max_steps=None, max_minutes=0.001), tmp_path / "timed")
     assert result.stopped_by == "time" and result.step >= 1
     assert RunPaths(tmp_path / "timed").state.exists()
+
+
+def test_cpu_mixed_precision_only_when_asked_and_native(monkeypatch):
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    assert autocast_dtype("auto", cpu) is None and autocast_dtype("off", cuda) is None
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        autocast_dtype("fp16", cpu)
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: True)
+    assert autocast_dtype("bf16", cpu) is torch.bfloat16
+    monkeypatch.setattr(torch.ops.mkldnn, "_is_mkldnn_bf16_supported", lambda: False)
+    with pytest.raises(ConfigError, match="native bf16"):
+        autocast_dtype("bf16", cpu)
+
+
+@pytest.mark.skipif(not torch.ops.mkldnn._is_mkldnn_bf16_supported(), reason="this CPU has no native bf16")
+def test_bf16_on_cpu_trains_and_keeps_fp32_weights(tmp_path):
+    run_dir = tmp_path / "bf16"
+    result = run(smoke(max_steps=4, amp="bf16"), run_dir)
+    records = [json.loads(line) for line in RunPaths(run_dir).metrics.read_text().splitlines()]
+    assert records[0]["amp"] == "bfloat16"
+    assert all(torch.isfinite(torch.tensor(r["loss"])) for r in records if r["kind"] == "train")
+    weights = load_checkpoint(RunPaths(run_dir).last).state_dict()
+    assert {tensor.dtype for tensor in weights.values()} == {torch.float32} and result.step == 4
 
 
 def test_output_init_scale_shrinks_the_initial_residual():

@@ -71,7 +71,7 @@ class TrainConfig:
     loss: str = "mse+frlf"
     loss_weight: float | None = None  # None = the Table 2 lambda of ``loss``
     loss_reduction: str = "mean"  # "log": mean of 10·log10(each image's loss), weighing images as a mean PSNR does
-    amp: str = "auto"  # CUDA only; ignored on CPU
+    amp: str = "auto"  # auto: bf16/fp16 on CUDA, fp32 on CPU; "bf16" also on CPUs with native bf16
     seed: int = 0
     # bookkeeping
     val_every: int = 1000
