@@ -22,7 +22,8 @@ from deblur.runtime.backend import open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.frames import side_by_side
 from deblur.runtime.model_file import bundled_model_path
-from deblur.runtime.sources import open_source
+from deblur.runtime.sinks import ImageSink
+from deblur.runtime.sources import Frame, open_source
 
 
 def parse_args() -> argparse.Namespace:
@@ -82,17 +83,11 @@ def zoomed_pair(before: np.ndarray, after: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(pair, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
 
 
-def write_image(path: Path, image: np.ndarray) -> None:
-    if not cv2.imwrite(str(path), image):
-        raise OSError(f"could not write {path}")
-
-
 def main() -> None:
     args = parse_args()
     models = args.model or [bundled_model_path()]
     deblurrers = {model: FrameDeblurrer(open_backend(model, threads=args.threads)) for model in models}
-    if args.out:
-        args.out.mkdir(parents=True, exist_ok=True)
+    looks = ImageSink(args.out, single_file=False) if args.out else None  # atomic writes, clear errors
     print("| source | size | model | gradient before | gradient after | ratio | output vs input PSNR (dB) | ms |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")
     for source in args.sources:
@@ -105,10 +100,11 @@ def main() -> None:
             after = mean_gradient(output)
             print(f"| {source.name} | {image.shape[1]}x{image.shape[0]} | {model.stem} | {before:.4f} | {after:.4f} "
                   f"| {after / before:.3f} | {psnr(image, output):.1f} | {ms:.0f} |")
-            if args.out:
+            if looks:
                 stem = f"{source.stem}.{model.stem}"
-                write_image(args.out / f"{stem}.png", side_by_side(image, output))
-                write_image(args.out / f"{stem}.zoom.png", zoomed_pair(image, output, args.crop))
+                pair, zoom = side_by_side(image, output), zoomed_pair(image, output, args.crop)
+                looks.write(Frame(pair, 0, name=f"{stem}.png"), pair)
+                looks.write(Frame(zoom, 0, name=f"{stem}.zoom.png"), zoom)
 
 
 if __name__ == "__main__":

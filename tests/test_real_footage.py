@@ -8,15 +8,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from deblur.export.sample_images import natural_image
+from deblur.export.sample_images import blurry_image
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_footage.py"
 
 
-def _horizontally_blurred(path: Path) -> Path:
-    sharp = (natural_image(96, 128, seed=3) * 255).round().astype(np.uint8)
-    kernel = np.full((1, 9), 1 / 9, np.float32)
-    assert cv2.imwrite(str(path), cv2.filter2D(sharp, -1, kernel, borderType=cv2.BORDER_REFLECT))
+def _motion_blurred(path: Path) -> Path:
+    assert cv2.imwrite(str(path), (blurry_image(96, 128, seed=3) * 255).round().astype(np.uint8))
     return path
 
 
@@ -26,7 +24,7 @@ def _table_rows(stdout: str) -> list[list[str]]:
 
 
 def test_table_and_crops_for_an_image_and_a_video_frame(tmp_path, make_video):
-    image = _horizontally_blurred(tmp_path / "blurred.png")
+    image = _motion_blurred(tmp_path / "blurred.png")
     video = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
     out = tmp_path / "looks"
     done = subprocess.run([sys.executable, str(SCRIPT), str(image), str(video), "--frame", "3", "--crop", "32",

@@ -141,7 +141,7 @@ def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
 
     CUDA: bf16 where supported (``auto``), else fp16 with a GradScaler. CPU: fp32 unless ``bf16`` is asked
     for (``auto`` keeps the CPU recipes bit-reproducible), and only on CPUs with native bf16 (AVX512-BF16 or
-    AMX), where oneDNN runs the training step ~1.7x faster; elsewhere it would be emulated and slower.
+    AMX), where oneDNN runs a bare training step ~1.6x faster; elsewhere it would be emulated and slower.
     """
     if amp == "off":
         return None
