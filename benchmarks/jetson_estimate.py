@@ -10,9 +10,13 @@ Example:  python benchmarks/jetson_estimate.py --efficiency 0.15
 """
 
 import argparse
+from pathlib import Path
 
+from deblur.train.checkpoint import read_checkpoint_config
 from deblur.train.complexity import count_macs
 from deblur.train.config import VARIANTS
+
+BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "train" / "weights" / "deblur-lite.safetensors"
 
 # board -> headline sparse INT8 TOPS (NVIDIA Jetson Orin specifications; "Super" = JetPack 6.2 MAXN SUPER mode)
 BOARDS = {
@@ -31,9 +35,12 @@ def main() -> None:
     args = parser.parse_args()
     header = " | ".join(f"{w}x{h}" for h, w in SIZES)
     print(f"Estimated fps (efficiency {args.efficiency:.2f} of dense FP16 peak; estimates, not measurements)\n")
-    print(f"| variant | board | {header} |\n|" + " --- |" * (2 + len(SIZES)))
-    for name in ("lite", "paper"):
-        macs = [count_macs(VARIANTS[name], h, w) for h, w in SIZES]
+    print(f"| network | board | {header} |\n|" + " --- |" * (2 + len(SIZES)))
+    bundled = read_checkpoint_config(BUNDLED_WEIGHTS)
+    networks = {f"bundled (lite, C = {bundled.width})": bundled, "lite (C = 16)": VARIANTS["lite"],
+                "paper (C = 32)": VARIANTS["paper"]}
+    for name, config in networks.items():
+        macs = [count_macs(config, h, w) for h, w in SIZES]
         for board, tops in BOARDS.items():
             flops = args.efficiency * tops * 1e12 / 4
             cells = " | ".join(f"{flops / (2 * m):.1f}" for m in macs)

@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from deblur.train.data import BlurSettings
+from deblur.train.growth import load_initial_weights
 from deblur.train.recipes import load_train_config
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -25,3 +26,10 @@ def test_config_loads_with_valid_blur_and_start(path):
     if config.init_weights is not None:
         start = Path(config.init_weights)
         assert start.parts[0] == "runs" or (ROOT / start).is_file(), start
+
+
+@pytest.mark.parametrize("path", [path for path in CONFIGS if "init_weights = \"train/" in path.read_text()],
+                         ids=lambda path: path.name)
+def test_shipped_start_weights_fit_the_configured_network(path):
+    config = load_train_config(str(path))
+    load_initial_weights(ROOT / config.init_weights, config.model_config())
