@@ -37,8 +37,8 @@ def main() -> None:
     print(f"Estimated fps (efficiency {args.efficiency:.2f} of dense FP16 peak; estimates, not measurements)\n")
     print(f"| network | board | {header} |\n|" + " --- |" * (2 + len(SIZES)))
     bundled = read_checkpoint_config(BUNDLED_WEIGHTS)
-    networks = {f"bundled (lite, C = {bundled.width})": bundled, "lite (C = 16)": VARIANTS["lite"],
-                "paper (C = 32)": VARIANTS["paper"]}
+    networks = {f"bundled (lite, C = {bundled.width})": bundled,
+                **{f"{name} (C = {VARIANTS[name].width})": VARIANTS[name] for name in ("lite", "paper")}}
     for name, config in networks.items():
         macs = [count_macs(config, h, w) for h, w in SIZES]
         for board, tops in BOARDS.items():

@@ -26,10 +26,5 @@ def test_config_loads_with_valid_blur_and_start(path):
     if config.init_weights is not None:
         start = Path(config.init_weights)
         assert start.parts[0] == "runs" or (ROOT / start).is_file(), start
-
-
-@pytest.mark.parametrize("path", [path for path in CONFIGS if "init_weights = \"train/" in path.read_text()],
-                         ids=lambda path: path.name)
-def test_shipped_start_weights_fit_the_configured_network(path):
-    config = load_train_config(str(path))
-    load_initial_weights(ROOT / config.init_weights, config.model_config())
+        if start.parts[0] != "runs":  # shipped weights must load into the configured network
+            load_initial_weights(ROOT / start, config.model_config())

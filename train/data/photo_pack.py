@@ -15,8 +15,8 @@ import numpy as np
 
 from deblur.atomic import atomic_write
 
-from .images import DataError, list_images, read_image_raw
-from .photos import DEFAULT_MAX_SIDE, _downscale
+from .images import DataError, list_images, read_image_raw, to_float
+from .photos import DEFAULT_MAX_SIDE, downscale_to_max_side
 
 DEFAULT_JPEG_QUALITY = 92
 
@@ -29,14 +29,10 @@ class PackResult:
 
 
 def to_uint8(image: np.ndarray) -> np.ndarray:
-    """An 8-bit copy of a uint8, uint16 or float [0, 1] image (rounded)."""
+    """An 8-bit version of a uint8, uint16 or float [0, 1] image (rounded; uint8 is returned as is)."""
     if image.dtype == np.uint8:
         return image
-    if np.issubdtype(image.dtype, np.integer):
-        scaled = image.astype(np.float32) * (255.0 / np.iinfo(image.dtype).max)
-    else:
-        scaled = np.clip(image, 0.0, 1.0) * 255.0
-    return np.round(scaled).astype(np.uint8)
+    return np.round(to_float(image) * np.float32(255.0)).astype(np.uint8)
 
 
 def encode_jpeg(image: np.ndarray, quality: int) -> bytes:
@@ -61,7 +57,7 @@ def pack_photos(source: Path, destination: Path, max_side: int = DEFAULT_MAX_SID
     destination.mkdir(parents=True, exist_ok=True)
     packed_bytes = source_bytes = 0
     for photo in photos:
-        data = encode_jpeg(to_uint8(_downscale(read_image_raw(photo), max_side)), quality)
+        data = encode_jpeg(to_uint8(downscale_to_max_side(read_image_raw(photo), max_side)), quality)
         atomic_write(destination / photo.name, lambda tmp, data=data: tmp.write_bytes(data))
         source_bytes += photo.stat().st_size
         packed_bytes += len(data)

@@ -38,7 +38,8 @@ def split_photos(paths: list[Path], val_fraction: float = VAL_FRACTION) -> tuple
     return sorted(ordered[val_count:]), sorted(ordered[:val_count])
 
 
-def _downscale(image: np.ndarray, max_side: int | None) -> np.ndarray:
+def downscale_to_max_side(image: np.ndarray, max_side: int | None) -> np.ndarray:
+    """Shrink by area averaging so the longer side is at most ``max_side`` (None or smaller images: unchanged)."""
     longest = max(image.shape[:2])
     if max_side is None or longest <= max_side:
         return image
@@ -79,7 +80,7 @@ class PhotoStore:
         return len(self.paths)
 
     def _decode(self, number: int) -> np.ndarray:
-        return np.ascontiguousarray(_downscale(read_image_raw(self.paths[number]), self.max_side))
+        return np.ascontiguousarray(downscale_to_max_side(read_image_raw(self.paths[number]), self.max_side))
 
     def __getitem__(self, number: int) -> np.ndarray:
         photo = self._kept.get(number)
