@@ -22,7 +22,7 @@ from .model_file import validate_metadata
 SIDECAR_KEYS = ("tensorrt_version", "gpu_name", "compute_capability", "onnx_sha256", "precision", "profile", "metadata")
 INSTALL_HINT = (
     "TensorRT is not installed: on Jetson it comes with JetPack (python3-libnvinfer); on x86 "
-    "pip install 'deblur[trt]' from NVIDIA's index. Or run the ONNX model with --backend onnxruntime"
+    "pip install 'deblur-edge[trt]' from NVIDIA's index. Or run the ONNX model with --backend onnxruntime"
 )
 
 

@@ -10,11 +10,15 @@ CPU: the lite network, smaller crops, and the lr halved every ``lr_step`` *steps
 
 import dataclasses
 import json
-import tomllib
 import types
 import typing
 from dataclasses import dataclass
 from pathlib import Path
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package (train extra)
+    import tomli as tomllib
 
 from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
 from .data.augment import NOISE_VARIANCE

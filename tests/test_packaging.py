@@ -1,0 +1,79 @@
+"""Packaging: the distribution name, extras that each work alone, install hints, licence, Python 3.10's tomli."""
+
+import re
+import subprocess
+import sys
+import textwrap
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
+EXTRAS = PYPROJECT["project"]["optional-dependencies"]
+HINT_FOLDERS = ("runtime", "export", "calibration", "deblur", "train", "docs")
+
+
+def _requirement_name(requirement: str) -> str:
+    return re.split(r"[\s<>=!~;\[]", requirement, maxsplit=1)[0].lower()
+
+
+def _closure(extra: str) -> set[str]:
+    """Distribution names one extra installs, following ``deblur-edge[...]`` references."""
+    names = set()
+    for requirement in EXTRAS[extra]:
+        nested = re.fullmatch(r"deblur-edge\[(.+)\]", requirement)
+        if nested:
+            for name in nested.group(1).split(","):
+                names |= _closure(name.strip())
+        else:
+            names.add(_requirement_name(requirement))
+    return names
+
+
+def test_distribution_name_and_spdx_licence():
+    project = PYPROJECT["project"]
+    assert project["name"] == "deblur-edge"
+    assert project["license"] == "Apache-2.0"
+    text = (ROOT / "LICENSE").read_text()
+    assert "Apache License" in text and "Version 2.0, January 2004" in text and "END OF TERMS AND CONDITIONS" in text
+
+
+def test_no_extra_installs_both_onnxruntime_builds():
+    assert "onnxruntime" in _closure("runtime") and "onnxruntime-gpu" not in _closure("runtime")
+    assert "onnxruntime-gpu" in _closure("gpu") and "onnxruntime" not in _closure("gpu")
+    for extra in EXTRAS:
+        assert not {"onnxruntime", "onnxruntime-gpu"} <= _closure(extra), extra
+
+
+def test_each_runtime_extra_has_what_the_runtime_imports():
+    for extra in ("runtime", "gpu", "trt", "jetson", "demo"):
+        assert {"opencv-python-headless", "av", "typer"} <= _closure(extra), extra
+    assert {"onnx", "opencv-python-headless", "onnxruntime", "typer"} <= _closure("export")
+    assert {"onnx", "cuda-python"} <= _closure("jetson")  # deblur-export --engine on the device
+    assert {"torch", "opencv-python-headless", "typer"} <= _closure("train")
+    assert any(r.startswith("tomli") and "python_version<'3.11'" in r.replace(" ", "") for r in EXTRAS["train"])
+    assert {"pytest", "torch", "onnxruntime", "scikit-image", "tomli"} <= _closure("dev")
+
+
+def test_every_install_hint_names_the_distribution():
+    files = [p for folder in HINT_FOLDERS for p in (ROOT / folder).rglob("*") if p.suffix in (".py", ".md")]
+    files += [ROOT / "README.md"]
+    stale = [f"{p.relative_to(ROOT)}: {line.strip()}" for p in files for line in p.read_text().splitlines()
+             if re.search(r"(?<![\w-])deblur\[", line)]
+    assert not stale, stale
+
+
+def test_training_configs_load_without_tomllib(tmp_path):
+    """Python 3.10 has no tomllib: recipes fall back to tomli (simulated by blocking the module)."""
+    config = tmp_path / "run.toml"
+    config.write_text('base = "cpu-lite"\nmax_steps = 7\n')
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules["tomllib"] = None
+        from deblur.train import recipes
+        assert recipes.tomllib.__name__ == "tomli", recipes.tomllib
+        print(recipes.load_train_config({str(config)!r}).max_steps)
+    """)
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "7"
