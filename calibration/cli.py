@@ -4,6 +4,8 @@ from pathlib import Path
 
 import typer
 
+from deblur.output_guard import OutputRefusedError, check_outputs
+
 from .blur import sharpness
 from .collect import BLUR_OVERSAMPLE, DEFAULT_FRAMES, DEFAULT_MAX_SIDE, collect_frames
 from .frameset import save_frames
@@ -21,6 +23,7 @@ def calibrate(
         False, "--blur-aware", help=f"Score {BLUR_OVERSAMPLE}x more evenly spaced candidates by sharpness and keep a spread from sharp to blurry."
     ),
     max_side: int = typer.Option(DEFAULT_MAX_SIDE, help="Shrink frames so the longer side is at most this (0: keep)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output file (never an input)."),
 ) -> None:
     """Sample frames at even spacing over all SOURCES and save them for `deblur-export --int8 --calib`.
 
@@ -30,9 +33,10 @@ def calibrate(
         typer.echo(f"error: {output}: the calibration file must end in .npz", err=True)
         raise typer.Exit(2)
     try:
+        check_outputs([output], [Path(spec) for spec in sources if Path(spec).is_file()], overwrite)
         images, labels = collect_frames(sources, frames, blur_aware, max_side)
         save_frames(output, images, labels)
-    except CalibrationSourceError as exc:
+    except (CalibrationSourceError, OutputRefusedError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     scores = [sharpness(image) for image in images]

@@ -49,6 +49,7 @@ def export(
     strongly_typed: bool = typer.Option(False, "--strongly-typed", help="Take precisions from the ONNX (TensorRT 11 style)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Verify each stage numerically before writing it."),
     training_data: str = typer.Option(None, help="Training-data note for the metadata (default: from the checkpoint)."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files (never the source)."),
 ) -> None:
     """Export SOURCE and print a table of what was written.
 
@@ -80,6 +81,7 @@ def export(
             engine_overrides=overrides,
             check=check,
             training_data=training_data,
+            overwrite=overwrite,
         )
         run_export(request, on_artifact=written.append)
     except TensorRTUnavailable as exc:

@@ -14,6 +14,7 @@ from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
 from deblur.model_metadata import FORMAT
+from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
 
 from .fp16 import convert_to_fp16, make_fp16
 from .int8 import DEFAULT_CALIBRATION, calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
@@ -62,6 +63,7 @@ class ExportRequest:
     engine_overrides: dict = field(default_factory=dict)  # EngineOptions fields: workspace_mb, timing_cache, strongly_typed
     check: bool = True
     training_data: str | None = None
+    overwrite: bool = False
 
 
 def output_base(source: Path, output: Path | None) -> Path:
@@ -78,11 +80,44 @@ def sibling(base: Path, tag: str) -> Path:
     return base.with_name(f"{base.stem}.{tag}.onnx")
 
 
+def engine_source(base: Path, request: ExportRequest) -> Path:
+    """The ONNX the engine is built from: the lowest precision written."""
+    if request.int8:
+        return sibling(base, "int8")
+    return sibling(base, "fp16") if request.fp16 else base
+
+
+def planned_outputs(request: ExportRequest) -> list[Path]:
+    """Every file ``run_export`` would write for ``request`` (the timing cache, reused on purpose, aside)."""
+    base = output_base(request.source, request.output)
+    from_onnx = request.source.suffix.lower() == ".onnx"
+    copies_source = from_onnx and (request.output is None or is_same_file(base, request.source))
+    paths = [] if copies_source else [base]
+    paths += [sibling(base, tag) for tag, wanted in (("fp16", request.fp16), ("int8", request.int8)) if wanted]
+    if request.engine:
+        engine_path = engine_source(base, request).with_suffix(".engine")
+        paths += [engine_path, sidecar_path(engine_path)]
+    return paths
+
+
+def check_request_outputs(request: ExportRequest) -> None:
+    """ExportInputError for a request that writes nothing, would replace an input, or an existing file without overwrite."""
+    outputs = planned_outputs(request)
+    if not outputs:
+        raise ExportInputError(f"{request.output or request.source}: is the source itself and no --fp16, --int8 or --engine was asked; nothing to do")
+    inputs = [request.source, *(Path(spec) for spec in request.calib if Path(spec).is_file())]
+    try:
+        check_outputs(outputs, inputs, request.overwrite)
+    except OutputRefusedError as exc:
+        raise ExportInputError(str(exc)) from exc
+
+
 def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> list[Artifact]:
     """Run the requested stages and return what was written (``on_artifact`` sees each file as it lands)."""
     base = output_base(request.source, request.output)
     from_onnx = request.source.suffix.lower() == ".onnx"
     source = load_deblur_onnx(request.source) if from_onnx else None
+    check_request_outputs(request)
     precision = metadata_of(source)["deblur.precision"] if from_onnx else "fp32"
     if precision != "fp32" and (request.fp16 or request.int8):
         raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX")
@@ -95,7 +130,7 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
 
     if from_onnx:
         fp32 = source
-        base = request.source if request.output is None else base
+        base = request.source if request.output is None or is_same_file(base, request.source) else base
         if base != request.source:
             save_model(fp32, base)
             add(Artifact(base, precision, notes=f"copied from {request.source.name}"))
@@ -108,7 +143,7 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
     if request.int8:
         add(_export_int8(fp32, sibling(base, "int8"), frames, request))
     if request.engine:
-        onnx_path = artifacts[-1].path if (request.fp16 or request.int8) else base
+        onnx_path = engine_source(base, request)
         engine_path = onnx_path.with_suffix(".engine")
         overrides = {"timing_cache": base.parent / "tensorrt.timing.cache", **request.engine_overrides}
         options = engine_options_for(onnx_path, request.profile, **overrides)
@@ -126,6 +161,8 @@ def load_deblur_onnx(path: Path) -> onnx.ModelProto:
         raise ExportInputError(f"{path}: no such file") from exc
     except (DecodeError, OSError, ValueError) as exc:
         raise ExportInputError(f"{path}: not a readable ONNX file ({exc})") from exc
+    except onnx.checker.ValidationError as exc:  # e.g. external data that points outside the model's folder
+        raise ExportInputError(f"{path}: unsafe or broken ONNX file ({exc})") from exc
     metadata = metadata_of(proto)
     if metadata.get("deblur.format") != FORMAT:
         raise ExportInputError(f"{path}: not a deblur ONNX (metadata deblur.format != {FORMAT!r})")

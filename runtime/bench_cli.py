@@ -8,6 +8,7 @@ from pathlib import Path
 import typer
 
 from deblur.atomic import atomic_write
+from deblur.output_guard import check_outputs
 
 from .backend import open_backend
 from .bench import benchmark, machine_description, markdown_table, parse_sizes
@@ -26,6 +27,7 @@ def main(
     warmup: int = typer.Option(2, help="Untimed runs per size."),
     runs: int = typer.Option(10, help="Timed runs per size."),
     json_path: Path = typer.Option(None, "--json", help="Also write the results and the machine as JSON here."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file (never a model)."),
 ) -> None:
     """Example: deblur-bench --model lite.onnx --model lite.engine --sizes 640x360,1280x720 --json bench.json"""
     logging.basicConfig(format="warning: %(message)s", stream=sys.stderr)
@@ -35,6 +37,8 @@ def main(
         if warmup < 0 or runs < 1:
             raise DeblurRunError("--warmup must be >= 0 and --runs >= 1")
         paths = [resolve_model_path(path) for path in model] if model else [resolve_model_path(None)]
+        if json_path is not None:
+            check_outputs([json_path], paths, overwrite)
         for path in paths:
             for name in device if model_kind(path) == "onnx" else ["auto"]:
                 runner = open_backend(path, "auto", name, threads)
@@ -42,7 +46,7 @@ def main(
                     results.append(benchmark(runner, width, height, warmup, runs))
                     typer.echo(f"{path.name} {runner.provider} {width}x{height}: p50 {results[-1].p50_ms:.1f} ms", err=True)
                 runner.close()
-    except (DeblurRunError, ValueError) as exc:
+    except (DeblurRunError, ValueError) as exc:  # OutputRefusedError is a ValueError
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from exc
     machine = machine_description()

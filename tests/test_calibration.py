@@ -135,3 +135,24 @@ def test_cli_output_must_be_npz(tmp_path, make_video):
     result = runner.invoke(app, [str(video), "-o", str(tmp_path / "calib.bin")])
     assert result.exit_code == 2 and "must end in .npz" in result.output
     assert not (tmp_path / "calib.bin").exists()
+
+
+def test_cli_refuses_to_replace_an_existing_file_without_overwrite(tmp_path, make_video):
+    video = make_video(tmp_path / "clip.mp4", frames=4)
+    out = tmp_path / "calib.npz"
+    out.write_text("precious\n")
+    result = runner.invoke(app, [str(video), "--frames", "2", "-o", str(out)])
+    assert result.exit_code == 2 and result.output.strip() == f"error: {out}: already exists; pass --overwrite to replace it"
+    assert out.read_text() == "precious\n"
+    result = runner.invoke(app, [str(video), "--frames", "2", "-o", str(out), "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert len(load_frames(out)[0]) == 2
+
+
+def test_cli_never_writes_over_an_input_npz(tmp_path):
+    calib = tmp_path / "calib.npz"
+    save_frames(calib, [np.zeros((16, 16, 3), np.uint8)] * 2, ["a", "b"])
+    before = calib.read_bytes()
+    result = runner.invoke(app, [str(calib), "-o", str(calib), "--overwrite"])
+    assert result.exit_code == 2 and "would overwrite an input" in result.output
+    assert calib.read_bytes() == before

@@ -206,3 +206,58 @@ def test_cli_runs_every_stage_and_stops_at_missing_tensorrt(checkpoint, tmp_path
     rows = [line for line in result.output.splitlines() if line.startswith("| small")]
     assert [row.split("|")[3].strip() for row in rows] == ["fp32", "fp16", "int8-qdq"]
     assert "trtexec --onnx=" + str(out / "small.int8.onnx") in result.output and "--int8" in result.output
+
+
+def _one_error_line(result, code: int = 2) -> str:
+    assert result.exit_code == code, result.output
+    lines = result.output.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), result.output
+    return lines[0]
+
+
+def test_existing_outputs_are_refused_before_any_work_unless_overwrite(checkpoint, exported, tmp_path):
+    _, source = exported
+    precious = tmp_path / "small.onnx"
+    precious.write_text("precious\n")
+    plain = tmp_path / "small.safetensors"
+    plain.write_bytes(checkpoint.read_bytes())
+    assert _one_error_line(runner.invoke(app, [str(plain)])) == f"error: {precious}: already exists; pass --overwrite to replace it"
+    assert precious.read_text() == "precious\n"
+    half = tmp_path / "deploy" / "m.fp16.onnx"
+    half.parent.mkdir()
+    half.write_text("precious\n")
+    line = _one_error_line(runner.invoke(app, [str(source), "-o", str(half.parent), "--fp16", "--no-check"]))
+    assert "m.fp16.onnx: already exists" in line
+    assert half.read_text() == "precious\n" and not (half.parent / "m.onnx").exists()
+    result = runner.invoke(app, [str(source), "-o", str(half.parent), "--fp16", "--no-check", "--overwrite"])
+    assert result.exit_code == 0, result.output
+    assert metadata_of(onnx.load(str(half)))["deblur.precision"] == "fp16"
+
+
+def test_an_output_equal_to_the_source_is_a_no_op_error_and_the_source_is_untouched(exported, tmp_path, monkeypatch):
+    _, path = exported
+    source = tmp_path / "x.onnx"
+    source.write_bytes(path.read_bytes())
+    monkeypatch.chdir(tmp_path)
+    for args in (["x.onnx", "-o", "./x.onnx"], ["x.onnx", "-o", str(source), "--overwrite"], ["x.onnx"]):
+        assert "nothing to do" in _one_error_line(runner.invoke(app, args))
+    assert source.read_bytes() == path.read_bytes()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["x.onnx"]
+
+
+def test_onnx_with_external_data_outside_its_folder_is_a_clear_error(tmp_path):
+    tensor = numpy_helper.from_array(np.ones(3, np.float32), "bias")
+    tensor.data_location = onnx.TensorProto.EXTERNAL
+    tensor.external_data.add(key="location", value="../secret.bin")
+    tensor.ClearField("raw_data")
+    shape = ["batch", 3, "height", "width"]
+    graph = onnx.helper.make_graph(
+        [onnx.helper.make_node("Add", ["input", "bias"], ["output"])], "g",
+        [onnx.helper.make_tensor_value_info("input", onnx.TensorProto.FLOAT, shape)],
+        [onnx.helper.make_tensor_value_info("output", onnx.TensorProto.FLOAT, shape)], [tensor])
+    (tmp_path / "secret.bin").write_bytes(b"s" * 12)
+    (tmp_path / "models").mkdir()
+    model = tmp_path / "models" / "m.onnx"
+    model.write_bytes(onnx.helper.make_model(graph).SerializeToString())
+    line = _one_error_line(runner.invoke(app, [str(model), "--fp16", "-o", str(tmp_path / "out")]))
+    assert "m.onnx" in line and "points outside" in line

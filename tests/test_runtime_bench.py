@@ -41,9 +41,14 @@ def test_bench_cli_writes_table_and_json(tmp_path, deblur_onnx, identity_onnx):
 
 
 def test_bench_cli_bad_input_is_one_line(tmp_path, deblur_onnx):
+    precious = tmp_path / "precious.json"
+    precious.write_text("precious\n")
     for args, fragment in [(["--model", str(tmp_path / "x.onnx")], "no such model file"),
+                           (["--model", str(deblur_onnx), "--json", str(precious)], "precious.json: already exists; pass --overwrite"),
+                           (["--model", str(deblur_onnx), "--json", str(deblur_onnx), "--overwrite"], "would overwrite an input"),
                            (["--model", str(deblur_onnx), "--sizes", "big"], "not WIDTHxHEIGHT"),
                            (["--model", str(deblur_onnx), "--runs", "0"], "--runs")]:
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2 and result.output.strip().splitlines() == [result.output.strip()]
         assert result.output.startswith("error: ") and fragment in result.output
+    assert precious.read_text() == "precious\n"
