@@ -29,7 +29,7 @@ def _import_onnxruntime():
     try:
         import onnxruntime
     except ImportError as exc:
-        raise BackendError("ONNX Runtime is not installed; pip install "deblur-edge[runtime]" (CPU) or "deblur-edge[gpu]"") from exc
+        raise BackendError('ONNX Runtime is not installed; pip install "deblur-edge[runtime]" (CPU) or "deblur-edge[gpu]"') from exc
     return onnxruntime
 
 
