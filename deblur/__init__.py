@@ -6,3 +6,4 @@ Subpackages: ``deblur.train`` (model, data, losses, checkpoints; needs torch),
 """
 
 __version__ = "0.1.0"
+DISTRIBUTION = "deblur-edge"  # the name on the package index; "deblur" there is another project

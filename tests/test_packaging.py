@@ -77,3 +77,13 @@ def test_training_configs_load_without_tomllib(tmp_path):
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "7"
+
+
+def test_citation_and_changelog_name_this_version_and_the_paper():
+    from deblur import __version__
+
+    citation = (ROOT / "CITATION.cff").read_text()
+    assert re.search(rf"^version: {re.escape(__version__)}$", citation, re.MULTILINE)
+    assert "family-names: Lian" in citation and "family-names: Wang" in citation
+    assert 'journal: "Scientific Reports"' in citation and "volume: 13" in citation
+    assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()

@@ -1,0 +1,72 @@
+"""Console scripts: a missing extra is one line and exit code 2; --version and -h on every command."""
+
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+from deblur import __version__, console
+
+COMMANDS = [value for value in vars(console).values() if isinstance(value, console.Command)]
+
+
+def _run_without(module: str, command: str, args: list[str], cwd) -> subprocess.CompletedProcess:
+    """Run ``deblur.console.<command>(args)`` in a fresh interpreter where ``module`` cannot be imported."""
+    script = textwrap.dedent(f"""
+        import sys
+        sys.modules[{module!r}] = None
+        from deblur.console import {command}
+        sys.exit({command}({args!r}))
+    """)
+    return subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=cwd, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("module", "command", "args", "extra"),
+    [
+        ("cv2", "deblur_run", ["clip.mp4"], "runtime"),
+        ("typer", "deblur_bench", ["--help"], "runtime"),
+        ("torch", "deblur_train", ["cpu-lite"], "train"),
+        ("onnx", "deblur_export", ["model.onnx"], "export"),
+        ("skimage", "deblur_demo", ["sample", "demo_output"], "demo"),  # imported inside the command
+    ],
+)
+def test_a_missing_extra_is_one_line_naming_it(tmp_path, module, command, args, extra):
+    result = _run_without(module, command, args, tmp_path)
+    name = command.replace("_", "-")
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip() == f'error: {name} needs the [{extra}] extra: pip install "deblur-edge[{extra}]"'
+    assert result.stdout == ""
+
+
+def test_a_missing_onnxruntime_is_one_line_naming_the_extras(tmp_path, make_video):
+    make_video(tmp_path / "clip.mp4", frames=2)
+    result = _run_without("onnxruntime", "deblur_run", ["clip.mp4"], tmp_path)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: ONNX Runtime is not installed"), result.stderr
+    assert '"deblur-edge[runtime]"' in lines[0] and '"deblur-edge[gpu]"' in lines[0]
+
+
+def test_version_works_without_the_extra(tmp_path):
+    result = _run_without("cv2", "deblur_run", ["--version"], tmp_path)
+    assert (result.returncode, result.stdout.strip()) == (0, f"deblur-edge {__version__}"), result.stderr
+
+
+def test_every_command_has_version_and_short_help(capsys):
+    assert len(COMMANDS) == 10
+    for command in COMMANDS:
+        assert command(["--version"]) == 0
+        assert capsys.readouterr().out.strip() == f"deblur-edge {__version__}"
+    for command in (console.deblur_run, console.deblur_calibrate):
+        with pytest.raises(SystemExit) as exit_info:
+            command(["-h"])
+        assert exit_info.value.code == 0
+        assert f"Usage: {command.name}" in capsys.readouterr().out
+
+
+def test_a_broken_own_module_is_not_reported_as_a_missing_extra():
+    broken = console.Command("deblur-broken", "deblur.no_such_module", "runtime")
+    with pytest.raises(ModuleNotFoundError):
+        broken([])
