@@ -10,6 +10,7 @@ import typer
 from .backend import BACKENDS, DEVICES, open_backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
+from .interrupts import stop_on_signals
 from .model_file import resolve_model_path
 from .runner import RunOptions, deblur_source
 from .sources import open_source
@@ -56,29 +57,30 @@ def main(
 ) -> None:
     """Example: deblur-run clip.mp4 -o clip_sharp.mp4 --model deblur-lite.onnx
 
-    Ctrl-C stops early and still leaves a playable video.
+    Ctrl-C or SIGTERM stops after the current frame and still leaves a playable video.
     """
     _configure_logging(quiet)
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet and sys.stderr.isatty())
-    opened_source = opened_backend = None
-    try:
-        model_path = resolve_model_path(model)
-        opened_source = open_source(source)
-        opened_backend = open_backend(model_path, backend, device, threads)
-        summary = deblur_source(opened_source, source, opened_backend, options)
-    except DeblurRunError as exc:
-        raise fail(str(exc)) from exc
-    except OSError as exc:
-        raise fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from exc
-    except KeyboardInterrupt as exc:
-        raise fail("interrupted; no output written", INTERRUPTED_EXIT) from exc
-    finally:
-        if opened_source is not None:
-            opened_source.close()
-        if opened_backend is not None:
-            opened_backend.close()
-    if not quiet:
-        typer.echo(summary.line(), err=True)
-    if summary.interrupted:
-        raise typer.Exit(INTERRUPTED_EXIT)
+    with stop_on_signals():  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
+        opened_source = opened_backend = None
+        try:
+            model_path = resolve_model_path(model)
+            opened_source = open_source(source)
+            opened_backend = open_backend(model_path, backend, device, threads)
+            summary = deblur_source(opened_source, source, opened_backend, options)
+        except DeblurRunError as exc:
+            raise fail(str(exc)) from exc
+        except OSError as exc:
+            raise fail(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": ")) from exc
+        except KeyboardInterrupt as exc:
+            raise fail("interrupted; no output written", INTERRUPTED_EXIT) from exc
+        finally:
+            if opened_source is not None:
+                opened_source.close()
+            if opened_backend is not None:
+                opened_backend.close()
+        if not quiet:
+            typer.echo(summary.line(), err=True)
+        if summary.interrupted:
+            raise typer.Exit(INTERRUPTED_EXIT)

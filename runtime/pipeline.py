@@ -1,8 +1,9 @@
 """Decode, inference and encode overlapped: a reader thread and a writer thread around the inference loop.
 
 Bounded queues keep memory flat. Inference runs in the main thread (ONNX Runtime and TensorRT
-release the GIL), so Ctrl-C lands there: the loop stops reading, lets the writer finish the frames
-already deblurred, and returns ``interrupted=True`` so the caller closes the output normally.
+release the GIL), so Ctrl-C (and SIGTERM, see ``interrupts``) lands there: the loop stops reading, lets
+the writer finish the frames already deblurred, and returns ``interrupted=True`` so the caller closes
+the output normally; from then on further signals are ignored.
 """
 
 import queue
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frames import side_by_side
+from .interrupts import ignore_further_signals
 from .preview import Preview
 from .progress import Progress
 from .sinks import Sink
@@ -122,6 +124,7 @@ def run_pipeline(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        ignore_further_signals()
         stop.set()
         results.put(_END)
         writer.join()

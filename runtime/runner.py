@@ -9,6 +9,7 @@ from deblur.atomic import atomic_write
 from .backend import Backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError
+from .interrupts import stop_on_signals
 from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
@@ -73,11 +74,21 @@ def _check_options(options: RunOptions) -> None:
     check_passes(options.self_ensemble)
 
 
+def _require_frames(result: PipelineResult, spec: str) -> PipelineResult:
+    """``result`` if it holds a frame; KeyboardInterrupt when stopped before the first, else DeblurRunError."""
+    if result.frames:
+        return result
+    if result.interrupted:
+        raise KeyboardInterrupt
+    raise DeblurRunError(f"{spec}: no frame was deblurred; nothing written")
+
+
 def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
     """Deblur ``source`` (opened from ``spec``) with ``backend`` into the planned output.
 
-    Videos are written to a temporary file and renamed at the end, also after Ctrl-C (the encoder is
-    flushed, so the shorter video still plays); an error leaves no output file behind.
+    Videos are written to a temporary file and renamed at the end, also after Ctrl-C or SIGTERM (the
+    encoder is flushed, so the shorter video still plays; further signals wait for that); an error leaves
+    no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
     _check_options(options)
     plan = plan_output(source, spec, options.output, options.overwrite)
@@ -100,15 +111,15 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             result = run(sink)
         finally:
             sink.close(interrupted=result.interrupted)
-        if result.frames == 0:
-            raise DeblurRunError(f"{spec}: no frame was deblurred; nothing written")
+        _require_frames(result, spec)
         results.append(result)
 
     try:
-        if plan.kind == "video":
-            atomic_write(plan.path, write_video)
-        else:
-            results.append(run(ImageSink(plan.path, single_file=plan.kind == "image")))
+        with stop_on_signals():
+            if plan.kind == "video":
+                atomic_write(plan.path, write_video)
+            else:
+                results.append(_require_frames(run(ImageSink(plan.path, single_file=plan.kind == "image")), spec))
     finally:
         progress.close()
         if preview is not None:

@@ -2,6 +2,8 @@
 
 import os
 import stat
+import subprocess
+import sys
 
 import pytest
 
@@ -30,3 +32,21 @@ def test_a_failing_writer_leaves_the_old_file_and_no_temp(tmp_path):
         atomic_write(target, fail)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["out.txt"]
+
+
+def test_temps_of_dead_writers_are_removed_before_writing_and_live_or_foreign_ones_kept(tmp_path):
+    target = tmp_path / "out.mp4"
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f".out.mp4.{int(dead.stdout)}.ab_cd123.tmp"
+    live = tmp_path / f".out.mp4.{os.getpid()}.zz998877.tmp"
+    foreign = [tmp_path / ".out.mp4.notes.tmp", tmp_path / f".other.mp4.{int(dead.stdout)}.ab_cd123.tmp"]
+    for path in (stale, live, *foreign):
+        path.write_bytes(b"\0" * 48)
+    atomic_write(target, lambda tmp: tmp.write_text("done"))
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in (target, live, *foreign))
+
+
+def test_temp_names_carry_the_writing_process(tmp_path):
+    seen = []
+    atomic_write(tmp_path / "x.json", lambda tmp: seen.append(tmp.name) or tmp.write_text("{}"))
+    assert seen[0].startswith(f".x.json.{os.getpid()}.") and seen[0].endswith(".tmp")

@@ -1,5 +1,7 @@
 """deblur_source end to end on generated media: videos (timing, audio), image sets, Ctrl-C, fallbacks."""
 
+import os
+import signal
 from pathlib import Path
 
 import av
@@ -73,24 +75,58 @@ def test_compare_writes_input_and_result_side_by_side(tmp_path, make_video, iden
     assert info["size"] == (96, 32) and info["frames"] == 3
 
 
-def test_ctrl_c_leaves_a_playable_shorter_video(tmp_path, make_video, identity_onnx, monkeypatch):
-    clip = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 48), audio=True)
-    calls = {"n": 0}
+def _interrupt_after(monkeypatch, frames: int) -> None:
+    """The deblurrer raises KeyboardInterrupt (as Ctrl-C does) once ``frames`` calls have returned."""
     from deblur.runtime import deblurrer
 
-    original = deblurrer.FrameDeblurrer.__call__
+    original, calls = deblurrer.FrameDeblurrer.__call__, {"n": 0}
 
-    def interrupt_after_five(self, images):
+    def interrupt(self, images):
         calls["n"] += 1
-        if calls["n"] > 5:
+        if calls["n"] > frames:
             raise KeyboardInterrupt
         return original(self, images)
 
-    monkeypatch.setattr(deblurrer.FrameDeblurrer, "__call__", interrupt_after_five)
+    monkeypatch.setattr(deblurrer.FrameDeblurrer, "__call__", interrupt)
+
+
+def test_ctrl_c_leaves_a_playable_shorter_video(tmp_path, make_video, identity_onnx, monkeypatch):
+    clip = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 48), audio=True)
+    _interrupt_after(monkeypatch, 5)
     summary = _run(clip, identity_onnx, output=tmp_path / "cut.mp4")
     assert summary.interrupted and summary.frames == 5
     info = _probe(tmp_path / "cut.mp4")
     assert info["frames"] == 5 and info["audio"] == "aac" and info["audio_seconds"] <= 0.7
+
+
+def test_a_second_ctrl_c_while_the_video_is_finished_keeps_it(tmp_path, make_video, identity_onnx, monkeypatch):
+    from deblur.runtime import sinks
+
+    clip = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 48))
+    _interrupt_after(monkeypatch, 5)
+    original_close = sinks.PyAVVideoSink.close
+
+    def close_under_a_second_ctrl_c(self, interrupted=False):
+        os.kill(os.getpid(), signal.SIGINT)
+        original_close(self, interrupted)
+
+    monkeypatch.setattr(sinks.PyAVVideoSink, "close", close_under_a_second_ctrl_c)
+    summary = _run(clip, identity_onnx, output=tmp_path / "cut.mp4")
+    assert summary.interrupted and summary.frames == 5
+    assert _probe(tmp_path / "cut.mp4")["frames"] == 5
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "cut.mp4"]
+
+
+def test_ctrl_c_before_the_first_frame_exits_130_and_writes_nothing(tmp_path, make_video, identity_onnx, monkeypatch):
+    from typer.testing import CliRunner
+
+    from deblur.runtime.cli import app
+
+    clip = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48))
+    _interrupt_after(monkeypatch, 0)
+    result = CliRunner().invoke(app, [str(clip), "--model", str(identity_onnx), "--threads", "1"])
+    assert result.exit_code == 130 and result.output.strip() == "error: interrupted; no output written"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]
 
 
 def test_tiled_video_run_matches_whole_frames(tmp_path, make_video, deblur_onnx):

@@ -21,17 +21,30 @@ from deblur.runtime.sources import Frame, Source
 BIN = Path(sys.executable).parent
 
 
-def test_sigint_stops_cleanly_and_the_video_plays(tmp_path, make_video, identity_onnx):
-    # The muxer's first write to the .tmp file comes only after a few hundred of these tiny frames, and an idle
-    # machine runs ~2500 frames/s: the clip must be long enough that the run cannot finish before the signal.
-    clip = make_video(tmp_path / "clip.mp4", frames=6000, size=(32, 32), fps=25, audio=True)
-    process = subprocess.Popen([str(BIN / "deblur-run"), str(clip), "--model", str(identity_onnx), "--threads", "1"],
+def _start_and_wait_for_output(clip: Path, model: Path, *extra: str) -> subprocess.Popen:
+    """Start deblur-run on ``clip`` and return once its temporary video holds encoded frames."""
+    process = subprocess.Popen([str(BIN / "deblur-run"), str(clip), "--model", str(model), "--threads", "1", *extra],
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 60
-    while not any(p.suffix == ".tmp" and p.stat().st_size > 0 for p in tmp_path.iterdir()):
+    while not any(p.suffix == ".tmp" and p.stat().st_size > 48 for p in clip.parent.iterdir()):
         assert process.poll() is None and time.monotonic() < deadline, "run ended before it could be interrupted"
         time.sleep(0.01)
-    process.send_signal(signal.SIGINT)
+    return process
+
+
+# The muxer's first write to the .tmp file comes only after a few hundred of these tiny frames, and an idle
+# machine runs ~2500 frames/s: the clip must be long enough that the run cannot finish before the signal.
+LONG_CLIP = {"frames": 6000, "size": (32, 32), "fps": 25}
+
+
+@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT], [signal.SIGTERM, signal.SIGINT]],
+                         ids=["sigint", "sigterm", "sigint-twice", "sigterm-then-sigint"])
+def test_stop_signals_finish_the_frame_and_the_video_plays(tmp_path, make_video, identity_onnx, signals):
+    clip = make_video(tmp_path / "clip.mp4", audio=True, **LONG_CLIP)
+    process = _start_and_wait_for_output(clip, identity_onnx)
+    for signum in signals:
+        process.send_signal(signum)
+        time.sleep(0.05)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 130, stderr
     assert "interrupted after" in stderr and "Traceback" not in stderr
@@ -39,6 +52,18 @@ def test_sigint_stops_cleanly_and_the_video_plays(tmp_path, make_video, identity
         frames = sum(1 for _ in container.decode(video=0))
         assert container.streams.audio[0].codec_context.name == "aac"
     assert 0 < frames < 6000
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_deblurred.mp4"]
+
+
+def test_a_killed_run_leaves_a_temp_that_the_next_run_removes(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", **LONG_CLIP)
+    process = _start_and_wait_for_output(clip, identity_onnx)
+    process.kill()
+    process.communicate(timeout=60)
+    assert [p.name for p in tmp_path.iterdir() if p.suffix == ".tmp"], "SIGKILL leaves its temporary file"
+    rerun = subprocess.run([str(BIN / "deblur-run"), str(clip), "--model", str(identity_onnx), "--max-frames", "3"],
+                           capture_output=True, text=True, timeout=60)
+    assert rerun.returncode == 0, rerun.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "clip_deblurred.mp4"]
 
 
