@@ -1,8 +1,8 @@
 """Frame sinks: an image folder (or one image file) and video files.
 
 Video goes through PyAV as H.264 (libx264; MPEG-4 Part 2 with a warning where the build lacks it),
-keeping the source's time base, timestamps and frame rate and copying its audio stream packet for
-packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2 without audio. Video sinks
+keeping the source's time base, timestamps, frame rate and display matrix (rotation) and copying its
+audio stream packet for packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2 without audio. Video sinks
 write to the temporary path they are given (the caller renames it atomically); image sinks write
 every image atomically.
 """
@@ -73,7 +73,7 @@ class PyAVVideoSink(Sink):
         self._last_pts = -1
         self._audio_in = self._audio_out = self._audio_packets = self._pending = None
 
-    def _start(self, width: int, height: int) -> None:
+    def _start(self, width: int, height: int, display_matrix: tuple[int, ...] | None) -> None:
         codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
         if codec != "libx264":
             log.warning("this PyAV build has no libx264: writing MPEG-4 Part 2 video")
@@ -82,6 +82,8 @@ class PyAVVideoSink(Sink):
         # 4:2:0 needs even sizes; odd-sized frames are stored 4:4:4 rather than cropped
         self.video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
         self.video.time_base = self.video.codec_context.time_base = self.time_base
+        if display_matrix is not None:  # players rotate the frames as they did the input's
+            self.video.set_display_matrix(display_matrix)
         if self.audio_from is not None:
             self._start_audio(self.audio_from)
 
@@ -118,7 +120,7 @@ class PyAVVideoSink(Sink):
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
         if self.video is None:
-            self._start(image.shape[1], image.shape[0])
+            self._start(image.shape[1], image.shape[0], frame.display_matrix)
         # timestamps must increase strictly; a source without them gets consecutive ones
         pts = frame.pts if frame.pts is not None and frame.pts > self._last_pts else self._last_pts + 1
         self._last_pts = pts

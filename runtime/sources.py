@@ -1,7 +1,8 @@
 """Frame sources: video files, images (one, a folder, a glob), cameras, stream URLs, GStreamer pipelines.
 
 ``open_source(spec)`` decides from the spec. Every source yields ``Frame``s holding OpenCV-layout
-arrays (gray, BGR or BGRA; uint8 or uint16). Video files are decoded with PyAV (timestamps, frame
+arrays (gray, BGR or BGRA; uint8 or uint16), upright: a JPEG's EXIF Orientation is applied on read,
+and a video's display matrix travels with its frames for the sink to copy. Video files are decoded with PyAV (timestamps, frame
 rate, audio stream for the sink to copy), falling back to OpenCV when PyAV is not installed;
 cameras, URLs and GStreamer pipelines go through ``cv2.VideoCapture``.
 """
@@ -21,6 +22,7 @@ import numpy as np
 
 from .errors import SourceError
 from .frames import check_frame
+from .jpeg_exif import JPEG_SUFFIXES, apply_orientation, read_exif
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +40,7 @@ class Frame:
     index: int
     pts: int | None = None  # presentation timestamp in the source's time_base (videos)
     name: str | None = None  # path relative to the image set's root (image sources)
+    display_matrix: tuple[int, ...] | None = None  # a video's 3x3 display matrix (FFmpeg layout), to copy
 
 
 class Source(ABC):
@@ -76,10 +79,25 @@ class ImageSource(Source):
 
     def frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
-            if image is None:
-                raise SourceError(f"{path}: not a readable image")
-            yield Frame(_checked(image, str(path)), index, name=str(path.relative_to(self.root)))
+            yield Frame(_checked(read_image(path), str(path)), index, name=str(path.relative_to(self.root)))
+
+
+def read_image(path: Path) -> np.ndarray:
+    """The image at ``path`` with its depth and channels; a JPEG turned upright by its EXIF Orientation."""
+    data = path.read_bytes()
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if image is None:
+        raise SourceError(f"{path}: not a readable image")
+    exif = read_exif(data) if path.suffix.lower() in JPEG_SUFFIXES else None
+    return apply_orientation(image, exif.orientation) if exif else image
+
+
+def _display_matrix(frame) -> tuple[int, ...] | None:
+    """The DISPLAYMATRIX side data of a decoded PyAV frame (9 int32), if any."""
+    for data in frame.side_data:
+        if data.type.name == "DISPLAYMATRIX":
+            return tuple(np.frombuffer(bytes(data), np.int32).tolist())
+    return None
 
 
 class PyAVVideoSource(Source):
@@ -114,7 +132,7 @@ class PyAVVideoSource(Source):
         index = 0
         try:
             for frame in self.container.decode(self.stream):
-                yield Frame(frame.to_ndarray(format="bgr24"), index, pts=frame.pts)
+                yield Frame(frame.to_ndarray(format="bgr24"), index, pts=frame.pts, display_matrix=_display_matrix(frame))
                 index += 1
         except self._av.error.FFmpegError as exc:
             raise SourceError(f"{self.path}: corrupt or truncated video at frame {index} ({_ffmpeg_reason(exc)})") from exc

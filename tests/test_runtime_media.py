@@ -205,3 +205,37 @@ def test_without_pyav_opencv_reads_and_writes_video(tmp_path, make_video, identi
     info = _probe(tmp_path / "cv.mp4")
     assert summary.frames == 5 and info["frames"] == 5 and info["size"] == (64, 48) and info["codec"] == "mpeg4"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4", "cv.mp4"]
+
+
+def test_jpeg_exif_orientation_is_applied_on_read(tmp_path, identity_onnx):
+    from PIL import Image
+
+    upright = np.zeros((60, 40, 3), np.uint8)
+    upright[:20, :, 2] = 255  # red band at the top as a viewer shows it
+    stored = np.ascontiguousarray(np.rot90(upright, 1))  # Orientation 6: stored turned 90° counter-clockwise
+    picture = Image.fromarray(stored[..., ::-1])
+    exif = picture.getexif()
+    exif[0x0112] = 6
+    picture.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=95)
+    _run(tmp_path / "phone.jpg", identity_onnx, output=tmp_path / "out.png")
+    result = cv2.imread(str(tmp_path / "out.png"))
+    assert result.shape == (60, 40, 3)
+    assert result[:15, :, 2].min() > 200 and result[25:, :, 2].max() < 60
+
+
+def test_video_display_matrix_is_copied_to_the_output(tmp_path, identity_onnx):
+    clip = tmp_path / "portrait.mp4"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.set_display_rotation(-90)
+        for index in range(3):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * index, np.uint8), format="bgr24")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    _run(clip, identity_onnx, output=tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        frames = list(container.decode(video=0))
+    assert len(frames) == 3 and all(frame.rotation == -90 for frame in frames)
+    assert (frames[0].width, frames[0].height) == (64, 48)
