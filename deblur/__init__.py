@@ -7,3 +7,19 @@ Subpackages: ``deblur.train`` (model, data, losses, checkpoints; needs torch),
 
 __version__ = "0.1.0"
 DISTRIBUTION = "deblur-edge"  # the name on the package index; "deblur" there is another project
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from deblur.runtime.api import Deblurrer
+
+__all__ = ["DISTRIBUTION", "Deblurrer", "__version__"]
+
+
+def __getattr__(name: str):
+    """``deblur.Deblurrer`` imports the runtime on first use, so ``import deblur`` stays cheap."""
+    if name == "Deblurrer":
+        from deblur.runtime.api import Deblurrer
+
+        return Deblurrer
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,6 +12,7 @@ import numpy as np
 
 from .errors import BackendError
 from .model_file import ModelInfo, model_kind
+from .model_registry import resolve_model
 
 BACKENDS = ("auto", "onnxruntime", "tensorrt")
 DEVICES = ("auto", "cpu", "cuda", "tensorrt")
@@ -33,12 +34,17 @@ class Backend(ABC):
         """Release the session or engine."""
 
 
-def open_backend(path: Path, backend: str = "auto", device: str = "auto", threads: int | None = None) -> Backend:
-    """Load ``path`` with ``backend`` (``auto``: ONNX Runtime for .onnx, TensorRT for engines)."""
+def open_backend(path: str | Path | None = None, backend: str = "auto", device: str = "auto",
+                 threads: int | None = None) -> Backend:
+    """Load the model ``path`` with ``backend`` (``auto``: ONNX Runtime for .onnx, TensorRT for engines).
+
+    ``path`` may be a file path (str or Path), a bundled model's name (``lite``) or None (the default model).
+    """
     if backend not in BACKENDS:
         raise BackendError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
     if device not in DEVICES:
         raise BackendError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    path = resolve_model(path)
     kind = model_kind(path)
     wanted = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}[kind]
     if backend not in ("auto", wanted):

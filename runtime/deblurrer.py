@@ -48,17 +48,20 @@ class FrameDeblurrer:
         return limit_tile(tile, height, width, self.backend.max_hw, model.size_multiple)
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        if len({image.shape[:2] for image in images}) > 1:
-            return [out for image in images for out in self([image])]
+        """OpenCV-layout frames (gray, BGR or BGRA; uint8 or uint16) -> deblurred frames of the same layout."""
+        outputs = self.run_model_inputs([to_model_input(image) for image in images])
+        return [from_model_output(out, like) for out, like in zip(outputs, images)]
+
+    def run_model_inputs(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """Float32 RGB CHW arrays in [0, 1] -> the model's CHW outputs (float32, not yet clipped)."""
+        if len({chw.shape[1:] for chw in inputs}) > 1:
+            return [out for chw in inputs for out in self.run_model_inputs([chw])]
         multiple = self.backend.model.size_multiple
-        inputs = [to_model_input(image) for image in images]
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:])
         if tile is None:
-            outputs = list(run_padded(np.stack(inputs), self.infer, multiple))
-        else:
-            overlap = min(self.overlap, tile // 2)
-            outputs = [run_tiled(chw, self.infer, tile, overlap, multiple, self.batch) for chw in inputs]
-        return [from_model_output(out, like) for out, like in zip(outputs, images)]
+            return list(run_padded(np.stack(inputs), self.infer, multiple))
+        overlap = min(self.overlap, tile // 2)
+        return [run_tiled(chw, self.infer, tile, overlap, multiple, self.batch) for chw in inputs]
 
 
 def limit_tile(tile: int | None, height: int, width: int, max_hw: tuple[int, int] | None, multiple: int) -> int | None:

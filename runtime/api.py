@@ -1,0 +1,149 @@
+"""``Deblurrer``: the Python API for embedding the runtime in a camera pipeline (no torch).
+
+    from deblur import Deblurrer
+
+    with Deblurrer(color="bgr") as deblur:      # frames from OpenCV are BGR
+        sharp = deblur(frame)                   # one HxWx3 uint8, uint16 or float [0, 1] array
+
+The result has the frame's shape and dtype. Sizes need not be multiples of 8 (frames are reflect-padded
+and cropped back), and large frames are tiled to fit the memory budget.
+"""
+
+from collections.abc import Sequence
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from .backend import Backend, open_backend
+from .deblurrer import FrameDeblurrer
+from .model_file import ModelInfo
+from .self_ensemble import FLIPS
+
+COLOR_ORDERS = ("rgb", "bgr")
+INTEGER_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
+FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+class Deblurrer:
+    """Deblurs HxWx3 frames with a bundled model or a model file.
+
+    ``model``: ``None`` or ``"lite"`` (the bundled default), another bundled name, or the path of an ONNX
+    model (deblur-export) or TensorRT engine. ``device``: ``auto`` (CUDA when ONNX Runtime has it),
+    ``cpu``, ``cuda`` or ``tensorrt``. ``color``: the channel order of the frames passed in and returned.
+    ``tile``: tile side in pixels (None: whole frames, tiled only when they exceed the memory budget).
+    ``self_ensemble``: average over 1, 2 or 4 flips (that many times slower, slightly sharper).
+    ``batch_size``: frames per inference call in :meth:`batch`. ``threads``: CPU threads (None: one per core).
+    Model problems raise ``deblur.runtime.errors.DeblurRunError`` subclasses naming the file and the cause.
+    """
+
+    def __init__(self, model: str | Path | None = None, device: str = "auto", color: str = "rgb",
+                 tile: int | None = None, self_ensemble: int = 1, batch_size: int = 1,
+                 threads: int | None = None) -> None:
+        if color not in COLOR_ORDERS:
+            raise ValueError(f"color must be one of {', '.join(COLOR_ORDERS)}, got {color!r}")
+        _check_count("tile", tile, minimum=8, optional=True)
+        _check_count("batch_size", batch_size, minimum=1)
+        if self_ensemble not in FLIPS:
+            raise ValueError(f"self_ensemble must be one of {', '.join(map(str, FLIPS))}, got {self_ensemble!r}")
+        self.color = color
+        self.batch_size = batch_size
+        self._backend: Backend | None = open_backend(model, device=device, threads=threads)
+        self._frames = FrameDeblurrer(self._backend, tile=tile or 0, self_ensemble=self_ensemble)
+
+    @property
+    def model(self) -> ModelInfo:
+        """The loaded model's file and metadata."""
+        return self._open_backend().model
+
+    @property
+    def provider(self) -> str:
+        """What really runs the model, e.g. ``CPUExecutionProvider``."""
+        return self._open_backend().provider
+
+    def __call__(self, frame: np.ndarray) -> np.ndarray:
+        """One HxWx3 frame -> the deblurred frame, same shape and dtype."""
+        if not isinstance(frame, np.ndarray):
+            raise TypeError(f"expected one frame as a numpy array (HxWx3), got {type(frame).__name__}; "
+                            "use .batch(frames) for several")
+        (result,) = self.batch([frame])
+        return result
+
+    def batch(self, frames: Sequence[np.ndarray] | np.ndarray) -> list[np.ndarray]:
+        """Several frames (a sequence of HxWx3 arrays, or one NxHxWx3 array) -> their deblurred frames."""
+        if isinstance(frames, np.ndarray) and frames.ndim != 4:
+            raise TypeError(f"batch() takes a sequence of HxWx3 frames or an NxHxWx3 array, got shape {frames.shape}; "
+                            "call the Deblurrer itself on one frame")
+        frames = list(frames)
+        for index, frame in enumerate(frames):
+            check_frame(frame, f"frame {index}")
+        self._open_backend()
+        results = []
+        for first in range(0, len(frames), self.batch_size):
+            group = frames[first : first + self.batch_size]
+            outputs = self._frames.run_model_inputs([self._model_input(frame) for frame in group])
+            results += [self._frame_output(out, like) for out, like in zip(outputs, group)]
+        return results
+
+    def close(self) -> None:
+        """Free the inference session; the Deblurrer cannot be used afterwards."""
+        if self._backend is not None:
+            self._backend.close()
+            self._backend = None
+
+    def __enter__(self) -> "Deblurrer":
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
+                 traceback: TracebackType | None) -> None:
+        self.close()
+
+    def _open_backend(self) -> Backend:
+        if self._backend is None:
+            raise RuntimeError("this Deblurrer is closed")
+        return self._backend
+
+    def _model_input(self, frame: np.ndarray) -> np.ndarray:
+        """Float32 RGB CHW in [0, 1]."""
+        rgb = frame[..., ::-1] if self.color == "bgr" else frame
+        chw = rgb.transpose(2, 0, 1).astype(np.float32)
+        if frame.dtype in INTEGER_DTYPES:
+            chw *= np.float32(1.0 / np.iinfo(frame.dtype).max)
+        return np.ascontiguousarray(chw)
+
+    def _frame_output(self, chw: np.ndarray, like: np.ndarray) -> np.ndarray:
+        """The model's CHW output as a frame with ``like``'s channel order and dtype."""
+        hwc = np.clip(chw.transpose(1, 2, 0), 0.0, 1.0)
+        if self.color == "bgr":
+            hwc = hwc[..., ::-1]
+        if like.dtype in INTEGER_DTYPES:
+            return np.rint(hwc * np.float32(np.iinfo(like.dtype).max)).astype(like.dtype)
+        return np.ascontiguousarray(hwc, dtype=like.dtype)
+
+
+def check_frame(frame: object, name: str) -> None:
+    """TypeError or ValueError unless ``frame`` is an HxWx3 uint8, uint16 or [0, 1] float array."""
+    if not isinstance(frame, np.ndarray):
+        raise TypeError(f"{name}: expected a numpy array, got {type(frame).__name__}")
+    if frame.ndim != 3 or frame.shape[2] != 3:
+        hint = ""
+        if frame.ndim == 2:
+            hint = " (gray: np.dstack([frame] * 3))"
+        elif frame.ndim == 3 and frame.shape[2] == 4:
+            hint = " (RGBA/BGRA: frame[..., :3])"
+        raise ValueError(f"{name}: expected an HxWx3 frame, got shape {frame.shape}{hint}")
+    if min(frame.shape[:2]) < 2:
+        raise ValueError(f"{name}: a frame must be at least 2x2 pixels, got {frame.shape[0]}x{frame.shape[1]}")
+    if frame.dtype in FLOAT_DTYPES:
+        low, high = float(np.min(frame)), float(np.max(frame))
+        if not (0.0 <= low and high <= 1.0):  # also false for NaN
+            raise ValueError(f"{name}: float frames must hold values in [0, 1], got {low:g}..{high:g}")
+    elif frame.dtype not in INTEGER_DTYPES:
+        raise TypeError(f"{name}: unsupported dtype {frame.dtype}; expected uint8, uint16 or float in [0, 1]")
+
+
+def _check_count(name: str, value: object, minimum: int, optional: bool = False) -> None:
+    if optional and value is None:
+        return
+    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
