@@ -2,17 +2,16 @@
 
 Subpackages: ``deblur.train`` (model, data, losses, checkpoints; needs torch),
 ``deblur.export`` (ONNX / TensorRT), ``deblur.calibration`` (INT8 calibration data),
-``deblur.runtime`` (torch-free inference CLI).
+``deblur.runtime`` (torch-free inference CLI). ``from deblur import Deblurrer``: the Python API.
 """
-
-__version__ = "0.1.0"
-DISTRIBUTION = "deblur-edge"  # the name on the package index; "deblur" there is another project
 
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from deblur.runtime.api import Deblurrer
 
+__version__ = "0.1.0"
+DISTRIBUTION = "deblur-edge"  # the name on the package index; "deblur" there is another project
 __all__ = ["DISTRIBUTION", "Deblurrer", "__version__"]
 
 
