@@ -14,7 +14,7 @@ from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
 
 from .backend import Backend
 from .errors import BackendError, ModelFileError
-from .model_file import validate_metadata
+from .model_file import check_signature, validate_metadata
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,12 @@ def _import_onnxruntime():
     except ImportError as exc:
         raise BackendError('ONNX Runtime is not installed; pip install "deblur-edge[runtime]" (CPU) or "deblur-edge[gpu]"') from exc
     return onnxruntime
+
+
+def _first_line(exc: Exception) -> str:
+    """The first line of an error message (ONNX Runtime's span many lines), at most 200 characters."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def choose_providers(device: str, available: list[str]) -> list[str]:
@@ -96,15 +102,11 @@ class OnnxRuntimeBackend(Backend):
         providers = choose_providers(device, available)
         if TENSORRT in providers:
             ENGINE_CACHE.mkdir(parents=True, exist_ok=True)
+        options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
         try:
-            self.session = onnxruntime.InferenceSession(
-                str(path),
-                cpu_session_options(onnxruntime, threads),
-                providers=with_options(providers),
-            )
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers))
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
-            reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise ModelFileError(f"{path}: not a loadable ONNX model ({reason[:200]})") from exc
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from exc
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
         self._check_io(path)
         self.provider = self.session.get_providers()[0]
@@ -118,10 +120,17 @@ class OnnxRuntimeBackend(Backend):
         outputs = [o.name for o in self.session.get_outputs()]
         if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
             raise ModelFileError(f"{path}: expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}, got {inputs} -> {outputs}")
+        (given,), (returned,) = self.session.get_inputs(), self.session.get_outputs()
+        check_signature(self.model, given.shape, given.type, returned.shape, returned.type)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=self._io_dtype)}
-        (output,) = self.session.run([OUTPUT_NAME], feed)
+        try:
+            (output,) = self.session.run([OUTPUT_NAME], feed)
+        except Exception as exc:  # onnxruntime raises its own pybind11 types (Fail, InvalidArgument, ...)
+            raise BackendError(f"{self.model.path}: inference failed on a {batch.shape} input ({_first_line(exc)})") from exc
+        if output.shape != batch.shape:
+            raise BackendError(f"{self.model.path}: returned {output.shape} for a {batch.shape} input; a deblur model keeps the shape")
         return output.astype(np.float32, copy=False)
 
     def close(self) -> None:

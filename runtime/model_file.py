@@ -18,6 +18,7 @@ ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
 IO_DTYPES = ("float32", "float16")
+ORT_ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,27 @@ def model_kind(path: Path) -> str:
     raise ModelFileError(
         f"{path}: unknown model file type {suffix or '(no suffix)'!r}; expected {', '.join(ONNX_SUFFIXES + ENGINE_SUFFIXES)}"
     )
+
+
+def check_signature(info: ModelInfo, input_shape: list, input_type: str, output_shape: list, output_type: str) -> None:
+    """ModelFileError unless the model maps N x 3 x H x W to N x 3 x H x W, H and W free, in its float io_dtype.
+
+    Shapes hold an int for a fixed size and a name or None for a free one; types are ONNX Runtime's
+    ``tensor(float)`` / ``tensor(float16)`` strings.
+    """
+    for role, shape, kind in (("input", input_shape, input_type), ("output", output_shape, output_type)):
+        if len(shape) != 4:
+            raise ModelFileError(f"{info.path}: {role} has shape {shape}; the runtime needs N x 3 x H x W")
+        if isinstance(shape[1], int) and shape[1] != 3:
+            raise ModelFileError(f"{info.path}: {role} channel count is {shape[1]}; the runtime needs 3 (RGB)")
+        if ORT_ELEMENT_TYPES.get(kind) != info.io_dtype:
+            raise ModelFileError(f"{info.path}: {role} type is {kind}; deblur.io_dtype says {info.io_dtype}")
+    fixed = [size for size in input_shape[2:] if isinstance(size, int) and size > 0]
+    if fixed:
+        raise ModelFileError(
+            f"{info.path}: input size is fixed at {input_shape[2]}x{input_shape[3]}; the runtime needs free H and W "
+            "(re-export with deblur-export)"
+        )
 
 
 def validate_metadata(path: Path, metadata: dict[str, str]) -> ModelInfo:

@@ -44,7 +44,44 @@ def _unsupported_codec_video(tmp_path, make_video) -> Path:
     return path
 
 
-def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video, deblur_onnx, foreign_onnx):
+def _labelled_onnx(path: Path, metadata: dict, nodes: list, input_type: int, input_shape: list, output_shape: list,
+                   initializers: list = ()) -> Path:
+    """A deblur-labelled ONNX model ``input`` -> ``output`` made of ``nodes`` (for models the runtime must refuse)."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    graph = helper.make_graph(nodes, "bad", [helper.make_tensor_value_info("input", input_type, input_shape)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, output_shape)], list(initializers))
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    for key, value in metadata.items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(path))
+    return path
+
+
+def _models_inference_cannot_use(folder: Path, metadata: dict) -> dict[str, Path]:
+    """Deblur-labelled models whose shape or type the runtime cannot feed, or that fail while running."""
+    import numpy as np
+    from onnx import TensorProto, helper, numpy_helper
+
+    free = ["batch", 3, "height", "width"]
+    identity = [helper.make_node("Identity", ["input"], ["output"])]
+    gray = [helper.make_node("ReduceMean", ["input"], ["output"], axes=[1], keepdims=1)]
+    to_float = [helper.make_node("Cast", ["input"], ["output"], to=TensorProto.FLOAT)]
+    reshape = [helper.make_node("Reshape", ["input", "shape"], ["output"])]
+    fixed = numpy_helper.from_array(np.array([1, 3, 8, 8], np.int64), "shape")
+    return {
+        "fixed.onnx": _labelled_onnx(folder / "fixed.onnx", metadata, identity, TensorProto.FLOAT, [1, 3, 64, 64], [1, 3, 64, 64]),
+        "gray_out.onnx": _labelled_onnx(folder / "gray_out.onnx", metadata, gray, TensorProto.FLOAT, free, ["batch", 1, "height", "width"]),
+        "one_channel_in.onnx": _labelled_onnx(folder / "one_channel_in.onnx", metadata, identity, TensorProto.FLOAT,
+                                              ["batch", 1, "height", "width"], ["batch", 1, "height", "width"]),
+        "uint8_in.onnx": _labelled_onnx(folder / "uint8_in.onnx", metadata, to_float, TensorProto.UINT8, free, free),
+        "fails_running.onnx": _labelled_onnx(folder / "fails_running.onnx", metadata, reshape, TensorProto.FLOAT, free, free, [fixed]),
+    }
+
+
+def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video, deblur_onnx, foreign_onnx, make_metadata):
     clip = make_video(tmp_path / "clip.mp4", frames=2)
     original = clip.read_bytes()
     (tmp_path / "empty.mp4").write_bytes(b"")
@@ -54,6 +91,7 @@ def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video
     blocker = tmp_path / "blocker"
     blocker.write_text("a regular file, so nothing can be created under it")
     model = ("--model", deblur_onnx)
+    unusable = _models_inference_cannot_use(tmp_path, make_metadata())
     cases = [
         ((tmp_path / "missing.mp4", *model), ["missing.mp4", "no such file"]),
         ((tmp_path / "empty.mp4", *model), ["empty.mp4", "empty file"]),
@@ -69,6 +107,12 @@ def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video
         ((clip, "--model", blocker), ["unknown model file type"]),
         ((clip, "--batch", "0", *model), ["--batch"]),
         ((clip, "--self-ensemble", "3", *model), ["--self-ensemble must be one of 1, 2, 4"]),
+        ((clip, "--threads", "0", *model), ["error: --threads must be at least 1, got 0"]),
+        ((clip, "--model", unusable["fixed.onnx"]), ["fixed.onnx", "input size is fixed at 64x64"]),
+        ((clip, "--model", unusable["gray_out.onnx"]), ["gray_out.onnx", "output channel count is 1"]),
+        ((clip, "--model", unusable["one_channel_in.onnx"]), ["one_channel_in.onnx", "input channel count is 1"]),
+        ((clip, "--model", unusable["uint8_in.onnx"]), ["uint8_in.onnx", "input type is tensor(uint8)"]),
+        ((clip, "--model", unusable["fails_running.onnx"]), ["fails_running.onnx", "inference failed on a (1, 3, 48, 64) input"]),
         (("rtsp://127.0.0.1:9/none", *model), ["rtsp://127.0.0.1:9/none", "could not be opened"]),
         (("cam ! appsink", *model), ["GStreamer"]),
         ((str(tmp_path / "*.png"), *model), ["no images match"]),
