@@ -6,9 +6,13 @@ A run directory holds::
     config.json                      the resolved TrainConfig
     metrics.jsonl, metrics.png       the log (see run_log.py) and its plot
     checkpoints/last.safetensors     latest weights (deblur checkpoint, loadable by deblur-eval/export)
-    checkpoints/best.safetensors     weights with the best validation PSNR so far
+    checkpoints/best.safetensors     weights with the best selection score so far (``selection_score``)
     checkpoints/train_state.pt       everything needed to resume: weights, optimizer, scheduler,
                                      grad scaler, weight average, step / epoch / batch position, RNG states
+
+With ``real_pairs`` set (a ``pairs`` folder of real blurred/sharp images, e.g. ../shared/data/real-pairs),
+each validation also scores those whole images, and the kept checkpoint is chosen on the mean of the two
+PSNR gains over their inputs: synthetic held-out crops and real pairs. Never train on those pairs.
 
 With ``ema_decay`` set, validation and both ``.safetensors`` checkpoints use the exponential moving
 average of the weights (as Real-ESRGAN and NAFNet's trainers do): it smooths out the step-to-step noise of
@@ -90,7 +94,7 @@ class TrainResult:
     stopped_by: str  # "max_steps", "epochs" or "time"
     input_psnr: float | None
     last_val: dict | None
-    best_psnr: float | None
+    best_psnr: float | None  # the best selection score (the synthetic validation PSNR without real pairs)
 
 
 def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
@@ -114,6 +118,23 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
         length=config.val_length, **common,
     )
     return train, val
+
+
+def build_real_pairs(config: TrainConfig) -> Dataset | None:
+    """Whole real (blurred, sharp) images from ``config.real_pairs`` for validation only, or None."""
+    from .data import build_dataset
+
+    if config.real_pairs is None:
+        return None
+    return build_dataset("pairs", config.real_pairs, "test", crop=None, noise_variance=0.0)
+
+
+def selection_score(val: dict, baseline: dict) -> float:
+    """What the kept checkpoint maximises: the synthetic validation PSNR, or with real pairs the mean of the
+    synthetic and the real PSNR gains over their blurred inputs (dB)."""
+    if "real_psnr" not in val:
+        return val["psnr"]
+    return ((val["psnr"] - baseline["psnr"]) + (val["real_psnr"] - baseline["real_psnr"])) / 2
 
 
 def check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
@@ -222,10 +243,11 @@ class Trainer:
         val_set: Dataset,
         resume: bool = False,
         progress: bool = True,
+        real_set: Dataset | None = None,
     ):
         self.config, self.ctx = config, ctx
         self.paths = RunPaths(Path(run_dir))
-        self.train_set, self.val_set = train_set, val_set
+        self.train_set, self.val_set, self.real_set = train_set, val_set, real_set
         self.show_progress = progress and ctx.is_main
         self.log = MetricsLog(self.paths.metrics)
         device = ctx.device
@@ -425,12 +447,16 @@ class Trainer:
               f"{len(self.train_set)} train / {len(self.val_set)} val samples, "
               f"{self.sampler.batches_per_epoch} steps per epoch, from step {self.step}", flush=True)
         if self.baseline is None:
-            scores = evaluate(dataset_pairs(self.val_set))
-            means = mean_scores(scores)
+            means = mean_scores(evaluate(dataset_pairs(self.val_set)))
             self.baseline = {"psnr": means["input_psnr"], "ssim": means["input_ssim"]}
-            self.log.append({"kind": "baseline", "step": self.step, **self.baseline})
             print(f"blurred input on the validation set: PSNR {self.baseline['psnr']:.2f} dB, "
                   f"SSIM {self.baseline['ssim']:.4f}", flush=True)
+            if self.real_set is not None:
+                real = mean_scores(evaluate(dataset_pairs(self.real_set)))
+                self.baseline.update(real_psnr=real["input_psnr"], real_ssim=real["input_ssim"])
+                print(f"blurred input on the {len(self.real_set)} real pairs: PSNR {real['input_psnr']:.2f} dB, "
+                      f"SSIM {real['input_ssim']:.4f}", flush=True)
+            self.log.append({"kind": "baseline", "step": self.step, **self.baseline})
 
     def _remove_stale_temp_files(self) -> None:
         """Delete temp files a killed run left beside its outputs (``atomic_write``'s ``.<name>.*.tmp``)."""
@@ -448,14 +474,21 @@ class Trainer:
         if self.ctx.is_main:
             model = self.evaluated_model
             model.eval()
-            scores = evaluate(dataset_pairs(self.val_set), model_restorer(model, self.ctx.device))
-            model.train()
-            means = mean_scores(scores)
+            restore = model_restorer(model, self.ctx.device)
+            means = mean_scores(evaluate(dataset_pairs(self.val_set), restore))
             self.last_val = {"psnr": means["output_psnr"], "ssim": means["output_ssim"]}
-            self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val})
-            if self.best_psnr is None or self.last_val["psnr"] > self.best_psnr:
-                self.best_psnr = self.last_val["psnr"]
-                extra = {"step": str(self.step), "val_psnr": f"{self.best_psnr:.4f}"}
+            if self.real_set is not None:
+                real = mean_scores(evaluate(dataset_pairs(self.real_set), restore))
+                self.last_val.update(real_psnr=real["output_psnr"], real_ssim=real["output_ssim"])
+            model.train()
+            score = selection_score(self.last_val, self.baseline)
+            self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val, "score": score})
+            if self.best_psnr is None or score > self.best_psnr:
+                self.best_psnr = score
+                extra = {"step": str(self.step), "val_psnr": f"{self.last_val['psnr']:.4f}",
+                         "selection_score": f"{score:.4f}"}
+                if "real_psnr" in self.last_val:
+                    extra["real_pairs_psnr"] = f"{self.last_val['real_psnr']:.4f}"
                 save_checkpoint(model, self.paths.best, extra=extra)
             plot_metrics(self.log.read(), self.paths.plot)
         self.ctx.barrier()
@@ -484,5 +517,6 @@ def train(
     train_set, val_set = datasets if datasets is not None else build_datasets(config)
     if len(val_set) == 0:
         raise ConfigError("the validation split is empty")
-    trainer = Trainer(config, run_dir, ctx, train_set, val_set, resume=resume, progress=progress)
+    trainer = Trainer(config, run_dir, ctx, train_set, val_set, resume=resume, progress=progress,
+                      real_set=build_real_pairs(config))
     return trainer.run()

@@ -61,6 +61,7 @@ class TrainConfig:
     train_length: int | None = None  # samples per epoch; None = the whole split
     val_crop: int | None = 256  # None = full validation images
     val_length: int | None = None
+    real_pairs: str | None = None  # a ``pairs`` folder of real blurred/sharp images scored at each validation
     # optimisation
     batch_size: int = 10
     lr: float = 1e-4

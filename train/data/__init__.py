@@ -7,7 +7,7 @@ Importing this package and its numpy/OpenCV modules (``blur_synthesis``, ``kerne
 import importlib
 
 from .augment import paper_augment
-from .blur_synthesis import BlurSettings, synthesize_blur, synthesize_blur_crop
+from .blur_synthesis import BlurSettings, synthesize_blur, synthesize_blur_crop, synthesize_pair_crop
 from .degrade import linear_to_srgb, srgb_to_linear
 from .images import DataError, list_images, read_image_rgb
 from .kernels import blur_with_kernel, uniform_motion_kernel
@@ -21,7 +21,8 @@ _TORCH_EXPORTS = {
 
 __all__ = [
     "BlurSettings", "DataError", "blur_with_kernel", "linear_to_srgb", "list_images", "paper_augment",
-    "read_image_rgb", "srgb_to_linear", "synthesize_blur", "synthesize_blur_crop", "uniform_motion_kernel",
+    "read_image_rgb", "srgb_to_linear", "synthesize_blur", "synthesize_blur_crop", "synthesize_pair_crop",
+    "uniform_motion_kernel",
     *_TORCH_EXPORTS,
 ]
 

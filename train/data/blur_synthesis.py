@@ -1,10 +1,13 @@
-"""Synthetic camera-shake blur (numpy + OpenCV only, no torch): sharp image in, blurred image out.
+"""Synthetic motion blur (numpy + OpenCV only, no torch): sharp image in, (blurred, sharp) pair out.
 
-The blurred image is the average, in linear light, of many sub-frames: warped copies of the sharp image along
-a random smooth camera path (translation, roll, yaw/pitch tilt, zoom; see ``camera_path``), optionally with an
-independently moving region composited through a soft mask, followed by sensor noise, the sRGB encoding and
-8-bit quantization or a mild JPEG. The sharp image shows the camera's mean pose over the exposure (the
-blur's centroid) by default, or the path's middle sub-frame as in GoPro (``sharp_pose``; see BlurSettings).
+The blurred image is the average, in linear light, of sub-frames: warped copies of the sharp image along a
+random camera path (translation on a smooth or kinked path, roll, yaw/pitch tilt, zoom; see ``camera_path``),
+with optional scene layers that move otherwise (a depth region with its own parallax, several independently
+moving objects that occlude what is behind them; see ``scene_layers``), highlights pushed past the white point
+before averaging and clipped after (light streaks), then sensor noise, a camera tone curve (sRGB or a power
+law) and 8-bit quantization, a JPEG or an H.264 intra frame. Sub-frames are dense (no ghosting) or, like
+GoPro's averaged 240 fps frames, a few discrete frames. The sharp image shows the camera's mean pose over the
+exposure (the blur's centroid) by default, or the path's middle sub-frame as in GoPro (``sharp_pose``).
 
 Work is done on the output box plus a margin as wide as the largest displacement, so warps never sample
 outside real (or reflected) image content: no black borders.
@@ -13,19 +16,18 @@ outside real (or reflected) image content: no black borders.
 import dataclasses
 import math
 from dataclasses import dataclass
-from functools import lru_cache
 
 import cv2
 import numpy as np
 
-from . import camera_path
-from .degrade import (add_sensor_noise, jpeg_roundtrip, linear_to_srgb, quantize_8bit, srgb_to_linear,
-                      srgb_to_linear_table)
-from .images import DataError
+from . import camera_path, scene_layers
+from .augment import cut
+from .degrade import ResponseCurve, add_sensor_noise, h264_roundtrip, jpeg_roundtrip, quantize_8bit
+from .images import DataError, to_float
 
 _FOCAL_RANGE = (0.7, 1.5)  # focal length in units of the image's longer side (wide to normal lens)
 _OBJECT_AXES = (0.12, 0.35)  # moving-region ellipse semi-axes, fraction of the box's shorter side
-_OBJECT_EDGE = 0.08  # region edge softness: Gaussian sigma as a fraction of the shorter semi-axis
+_HIGHLIGHT_KNEE = 0.7  # linear luminance above which highlights are pushed past the white point
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 SHARP_POSES = ("mean", "middle")
 
@@ -41,7 +43,20 @@ class BlurSettings:
         exposure; each sample draws its amplitude uniformly below the limit. Rotation is scaled down when
         it alone would exceed the sampled length; translation makes up the rest of the length.
     curvature: largest bend of the random paths (0 = straight lines at constant speed).
-    moving_object_probability: chance of an independently moving soft-edged region.
+    length_median / length_spread: when ``length_median`` is set, lengths are log-normal (median, sigma of the
+        log) clipped to ``length``: heavy-tailed like real footage; otherwise uniform over ``length``.
+    kink_probability / kink_turn_deg: chance that the translation path turns abruptly once (L-shaped and
+        kinked hand-shake paths) and the range of the turn angle.
+    discrete_probability / discrete_frames: chance of averaging only a few discrete frames (GoPro averaged
+        7-13 frames of 240 fps video: long blur then shows ghosted copies) and their count range.
+    moving_object_probability / max_objects: chance of independently moving soft-edged objects (ellipses or
+        boxes, each on its own path with a length drawn like the camera's) and their largest count.
+    depth_probability / depth_parallax: chance of a depth region (an irregular 20-60 % of the box) whose
+        translation is the camera's times a parallax factor drawn log-uniformly from ``depth_parallax``.
+    highlight_probability / highlight_gain: chance and range of the factor by which near-white pixels are
+        pushed past the white point in linear light before averaging (clipped after; the target is clipped too).
+    gamma_probability / gamma: chance of a power-law tone curve with an exponent from ``gamma`` instead of sRGB.
+    h264_probability / h264_crf: chance and CRF range of an H.264 intra-frame round trip (instead of JPEG).
     shot_noise / read_noise: standard deviations in linear light of signal-dependent and constant noise.
     jpeg_probability / jpeg_quality: chance and quality range of a JPEG round trip; otherwise the result is
         rounded to 8 bits when ``quantize`` (else left as float).
@@ -65,23 +80,51 @@ class BlurSettings:
     jpeg_quality: tuple[int, int] = (75, 95)
     quantize: bool = True
     sharp_pose: str = "mean"
+    length_median: float | None = None
+    length_spread: float = 0.5
+    kink_probability: float = 0.0
+    kink_turn_deg: tuple[float, float] = (45.0, 150.0)
+    discrete_probability: float = 0.0
+    discrete_frames: tuple[int, int] = (7, 13)
+    max_objects: int = 1
+    depth_probability: float = 0.0
+    depth_parallax: tuple[float, float] = (0.4, 2.5)
+    highlight_probability: float = 0.0
+    highlight_gain: tuple[float, float] = (2.0, 12.0)
+    gamma_probability: float = 0.0
+    gamma: tuple[float, float] = (1.8, 2.6)
+    h264_probability: float = 0.0
+    h264_crf: tuple[int, int] = (20, 36)
 
     def __post_init__(self):
         if self.sharp_pose not in SHARP_POSES:
             raise DataError(f"blur setting sharp_pose must be one of {list(SHARP_POSES)}, got {self.sharp_pose!r}")
-        for name in ("length", "subframes", "shot_noise", "read_noise", "jpeg_quality"):
+        for name in ("length", "subframes", "shot_noise", "read_noise", "jpeg_quality", "kink_turn_deg",
+                     "discrete_frames", "highlight_gain", "h264_crf"):
             low, high = getattr(self, name)
             if not 0 <= low <= high:
                 raise DataError(f"blur setting {name} must be a range 0 <= low <= high, got {(low, high)}")
         for name in ("rotation_deg", "tilt_deg", "zoom", "curvature"):
             if getattr(self, name) < 0:
                 raise DataError(f"blur setting {name} must be >= 0, got {getattr(self, name)}")
-        for name in ("moving_object_probability", "jpeg_probability"):
+        for name in ("moving_object_probability", "jpeg_probability", "kink_probability", "discrete_probability",
+                     "depth_probability", "highlight_probability", "gamma_probability", "h264_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"blur setting {name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.subframes[0] < 1 or self.max_step <= 0:
             raise DataError(f"blur settings need subframes >= 1 and max_step > 0, "
                             f"got {self.subframes}, {self.max_step}")
+        if self.length_median is not None and not (self.length_median > 0 and self.length_spread >= 0):
+            raise DataError(f"blur settings need length_median > 0 and length_spread >= 0, "
+                            f"got {self.length_median}, {self.length_spread}")
+        if self.max_objects < 1 or self.discrete_frames[0] < 1 or self.highlight_gain[0] < 1:
+            raise DataError(f"blur settings need max_objects >= 1, discrete_frames >= 1 and highlight_gain >= 1, "
+                            f"got {self.max_objects}, {self.discrete_frames}, {self.highlight_gain}")
+        if not (0 < self.depth_parallax[0] <= self.depth_parallax[1] and 0 < self.gamma[0] <= self.gamma[1]):
+            raise DataError(f"blur settings depth_parallax and gamma must be positive ranges, "
+                            f"got {self.depth_parallax}, {self.gamma}")
+        if not 0 <= self.h264_crf[0] <= self.h264_crf[1] <= 51:
+            raise DataError(f"blur setting h264_crf must lie in [0, 51], got {self.h264_crf}")
         if not 1 <= self.jpeg_quality[0] <= self.jpeg_quality[1] <= 100:
             raise DataError(f"blur setting jpeg_quality must lie in [1, 100], got {self.jpeg_quality}")
 
@@ -100,14 +143,6 @@ class BlurSettings:
                 for key, value in dataclasses.asdict(self).items()}
 
 
-@dataclass(frozen=True)
-class _MovingRegion:
-    center: tuple[float, float]  # ellipse centre (x, y) in image coordinates
-    axes: tuple[float, float]
-    angle_deg: float
-    shift: np.ndarray  # (F, 2) displacement of the region's content per sub-frame
-
-
 def synthesize_blur(sharp: np.ndarray, rng: np.random.Generator, settings: BlurSettings) -> np.ndarray:
     """Camera-shake blurred version of ``sharp`` (HxWx3 RGB float32 in [0, 1]), same size and type.
 
@@ -121,52 +156,90 @@ def synthesize_blur(sharp: np.ndarray, rng: np.random.Generator, settings: BlurS
 
 def synthesize_blur_crop(image: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator,
                          settings: BlurSettings) -> np.ndarray:
-    """Blurred version of ``image[top:top+h, left:left+w]`` for ``box = (top, left, h, w)``.
+    """The blurred half of ``synthesize_pair_crop`` (the sharp half differs from the photo only with highlights)."""
+    return synthesize_pair_crop(image, box, rng, settings)[0]
 
-    ``image`` is HxWx3 RGB: uint8/uint16 sRGB codes or float32 in [0, 1]. Only the box and a margin around
-    it are processed (reflected where the margin leaves the image); the optical centre is the centre of the
-    whole image, so roll and zoom blur vary across the box as they would in the full frame.
-    Returns float32 HxWx3 RGB in [0, 1] of the box's size.
+
+def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng: np.random.Generator,
+                         settings: BlurSettings) -> tuple[np.ndarray, np.ndarray]:
+    """(blurred, sharp) versions of ``image[top:top+h, left:left+w]`` for ``box = (top, left, h, w)``.
+
+    ``image`` is HxWx3 RGB: uint8/uint16 codes or float32 in [0, 1]. Only the box and a margin around it are
+    processed (reflected where the margin leaves the image); the optical centre is the centre of the whole
+    image, so roll and zoom blur vary across the box as they would in the full frame. The sharp image is the
+    box itself, except where highlights were pushed past the white point: there it is clipped as the camera
+    would clip it. Returns two float32 HxWx3 RGB arrays in [0, 1] of the box's size.
     """
     top, left, height, width = box
     if not (0 <= top and 0 <= left and top + height <= image.shape[0] and left + width <= image.shape[1]):
         raise DataError(f"box {box} does not fit in an image of shape {image.shape}")
-    matrices, region = _sample_motion(rng, settings, box, image.shape[:2])
+    camera, layers = _sample_scene(rng, settings, box, image.shape[:2])
+    response = ResponseCurve(rng.uniform(*settings.gamma) if _chance(rng, settings.gamma_probability) else None)
     points = camera_path.box_points(top, left, height, width)
-    displaced = [camera_path.apply(matrices, points)]
-    object_matrices = None
-    if region is not None:
-        object_matrices = _translate(-region.shift) @ matrices
-        displaced.append(camera_path.apply(object_matrices, points))
-    margin = int(math.ceil(max(np.abs(d - points).max() for d in displaced))) + 2
+    reach = max(np.abs(camera_path.apply(matrices, points) - points).max()
+                for matrices in [camera] + [layer.matrices for layer in layers])
+    margin = int(math.ceil(reach)) + 2
     area = (top - margin, left - margin, height + 2 * margin, width + 2 * margin)
-    linear = _linearize(_extract(image, *area))
-    to_area = _translate(np.array([[-area[1], -area[0]]])) @ matrices @ _translate(np.array([[left, top]]))
-    if region is None:
-        blurred = _average(linear, to_area, (width, height))
+    codes = _extract(image, *area)
+    linear = response.decode(codes)
+    highlight_gain = rng.uniform(*settings.highlight_gain) if _chance(rng, settings.highlight_probability) else 1.0
+    linear, boosted = _boost_highlights(linear, highlight_gain)
+    to_area = _translate(np.array([[-area[1], -area[0]]]))
+    from_box = _translate(np.array([[left, top]]))
+    if not layers:
+        blurred = _average(linear, to_area @ camera @ from_box, (width, height))
     else:
-        object_to_area = (_translate(np.array([[-area[1], -area[0]]])) @ object_matrices
-                          @ _translate(np.array([[left, top]])))
-        alpha, background = _region_layers(linear, region, area)
-        window = _region_window(region, object_matrices, box)
-        blurred = _average_with_region(linear, alpha, background, to_area, object_to_area, (width, height),
-                                       window)
-    return finish(blurred, rng, settings)
+        maps = [scene_layers.opacity(layer, area) for layer in layers]
+        radius = max(max(layer.axes) for layer in layers)
+        background = scene_layers.uncovered_background(linear, [m[0] for m in maps], [m[1] for m in maps], radius)
+        moving = [(np.dstack([linear, alpha]), to_area @ layer.matrices @ from_box)
+                  for (alpha, _), layer in zip(maps, layers)]
+        blurred = _average_layers(background, to_area @ camera @ from_box, moving, (width, height))
+    sharp = to_float(cut(codes, (margin, margin, height, width)))
+    if boosted is not None:
+        inside = cut(boosted, (margin, margin, height, width))
+        clipped = quantize_8bit(response.encode(np.minimum(cut(linear, (margin, margin, height, width)), 1.0)))
+        sharp = np.where(inside[..., None], clipped, sharp)
+    return finish(blurred, rng, settings, response), sharp
 
 
-def _sample_motion(rng, settings, box, image_hw):
-    """(F, 3, 3) camera sampling homographies and an optional moving region."""
+def _chance(rng: np.random.Generator, probability: float) -> bool:
+    """True with ``probability``; draws nothing when it is 0, so settings without the feature keep their pairs."""
+    return probability > 0 and rng.random() < probability
+
+
+def _draw_length(rng: np.random.Generator, settings: BlurSettings) -> float:
+    """A blur length: uniform over ``length``, or log-normal about ``length_median`` clipped to ``length``."""
+    if settings.length_median is None:
+        return rng.uniform(*settings.length)
+    return float(np.clip(settings.length_median * math.exp(settings.length_spread * rng.standard_normal()),
+                         *settings.length))
+
+
+def _sample_scene(rng, settings, box, image_hw) -> tuple[np.ndarray, list[scene_layers.Layer]]:
+    """(F, 3, 3) camera sampling homographies and the layers that move otherwise (far to near)."""
     top, left, height, width = box
-    length = rng.uniform(*settings.length)
+    length = _draw_length(rng, settings)
     focal = max(image_hw) * rng.uniform(*_FOCAL_RANGE)
     center = ((image_hw[1] - 1) / 2, (image_hw[0] - 1) / 2)
-    shift_curve = camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature))
+    if _chance(rng, settings.kink_probability):
+        shift_curve = camera_path.kinked_curve(rng, rng.uniform(0, settings.curvature) / 4, settings.kink_turn_deg)
+    else:
+        shift_curve = camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature))
     angle_curves = [camera_path.smooth_curve(rng, 1, rng.uniform(0, settings.curvature)) for _ in range(4)]
     limits = np.radians([settings.rotation_deg, settings.tilt_deg, settings.tilt_deg]).tolist() + [settings.zoom]
     amplitudes = [rng.uniform(0, limit) for limit in limits]
-    has_region = rng.random() < settings.moving_object_probability
-    region_length = rng.uniform(*settings.length) if has_region else 0.0
-    frames = _subframe_count(max(length, region_length), settings)
+    objects = 0
+    if rng.random() < settings.moving_object_probability:
+        objects = int(rng.integers(1, settings.max_objects + 1)) if settings.max_objects > 1 else 1
+    object_lengths = [_draw_length(rng, settings) for _ in range(objects)]
+    parallax = math.exp(rng.uniform(*np.log(settings.depth_parallax))) if _chance(rng, settings.depth_probability) \
+        else None
+    longest = max([length, length * (parallax or 0)] + object_lengths)
+    if _chance(rng, settings.discrete_probability):
+        frames = _odd(int(rng.integers(settings.discrete_frames[0], settings.discrete_frames[1] + 1)))
+    else:
+        frames = _subframe_count(longest, settings)
 
     roll, yaw, pitch, zoom = (amp * _sub_frames(curve, frames, settings)[:, 0]
                               for amp, curve in zip(amplitudes, angle_curves))
@@ -180,21 +253,31 @@ def _sample_motion(rng, settings, box, image_hw):
         rotated = camera_path.apply(camera_path.homographies(motion, center, focal), points)
     scale = _shift_scale_for_length(rotated, unit_shift, length)
     motion = dataclasses.replace(motion, shift=unit_shift * scale)
-    matrices = camera_path.homographies(motion, center, focal)
+    camera = camera_path.homographies(motion, center, focal)
 
-    region = None
-    if has_region:
-        short = min(height, width)
-        region_curve = _sub_frames(camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature)), frames,
-                                   settings)
-        region_shift = region_curve * region_length / max(_arc_length(region_curve), 1e-9)
-        region = _MovingRegion(
-            center=(left + rng.uniform(0.2, 0.8) * width, top + rng.uniform(0.2, 0.8) * height),
-            axes=tuple(short * rng.uniform(*_OBJECT_AXES, size=2)),
-            angle_deg=rng.uniform(0, 180),
-            shift=region_shift,
-        )
-    return matrices, region
+    layers = []
+    if parallax is not None:
+        depth = camera_path.homographies(dataclasses.replace(motion, shift=motion.shift * parallax), center, focal)
+        layers.append(scene_layers.random_depth_region(rng, box, depth))
+    for object_length in object_lengths:
+        curve = _sub_frames(camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature)), frames, settings)
+        shift = curve * object_length / max(_arc_length(curve), 1e-9)
+        layers.append(scene_layers.random_object(rng, box, _OBJECT_AXES, _translate(-shift) @ camera))
+    return camera, layers
+
+
+def _odd(count: int) -> int:
+    return count if count % 2 else count + 1
+
+
+def _boost_highlights(linear: np.ndarray, gain: float) -> tuple[np.ndarray, np.ndarray | None]:
+    """Near-white pixels scaled up to ``gain`` times in linear light (lamps, sun glints and their light
+    streaks), and where that happened; unchanged and None when ``gain`` is 1."""
+    if gain == 1.0:
+        return linear, None
+    luminance = linear @ np.float32([0.2126, 0.7152, 0.0722])
+    ramp = np.clip((luminance - _HIGHLIGHT_KNEE) / (1 - _HIGHLIGHT_KNEE), 0, 1)
+    return linear * (1 + np.float32(gain - 1) * ramp)[..., None], ramp > 0
 
 
 def _sub_frames(curve: np.ndarray, frames: int, settings: BlurSettings) -> np.ndarray:
@@ -244,19 +327,6 @@ def _extract(image: np.ndarray, top: int, left: int, height: int, width: int) ->
                               cv2.BORDER_REFLECT_101)
 
 
-@lru_cache(maxsize=2)
-def _linear_table(dtype_name: str) -> np.ndarray:
-    return srgb_to_linear_table(np.dtype(dtype_name))
-
-
-def _linearize(srgb: np.ndarray) -> np.ndarray:
-    if srgb.dtype == np.uint8:
-        return cv2.LUT(srgb, _linear_table("uint8"))
-    if srgb.dtype == np.uint16:
-        return _linear_table("uint16")[srgb]
-    return srgb_to_linear(srgb)
-
-
 def _warp(image: np.ndarray, matrix: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     return cv2.warpPerspective(image, matrix, size, flags=_WARP_FLAGS, borderMode=cv2.BORDER_REFLECT_101)
 
@@ -268,78 +338,30 @@ def _average(linear: np.ndarray, matrices: np.ndarray, size: tuple[int, int]) ->
     return total * np.float32(1 / len(matrices))
 
 
-def _average_with_region(linear, alpha, background, matrices, region_matrices, size, window):
-    """Average of sub-frames: the background moved by the camera, the region (``alpha``) also by its own path.
-
-    The region is composited inside ``window`` only, the output pixels it can reach.
-    """
-    top, left, height, width = window
-    to_window = _translate(np.array([[left, top]]))[0]
-    region_layer = np.dstack([linear, alpha])  # RGB + opacity, warped together in one call
+def _average_layers(background: np.ndarray, matrices: np.ndarray, layers: list[tuple[np.ndarray, np.ndarray]],
+                    size: tuple[int, int]) -> np.ndarray:
+    """Average of sub-frames: the background moved by the camera, each (RGB + opacity, matrices) layer
+    composited over it in order (far to near, so nearer layers occlude)."""
     total = np.zeros((size[1], size[0], 3), np.float32)
-    for matrix, region_matrix in zip(matrices, region_matrices):
+    for frame_index, matrix in enumerate(matrices):
         frame = _warp(background, matrix, size)
-        inside = frame[top:top + height, left:left + width]  # a view: compositing edits the frame
-        moved = _warp(region_layer, region_matrix @ to_window, (width, height))
-        inside += moved[..., 3:] * (moved[..., :3] - inside)
+        for layer, layer_matrices in layers:
+            moved = _warp(layer, layer_matrices[frame_index], size)
+            frame += moved[..., 3:] * (moved[..., :3] - frame)
         total += frame
     return total * np.float32(1 / len(matrices))
 
 
-def _region_window(region: _MovingRegion, object_matrices: np.ndarray, box) -> tuple[int, int, int, int]:
-    """(top, left, height, width) of the output pixels the moving region can touch in any sub-frame."""
-    top, left, height, width = box
-    reach = max(region.axes) + 3 * _edge_sigma(region) + 2
-    x, y = region.center
-    corners = np.array([[x - reach, y - reach], [x + reach, y - reach], [x - reach, y + reach],
-                        [x + reach, y + reach]])
-    reached = camera_path.apply(np.linalg.inv(object_matrices), corners).reshape(-1, 2) - (left, top)
-    x0, y0 = np.clip(np.floor(reached.min(axis=0)).astype(int) - 1, 0, None)
-    x1, y1 = np.minimum(np.ceil(reached.max(axis=0)).astype(int) + 2, (width, height))
-    return int(y0), int(x0), max(int(y1 - y0), 1), max(int(x1 - x0), 1)
-
-
-def _edge_sigma(region: _MovingRegion) -> float:
-    return max(_OBJECT_EDGE * min(region.axes), 0.8)
-
-
-def _region_layers(linear: np.ndarray, region: _MovingRegion, area) -> tuple[np.ndarray, np.ndarray]:
-    """The region's opacity over the processed area, and the background it uncovers when it moves.
-
-    Opacity is 1 over the whole ellipse and fades out beyond its edge. The background equals ``linear``
-    wherever the opacity is below 1 (so a sub-frame at the sharp pose is exactly the sharp image) and, deep inside
-    the ellipse, blends to a smooth fill from the surroundings instead of a static copy of the region.
-    """
-    top, left, height, width = area
-    shape = np.zeros((height, width), np.float32)
-    center = (round(region.center[0] - left), round(region.center[1] - top))
-    axes = (max(round(region.axes[0]), 1), max(round(region.axes[1]), 1))
-    cv2.ellipse(shape, center, axes, region.angle_deg, 0, 360, 1.0, thickness=-1, lineType=cv2.LINE_AA)
-    smooth = cv2.GaussianBlur(shape, (0, 0), _edge_sigma(region))
-    alpha = np.clip(2 * smooth, 0, 1)
-    core = np.clip(2 * smooth - 1, 0, 1)[..., None]
-    fill = _surround_fill(linear, 1 - alpha, max(region.axes))
-    return alpha, linear + core * (fill - linear)
-
-
-def _surround_fill(linear: np.ndarray, weight: np.ndarray, radius: float) -> np.ndarray:
-    """Weighted Gaussian average (normalized convolution) of ``linear``, at quarter resolution for speed."""
-    height, width = weight.shape
-    small = (max(width // 4, 1), max(height // 4, 1))
-    sigma = max(radius / 4, 1.0)
-    weighted = cv2.GaussianBlur(cv2.resize(linear * weight[..., None], small, interpolation=cv2.INTER_AREA),
-                                (0, 0), sigma)
-    total = cv2.GaussianBlur(cv2.resize(weight, small, interpolation=cv2.INTER_AREA), (0, 0), sigma)
-    fill = weighted / np.maximum(total, 1e-6)[..., None]
-    return cv2.resize(fill, (width, height), interpolation=cv2.INTER_LINEAR)
-
-
-def finish(linear: np.ndarray, rng: np.random.Generator, settings: BlurSettings) -> np.ndarray:
-    """Sensor noise in linear light, sRGB encoding, then a JPEG round trip or 8-bit rounding."""
+def finish(linear: np.ndarray, rng: np.random.Generator, settings: BlurSettings,
+           response: ResponseCurve | None = None) -> np.ndarray:
+    """Sensor noise in linear light, the tone curve (sRGB by default), then an H.264 intra frame, a JPEG
+    round trip or 8-bit rounding."""
     noisy = add_sensor_noise(linear, rng, rng.uniform(*settings.shot_noise), rng.uniform(*settings.read_noise))
-    srgb = linear_to_srgb(noisy)
+    srgb = (response or ResponseCurve()).encode(noisy)
     use_jpeg = rng.random() < settings.jpeg_probability
     quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
+    if _chance(rng, settings.h264_probability):
+        return h264_roundtrip(srgb, int(rng.integers(settings.h264_crf[0], settings.h264_crf[1] + 1)))
     if use_jpeg:
         return jpeg_roundtrip(srgb, quality)
     return quantize_8bit(srgb) if settings.quantize else srgb

@@ -32,6 +32,23 @@ def smooth_curve(rng: np.random.Generator, dims: int, curvature: float) -> np.nd
     return position / max(float(np.abs(position).max()), 1e-12)
 
 
+def kinked_curve(rng: np.random.Generator, curvature: float, turn_deg: tuple[float, float]) -> np.ndarray:
+    """(KNOTS, 2) image-plane path like ``smooth_curve``'s, but the direction of travel turns abruptly once,
+    by an angle drawn from ``turn_deg``, at a random time in the middle half of the exposure, and the speed
+    changes there: the L-shaped and kinked paths fitted to real GoPro pairs.
+    """
+    angle = rng.uniform(0, 2 * np.pi)
+    turn = np.radians(rng.uniform(*turn_deg)) * rng.choice([-1.0, 1.0])
+    kink = int(rng.integers(KNOTS // 4, 3 * KNOTS // 4))
+    headings = np.where(np.arange(KNOTS - 1) < kink, angle, angle + turn)
+    speed = rng.uniform(0.5, 2.0) ** np.where(np.arange(KNOTS - 1) < kink, -0.5, 0.5)
+    velocity = np.stack([np.cos(headings), np.sin(headings)], axis=1) * speed[:, None]
+    velocity += np.cumsum(rng.standard_normal((KNOTS - 1, 2)) * curvature, axis=0)
+    position = np.concatenate([np.zeros((1, 2)), np.cumsum(velocity, axis=0)])
+    position -= position[_MIDDLE]
+    return position / max(float(np.abs(position).max()), 1e-12)
+
+
 def sample_at(curve: np.ndarray, frames: int) -> np.ndarray:
     """Curve values at ``frames`` evenly spaced times over the exposure (odd count keeps the middle knot)."""
     times = np.linspace(0, KNOTS - 1, frames)

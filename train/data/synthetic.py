@@ -4,10 +4,10 @@ import cv2
 import numpy as np
 import torch
 
-from .augment import NOISE_VARIANCE, cut, paper_augment, textured_box
+from .augment import NOISE_VARIANCE, paper_augment, textured_box
 from .base import SeededPairs, to_tensor
-from .blur_synthesis import BlurSettings, synthesize_blur_crop
-from .images import DataError, to_float
+from .blur_synthesis import BlurSettings, synthesize_pair_crop
+from .images import DataError
 from .photos import PhotoStore
 
 TRAIN_PAIRS_PER_PHOTO = 8
@@ -62,8 +62,7 @@ class SyntheticPairs(SeededPairs):
             photo = shrink(photo, float(rng.uniform(*self.photo_scale)), self.crop or 1)
         height, width = photo.shape[:2]
         box = (0, 0, height, width) if self.crop is None else textured_box(rng, photo, self.crop, self.min_texture)
-        blurred = synthesize_blur_crop(photo, box, rng, self.blur)
-        sharp = to_float(cut(photo, box))
+        blurred, sharp = synthesize_pair_crop(photo, box, rng, self.blur)
         if self.augment:
             blurred, sharp = paper_augment(blurred, sharp, rng, self.noise_variance)
         return blurred, sharp

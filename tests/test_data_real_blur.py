@@ -1,0 +1,142 @@
+"""The generator's real-footage features: heavy-tailed lengths, kinked paths, discrete frames, depth and
+object layers, highlights, tone curves and H.264 (numpy + OpenCV + PyAV)."""
+
+import dataclasses
+
+import cv2
+import numpy as np
+import pytest
+
+from deblur.metrics import psnr
+from deblur.train.data import BlurSettings, DataError, synthesize_blur, synthesize_pair_crop
+from deblur.train.data import blur_synthesis, camera_path
+from deblur.train.data.degrade import ResponseCurve, h264_roundtrip
+
+CLEAN = BlurSettings(shot_noise=(0, 0), read_noise=(0, 0), jpeg_probability=0, quantize=False,
+                     moving_object_probability=0)
+ALL_ON = dataclasses.replace(
+    CLEAN, length=(4, 72), length_median=18, kink_probability=1, discrete_probability=0.5,
+    moving_object_probability=1, max_objects=3, depth_probability=1, highlight_probability=1, gamma_probability=1,
+    subframes=(15, 61))
+
+
+def textured_photo(size: int = 160, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    image = cv2.resize(rng.random((6, 6, 3)).astype(np.float32), (size, size), interpolation=cv2.INTER_CUBIC)
+    for _ in range(size // 6):
+        center = tuple(int(v) for v in rng.integers(0, size, 2))
+        cv2.circle(image, center, int(rng.integers(2, size // 10)), rng.random(3).tolist(), thickness=-1)
+    return (np.clip(image, 0, 1) * 255).round().astype(np.uint8)
+
+
+def test_heavy_tailed_lengths_stay_in_range_with_most_in_the_middle():
+    settings = BlurSettings(length=(4, 72), length_median=18, length_spread=0.55)
+    rng = np.random.default_rng(0)
+    lengths = np.array([blur_synthesis._draw_length(rng, settings) for _ in range(4000)])
+    assert lengths.min() >= 4 and lengths.max() <= 72
+    assert np.median(lengths) == pytest.approx(18, rel=0.05)
+    assert 0.7 < np.mean((lengths >= 8) & (lengths <= 40)) < 0.95
+    assert np.mean(lengths > 40) > 0.03  # a real tail, not a hard cap at 40
+
+
+def test_kinked_paths_turn_sharply_once():
+    curve = camera_path.kinked_curve(np.random.default_rng(3), 0.0, (90, 90))
+    steps = np.diff(curve, axis=0)
+    headings = np.degrees(np.arctan2(steps[:, 1], steps[:, 0]))
+    turns = np.abs((np.diff(headings) + 180) % 360 - 180)
+    assert np.count_nonzero(turns > 45) == 1 and turns.max() == pytest.approx(90, abs=1e-6)
+    assert np.abs(curve).max() == pytest.approx(1)
+
+
+def test_discrete_frames_leave_ghost_copies():
+    # A single lit dot blurred over 7 frames of a long straight path shows up to 7 separate copies.
+    dot = np.zeros((96, 96, 3), np.float32)
+    dot[48, 48] = 1.0
+    settings = dataclasses.replace(CLEAN, length=(40, 40), rotation_deg=0, tilt_deg=0, zoom=0, curvature=0,
+                                   discrete_probability=1, discrete_frames=(7, 7))
+    linear = ResponseCurve().decode(synthesize_blur(dot, np.random.default_rng(1), settings))[..., 0]
+    count, _ = cv2.connectedComponents((linear > 1e-3).astype(np.uint8))
+    assert count - 1 >= 5  # background excluded; bilinear splats of neighbours may touch
+
+
+def test_every_feature_at_once_keeps_a_flat_image_flat():
+    # Layers, parallax, highlights below the knee and tone curves must not reveal undefined pixels.
+    flat = np.full((96, 128, 3), 0.5, np.float32)
+    for seed in range(6):
+        blurred = synthesize_blur(flat, np.random.default_rng(seed), ALL_ON)
+        np.testing.assert_allclose(blurred, 0.5, atol=2e-4)
+
+
+def test_zero_length_gives_the_sharp_image_with_every_layer():
+    photo = textured_photo(96)
+    settings = dataclasses.replace(ALL_ON, length=(0, 0), length_median=None, highlight_probability=0)
+    for seed in range(4):
+        blurred, sharp = synthesize_pair_crop(photo, (0, 0, 96, 96), np.random.default_rng(seed), settings)
+        np.testing.assert_allclose(sharp, photo / np.float32(255), atol=1e-7)
+        np.testing.assert_allclose(blurred, sharp, atol=2e-4)
+
+
+def test_layers_move_differently_from_the_camera():
+    # Same camera path with and without a near depth layer: the layer changes part of the picture only.
+    photo = textured_photo(160)
+    base = dataclasses.replace(CLEAN, length=(12, 12))
+    plain, _ = synthesize_pair_crop(photo, (16, 16, 128, 128), np.random.default_rng(5), base)
+    layered, _ = synthesize_pair_crop(photo, (16, 16, 128, 128), np.random.default_rng(5),
+                                      dataclasses.replace(base, depth_probability=1, depth_parallax=(2.5, 2.5)))
+    changed = np.abs(layered - plain).max(axis=2) > 0.02
+    assert 0.05 < changed.mean() < 0.9
+
+
+def test_highlights_streak_and_the_target_is_clipped_like_a_camera():
+    image = np.full((96, 96, 3), 0.2, np.float32)
+    image[44:52, 44:52] = 0.95  # a lamp just below white
+    settings = dataclasses.replace(CLEAN, length=(30, 30), rotation_deg=0, tilt_deg=0, zoom=0, curvature=0,
+                                   highlight_probability=1, highlight_gain=(8, 8))
+    blurred, sharp = synthesize_pair_crop(image, (0, 0, 96, 96), np.random.default_rng(2), settings)
+    plain, _ = synthesize_pair_crop(image, (0, 0, 96, 96), np.random.default_rng(2),
+                                    dataclasses.replace(settings, highlight_probability=0))
+    assert np.count_nonzero(blurred[..., 0] > 0.9) > 4 * np.count_nonzero(plain[..., 0] > 0.9)  # a bright streak
+    assert np.all(sharp[44:52, 44:52] == 1.0) and np.all(sharp[:40] == image[:40])
+
+
+def test_tone_curves_round_trip_and_keep_the_target():
+    values = np.linspace(0, 1, 257, dtype=np.float32)
+    for gamma in (None, 1.8, 2.6):
+        curve = ResponseCurve(gamma)
+        np.testing.assert_allclose(curve.encode(curve.decode(values)), values, atol=1e-5)
+    codes = np.arange(256, dtype=np.uint8).reshape(16, 16)
+    np.testing.assert_allclose(ResponseCurve(2.2).decode(codes), (codes / 255.0) ** 2.2, atol=1e-6)
+    photo = textured_photo(96)
+    _, sharp = synthesize_pair_crop(photo, (0, 0, 96, 96), np.random.default_rng(0),
+                                    dataclasses.replace(CLEAN, gamma_probability=1))
+    np.testing.assert_allclose(sharp, photo / np.float32(255), atol=1e-7)
+
+
+def test_h264_round_trip_blocks_like_video_and_keeps_odd_sizes():
+    image = cv2.GaussianBlur(np.random.default_rng(0).random((65, 97, 3)).astype(np.float32), (0, 0), 2)
+    mild, strong = h264_roundtrip(image, 18), h264_roundtrip(image, 40)
+    assert mild.shape == strong.shape == image.shape
+    assert psnr(mild, image) > psnr(strong, image) + 3
+    settings = dataclasses.replace(CLEAN, h264_probability=1, h264_crf=(30, 30), length=(8, 8))
+    blurred, _ = synthesize_pair_crop(textured_photo(96), (0, 0, 96, 96), np.random.default_rng(0), settings)
+    assert np.array_equal(np.round(blurred * 255), blurred * 255)  # decoded 8-bit video
+
+
+def test_realistic_pairs_are_deterministic_and_blurry():
+    photo = textured_photo(200)
+    first = synthesize_pair_crop(photo, (20, 20, 128, 128), np.random.default_rng(4), ALL_ON)
+    second = synthesize_pair_crop(photo, (20, 20, 128, 128), np.random.default_rng(4), ALL_ON)
+    assert all(np.array_equal(a, b) for a, b in zip(first, second))
+    assert psnr(*first) < 35
+
+
+def test_new_settings_are_validated():
+    with pytest.raises(DataError, match="length_median"):
+        BlurSettings(length_median=0)
+    with pytest.raises(DataError, match="max_objects"):
+        BlurSettings(max_objects=0)
+    with pytest.raises(DataError, match="h264_crf"):
+        BlurSettings(h264_crf=(10, 60))
+    with pytest.raises(DataError, match="probability"):
+        BlurSettings(kink_probability=2)
+    assert BlurSettings.from_dict(ALL_ON.to_dict()) == ALL_ON
