@@ -110,7 +110,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
         try:
             result = run(sink)
         finally:
-            sink.close(interrupted=result.interrupted)
+            sink.close(interrupted=result.interrupted or options.max_frames is not None)  # audio ends with the video
         _require_frames(result, spec)
         results.append(result)
 

@@ -1,10 +1,11 @@
 """Frame sinks: an image folder (or one image file) and video files.
 
 Video goes through PyAV as H.264 (libx264; MPEG-4 Part 2 with a warning where the build lacks it),
+always 4:2:0 with odd sizes padded by one repeated row or column (4:2:0 needs even sizes),
 keeping the source's time base, timestamps, frame rate and display matrix (rotation) and copying its
-audio stream packet for packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2 without audio. Video sinks
-write to the temporary path they are given (the caller renames it atomically); image sinks write
-every image atomically.
+audio stream packet for packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2
+without audio. Video sinks write to the temporary path they are given (the caller renames it
+atomically); image sinks write every image atomically.
 """
 
 import logging
@@ -19,6 +20,7 @@ import numpy as np
 from deblur.atomic import atomic_write
 
 from .errors import SinkError
+from .image_files import encode_image
 from .sources import Frame
 
 log = logging.getLogger(__name__)
@@ -50,10 +52,8 @@ class ImageSink(Sink):
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
         path = self.target(frame)
-        ok, encoded = cv2.imencode(path.suffix, image)
-        if not ok:
-            raise SinkError(f"{path}: OpenCV cannot write {image.dtype} images as {path.suffix}")
-        atomic_write(path, lambda tmp: tmp.write_bytes(encoded.tobytes()))
+        encoded = encode_image(path, image)
+        atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
 
 
 class PyAVVideoSink(Sink):
@@ -78,9 +78,8 @@ class PyAVVideoSink(Sink):
         if codec != "libx264":
             log.warning("this PyAV build has no libx264: writing MPEG-4 Part 2 video")
         self.video = self.container.add_stream(codec, rate=self.fps, options=H264_QUALITY if codec == "libx264" else {})
-        self.video.width, self.video.height = width, height
-        # 4:2:0 needs even sizes; odd-sized frames are stored 4:4:4 rather than cropped
-        self.video.pix_fmt = "yuv420p" if width % 2 == 0 and height % 2 == 0 else "yuv444p"
+        self.video.width, self.video.height = width + width % 2, height + height % 2
+        self.video.pix_fmt = "yuv420p"  # what every player decodes (4:4:4 High profile is not)
         self.video.time_base = self.video.codec_context.time_base = self.time_base
         if display_matrix is not None:  # players rotate the frames as they did the input's
             self.video.set_display_matrix(display_matrix)
@@ -124,7 +123,7 @@ class PyAVVideoSink(Sink):
         # timestamps must increase strictly; a source without them gets consecutive ones
         pts = frame.pts if frame.pts is not None and frame.pts > self._last_pts else self._last_pts + 1
         self._last_pts = pts
-        video_frame = self._av.VideoFrame.from_ndarray(np.ascontiguousarray(image), format="bgr24")
+        video_frame = self._av.VideoFrame.from_ndarray(even_sized(image), format="bgr24")
         video_frame.pts, video_frame.time_base = pts, self.time_base
         self._mux_audio_until(float(pts * self.time_base))
         self.container.mux(self.video.encode(video_frame))
@@ -159,6 +158,14 @@ class OpenCVVideoSink(Sink):
         if self.writer is not None:
             self.writer.release()
             os.replace(self.named, self.path)
+
+
+def even_sized(image: np.ndarray) -> np.ndarray:
+    """``image`` with its last row and/or column repeated to make both sides even (4:2:0 needs even sizes)."""
+    height, width = image.shape[:2]
+    if height % 2 == 0 and width % 2 == 0:
+        return np.ascontiguousarray(image)
+    return cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
 
 
 def open_video_sink(path: Path, suffix: str, fps: Fraction, time_base: Fraction | None, audio_from: Path | None) -> Sink:

@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import SourceError
 from .frames import check_frame
-from .jpeg_exif import JPEG_SUFFIXES, apply_orientation, read_exif
+from .image_files import read_image
 
 log = logging.getLogger(__name__)
 
@@ -82,16 +82,6 @@ class ImageSource(Source):
             yield Frame(_checked(read_image(path), str(path)), index, name=str(path.relative_to(self.root)))
 
 
-def read_image(path: Path) -> np.ndarray:
-    """The image at ``path`` with its depth and channels; a JPEG turned upright by its EXIF Orientation."""
-    data = path.read_bytes()
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
-    if image is None:
-        raise SourceError(f"{path}: not a readable image")
-    exif = read_exif(data) if path.suffix.lower() in JPEG_SUFFIXES else None
-    return apply_orientation(image, exif.orientation) if exif else image
-
-
 def _display_matrix(frame) -> tuple[int, ...] | None:
     """The DISPLAYMATRIX side data of a decoded PyAV frame (9 int32), if any."""
     for data in frame.side_data:
@@ -132,6 +122,8 @@ class PyAVVideoSource(Source):
         index = 0
         try:
             for frame in self.container.decode(self.stream):
+                first = (frame.width, frame.height) if index == 0 else first
+                _require_size((frame.width, frame.height), first, self.description, index)
                 yield Frame(frame.to_ndarray(format="bgr24"), index, pts=frame.pts, display_matrix=_display_matrix(frame))
                 index += 1
         except self._av.error.FFmpegError as exc:
@@ -165,6 +157,8 @@ class CaptureSource(Source):
             ok, image = self.capture.read()
             if not ok:
                 break
+            first = image.shape[1::-1] if index == 0 else first
+            _require_size(image.shape[1::-1], first, self.description, index)
             yield Frame(_checked(image, self.description), index)
             index += 1
         if index == 0:
@@ -172,6 +166,13 @@ class CaptureSource(Source):
 
     def close(self) -> None:
         self.capture.release()
+
+
+def _require_size(size: tuple[int, int], first: tuple[int, int], description: str, index: int) -> None:
+    """SourceError when frame ``index``'s (width, height) is not the first frame's: never stretch."""
+    if tuple(size) != tuple(first):
+        raise SourceError(f"{description}: frame {index} is {size[0]}x{size[1]} after {first[0]}x{first[1]}; "
+                          "a video whose frame size changes is not supported (split it where the size changes)")
 
 
 def _ffmpeg_reason(exc: Exception) -> str:
@@ -188,6 +189,8 @@ def _image_files(folder: Path) -> list[Path]:
 
 
 def _open_video(path: Path) -> Source:
+    if path.suffix.lower() == ".gif":
+        raise SourceError(f"{path}: GIF is not supported; convert it to a video (ffmpeg -i in.gif out.mp4) or to PNG images")
     try:
         return PyAVVideoSource(path)
     except ImportError:

@@ -239,3 +239,55 @@ def test_video_display_matrix_is_copied_to_the_output(tmp_path, identity_onnx):
         frames = list(container.decode(video=0))
     assert len(frames) == 3 and all(frame.rotation == -90 for frame in frames)
     assert (frames[0].width, frames[0].height) == (64, 48)
+
+
+def _mpeg2(path: Path, size: tuple[int, int], frames: int = 3, container: str = "mpeg") -> bytes:
+    """An MPEG-2 clip of flat frames (MPEG-2, unlike H.264 4:2:0, stores odd sizes) and its bytes."""
+    width, height = size
+    with av.open(str(path), "w", format=container) as output:
+        stream = output.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((height, width, 3), 60 + 40 * index, np.uint8), format="bgr24")
+            frame.pts = index
+            output.mux(stream.encode(frame))
+        output.mux(stream.encode(None))
+    return path.read_bytes()
+
+
+def test_odd_sized_video_becomes_yuv420p_h264_one_repeated_row_and_column_larger(tmp_path, identity_onnx):
+    clip = tmp_path / "odd.mpg"
+    _mpeg2(clip, (65, 49))
+    _run(clip, identity_onnx, output=tmp_path / "out.mp4")
+    with av.open(str(tmp_path / "out.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.codec_context.name, stream.codec_context.pix_fmt) == ("h264", "yuv420p")
+        frames = [frame.to_ndarray(format="bgr24") for frame in container.decode(stream)]
+    assert len(frames) == 3 and frames[0].shape == (50, 66, 3)
+    assert abs(int(frames[1][10, 10, 0]) - 100) <= 8  # the flat grey of frame 1 (MPEG-2 and H.264 are lossy)
+
+
+def test_max_frames_trims_the_audio_to_the_video(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=20, size=(64, 48), audio=True)  # 2 s of video and audio
+    _run(clip, identity_onnx, output=tmp_path / "short.mp4", max_frames=3)
+    info = _probe(tmp_path / "short.mp4")
+    assert info["frames"] == 3 and info["audio"] == "aac" and info["audio_seconds"] <= 0.5
+
+
+def test_a_frame_size_change_mid_stream_is_an_error_not_a_stretch(tmp_path, identity_onnx):
+    changing = tmp_path / "changing.ts"
+    changing.write_bytes(_mpeg2(tmp_path / "a.ts", (64, 48), container="mpegts") + _mpeg2(tmp_path / "b.ts", (80, 48), container="mpegts"))
+    with pytest.raises(SourceError, match=r"changing.ts: frame 2 is 80x48 after 64x48"):
+        _run(changing, identity_onnx, output=tmp_path / "out.mp4")
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_gray_alpha_png_stays_gray_alpha(tmp_path, identity_onnx):
+    from PIL import Image
+
+    gray_alpha = np.dstack([np.tile(np.arange(0, 240, 10, dtype=np.uint8), (16, 1)), np.full((16, 24), 77, np.uint8)])
+    Image.fromarray(gray_alpha, "LA").save(tmp_path / "la.png")
+    summary = _run(tmp_path / "la.png", identity_onnx)
+    with Image.open(summary.output) as result:
+        assert result.mode == "LA"
+        assert np.array_equal(np.asarray(result), gray_alpha)
