@@ -3,7 +3,7 @@
 ``pip install deblur-edge`` without an extra installs every command. Run without the packages of its
 extra, a command prints ``error: deblur-run needs the [runtime] extra: pip install "deblur-edge[runtime]"``
 and exits 2 instead of ending in a traceback. ``--version`` works on every command, extra or not,
-and ``-h`` is ``--help``.
+``-h`` is ``--help``, and help is plain text (switches read as flags, not ``<bool>`` options).
 """
 
 import importlib
@@ -31,6 +31,7 @@ class Command:
             return 0
         try:
             app = importlib.import_module(self.module).app
+            app.rich_markup_mode = None  # plain help: switches shown as flags, examples kept as written
             return app(args, prog_name=self.name, help_option_names=HELP_OPTIONS)
         except ImportError as exc:
             if _is_own_module(exc.name):

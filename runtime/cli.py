@@ -1,5 +1,6 @@
 """`deblur-run`: deblur a video, images, a camera or a stream with ONNX Runtime or TensorRT (no torch)."""
 
+import dataclasses
 import logging
 import sys
 from pathlib import Path
@@ -11,8 +12,10 @@ from .backend import BACKENDS, DEVICES, open_backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
 from .interrupts import stop_on_signals
-from .model_file import resolve_model_path
+from .model_listing import describe_bundled_models
+from .model_registry import BUNDLED_MODELS, resolve_model
 from .runner import RunOptions, deblur_source
+from .source_list import check_output_folder, output_for, select_sources
 from .sources import open_source
 
 app = typer.Typer(add_completion=False, help="Deblur videos, images, cameras and streams (torch-free).")
@@ -36,11 +39,20 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
-@app.command()
+EXAMPLES = """\b
+Examples:
+  deblur-run clip.mp4                          # -> clip_deblurred.mp4, audio copied
+  deblur-run a.jpg b.jpg shots/*.png -o sharp/ # many sources, results in one folder
+  deblur-run 0 --preview --model lite          # camera 0 with a live window
+"""
+
+
+@app.command(epilog=EXAMPLES)
 def main(
-    source: str = typer.Argument(..., help="Video file, image, folder, glob ('shots/*.png'), camera index, rtsp/http URL or GStreamer pipeline."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred…)."),
-    model: Path = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine (default: the bundled model)."),
+    sources: list[str] = typer.Argument(None, show_default=False, help="Videos, images, folders, globs ('shots/*.png'), camera indexes, rtsp/http URLs or GStreamer pipelines, run one after another; *_deblurred* results are skipped."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred…); with several sources, a folder."),
+    model: str = typer.Option(None, "--model", "-m", help=f"A bundled model ({', '.join(BUNDLED_MODELS)}; default lite) or the path of an ONNX model or TensorRT engine."),
+    list_models: bool = typer.Option(False, "--list-models", help="List the bundled models (size, metadata) and exit."),
     backend: str = typer.Option("auto", help=f"Inference backend: {', '.join(BACKENDS)} (auto: from the model file)."),
     device: str = typer.Option("auto", help=f"ONNX Runtime device: {', '.join(DEVICES)}."),
     threads: int = typer.Option(None, help="CPU inference threads (default: one per physical core)."),
@@ -55,20 +67,36 @@ def main(
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, warnings or summary."),
 ) -> None:
-    """Example: deblur-run clip.mp4 -o clip_sharp.mp4 --model deblur-lite.onnx
+    """Deblur videos, images, cameras and streams (torch-free).
 
     Ctrl-C or SIGTERM stops after the current frame and still leaves a playable video.
     """
     _configure_logging(quiet)
+    if list_models:
+        try:
+            typer.echo("\n".join(describe_bundled_models()))
+        except DeblurRunError as exc:
+            raise fail(str(exc)) from exc
+        return
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet and sys.stderr.isatty())
     with stop_on_signals():  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
-            model_path = resolve_model_path(model)
-            opened_source = open_source(source)
-            opened_backend = open_backend(model_path, backend, device, threads)
-            summary = deblur_source(opened_source, source, opened_backend, options)
+            specs = select_sources(sources or [])
+            check_output_folder(output, len(specs))
+            model_path = resolve_model(model)
+            for spec in specs:
+                opened_source = open_source(spec)
+                opened_backend = opened_backend or open_backend(model_path, backend, device, threads)
+                run_options = dataclasses.replace(options, output=output_for(opened_source, spec, output, len(specs)))
+                summary = deblur_source(opened_source, spec, opened_backend, run_options)
+                opened_source.close()
+                opened_source = None
+                if not quiet:
+                    typer.echo(summary.line(), err=True)
+                if summary.interrupted:
+                    raise typer.Exit(INTERRUPTED_EXIT)
         except DeblurRunError as exc:
             raise fail(str(exc)) from exc
         except OSError as exc:
@@ -80,7 +108,3 @@ def main(
                 opened_source.close()
             if opened_backend is not None:
                 opened_backend.close()
-        if not quiet:
-            typer.echo(summary.line(), err=True)
-        if summary.interrupted:
-            raise typer.Exit(INTERRUPTED_EXIT)

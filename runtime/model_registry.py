@@ -39,7 +39,7 @@ class BundledModel:
 BUNDLED_MODELS = {
     model.name: model
     for model in (
-        BundledModel(DEFAULT_MODEL, model_file.BUNDLED_MODEL, "the default: the lite network for CPUs and small Jetson boards"),
+        BundledModel(DEFAULT_MODEL, model_file.BUNDLED_MODEL, "the lite network for CPUs and small Jetson boards"),
         BundledModel("paper", "deblur-paper.onnx", "the paper's C = 32 network"),
     )
 }

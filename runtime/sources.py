@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 GLOB_CHARS = ("*", "?", "[")
+OUTPUT_MARK = "_deblurred"  # in every name deblur-run gives its results (deblur.runtime.outputs)
 DEFAULT_FPS = Fraction(30)
 
 
@@ -184,8 +185,29 @@ def gstreamer_available() -> bool:
     return bool(re.search(r"GStreamer:\s+YES", cv2.getBuildInformation()))
 
 
+def is_deblur_output(path: Path, root: Path | None = None) -> bool:
+    """Whether ``path`` is named like a deblur-run result (``clip_deblurred.mp4``, ``shots_deblurred/a.png``).
+
+    Only the names below ``root`` count (all of a relative path without it, the file name of an absolute
+    one), so a project folder that happens to be called ``x_deblurred`` does not hide its own files.
+    """
+    if root is not None:
+        parts = path.relative_to(root).parts
+    else:
+        parts = (path.name,) if path.is_absolute() else path.parts
+    return any(OUTPUT_MARK in part for part in parts)
+
+
+def _glob_root(pattern: str) -> Path:
+    """The folder before the first wildcard: ``shots/*.png`` -> ``shots``, ``shot*/a.png`` -> ``.``."""
+    head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
+    return Path(head) if head.endswith(os.sep) else Path(head).parent
+
+
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    """Images in ``folder``, without deblur-run's own results."""
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(p, folder))
 
 
 def _open_video(path: Path) -> Source:
@@ -215,7 +237,9 @@ def open_source(spec: str) -> Source:
         return CaptureSource(spec, "stream", spec, cv2.CAP_FFMPEG)
     path = Path(spec)
     if not path.exists() and any(ch in spec for ch in GLOB_CHARS):
-        matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).suffix.lower() in IMAGE_SUFFIXES)
+        root = _glob_root(spec)
+        matches = sorted(Path(p) for p in glob.glob(spec, recursive=True)
+                         if Path(p).suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(Path(p), root))
         if not matches:
             raise SourceError(f"{spec}: no images match this pattern")
         return _open_images(matches, spec)

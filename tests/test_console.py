@@ -70,3 +70,11 @@ def test_a_broken_own_module_is_not_reported_as_a_missing_extra():
     broken = console.Command("deblur-broken", "deblur.no_such_module", "runtime")
     with pytest.raises(ModuleNotFoundError):
         broken([])
+
+
+def test_help_is_plain_with_flags_and_examples(capsys):
+    with pytest.raises(SystemExit):
+        console.deblur_run(["--help"])
+    text = capsys.readouterr().out
+    assert "Examples:" in text and "deblur-run a.jpg b.jpg shots/*.png" in text
+    assert "--compare " in text and "<bool>" not in text
