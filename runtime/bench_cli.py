@@ -13,14 +13,15 @@ from deblur.output_guard import check_outputs
 from .backend import open_backend
 from .bench import benchmark, machine_description, markdown_table, parse_sizes
 from .errors import DeblurRunError
-from .model_file import model_kind, resolve_model_path
+from .model_file import model_kind
+from .model_registry import resolve_model
 
 app = typer.Typer(add_completion=False, help="Benchmark a deblur model per backend and frame size (torch-free).")
 
 
 @app.command()
 def main(
-    model: list[Path] = typer.Option(None, "--model", "-m", help="ONNX model or TensorRT engine; repeat to compare (default: the bundled model)."),
+    model: list[str] = typer.Option(None, "--model", "-m", help="A bundled model (lite) or an ONNX model or TensorRT engine; repeat to compare (default: lite)."),
     device: list[str] = typer.Option(["auto"], help="ONNX Runtime device(s) for ONNX models: auto, cpu, cuda, tensorrt; repeat to compare."),
     threads: int = typer.Option(None, help="CPU inference threads (default: one per physical core)."),
     sizes: str = typer.Option("640x360,1280x720,1920x1080", help="Frame sizes WIDTHxHEIGHT, comma-separated."),
@@ -36,7 +37,7 @@ def main(
         size_list = parse_sizes(sizes)
         if warmup < 0 or runs < 1:
             raise DeblurRunError("--warmup must be >= 0 and --runs >= 1")
-        paths = [resolve_model_path(path) for path in model] if model else [resolve_model_path(None)]
+        paths = [resolve_model(name) for name in model] if model else [resolve_model(None)]
         if json_path is not None:
             check_outputs([json_path], paths, overwrite)
         for path in paths:

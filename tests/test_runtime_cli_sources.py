@@ -67,3 +67,14 @@ def test_models_by_name_and_the_listing(tmp_path, make_image):
     assert f"training data: {bundled.model.training_data}" in listing.output
     assert any(line.startswith("paper: ") and "not bundled yet" in line for line in listing.output.splitlines())
     bundled.close()
+
+
+def test_bench_takes_model_names():
+    from deblur.runtime.bench_cli import app as bench_app
+
+    result = CliRunner().invoke(bench_app, ["--model", "lite", "--device", "cpu", "--threads", "1", "--sizes", "16x16",
+                                            "--warmup", "0", "--runs", "1"])
+    assert result.exit_code == 0, result.output
+    assert "deblur-lite.onnx" in result.output
+    paper = CliRunner().invoke(bench_app, ["--model", "paper", "--sizes", "16x16"])
+    _one_line_error(paper, "model 'paper' is not bundled yet")
