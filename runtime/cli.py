@@ -21,6 +21,7 @@ from .sources import open_source
 app = typer.Typer(add_completion=False, help="Deblur videos, images, cameras and streams (torch-free).")
 
 INTERRUPTED_EXIT = 130
+FAILED_INPUTS_EXIT = 1  # some images of a set could not be read; the others were deblurred
 
 
 def _configure_logging(quiet: bool) -> None:
@@ -65,6 +66,9 @@ def main(
     preview: bool = typer.Option(False, "--preview", help="Show a live preview window (q or Esc stops)."),
     max_frames: int = typer.Option(None, help="Stop after this many frames (cameras and streams run until stopped)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing output."),
+    skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave inputs whose result exists alone (rerun after a failure)."),
+    keep_going: bool = typer.Option(True, "--keep-going/--stop-on-error", help="Image sets: skip unreadable images and list them at the end (exit 1)."),
+    jpeg_quality: int = typer.Option(None, help="JPEG result quality (default: each input's own, else 95)."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, warnings or summary."),
 ) -> None:
     """Deblur videos, images, cameras and streams (torch-free).
@@ -79,7 +83,9 @@ def main(
             raise fail(str(exc)) from exc
         return
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
-                         max_frames, show_progress=not quiet and sys.stderr.isatty())
+                         max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
+                         skip_existing=skip_existing, jpeg_quality=jpeg_quality)
+    failures: list[str] = []
     with stop_on_signals():  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
@@ -95,6 +101,7 @@ def main(
                 opened_source = None
                 if not quiet:
                     typer.echo(summary.line(), err=True)
+                failures.extend(summary.failures)
                 if summary.interrupted:
                     raise typer.Exit(INTERRUPTED_EXIT)
         except DeblurRunError as exc:
@@ -108,3 +115,7 @@ def main(
                 opened_source.close()
             if opened_backend is not None:
                 opened_backend.close()
+    for failure in failures:  # the images --keep-going skipped, after all results
+        typer.echo(f"error: {failure}", err=True)
+    if failures:
+        raise typer.Exit(FAILED_INPUTS_EXIT)

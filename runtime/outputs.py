@@ -22,6 +22,7 @@ class OutputPlan:
 
     path: Path
     kind: str  # "video", "image" or "folder"
+    finished: tuple[Path, ...] = ()  # inputs whose result exists, to skip (skip_existing)
 
 
 def default_output(source: Source, spec: str) -> Path:
@@ -55,8 +56,11 @@ def _ensure_folder(folder: Path) -> None:
         raise SinkError(f"{folder}: output folder is not writable")
 
 
-def plan_output(source: Source, spec: str, output: Path | None, overwrite: bool) -> OutputPlan:
-    """Checked output for ``source``; SinkError for anything that could lose data or cannot work."""
+def plan_output(source: Source, spec: str, output: Path | None, overwrite: bool, skip_existing: bool = False) -> OutputPlan:
+    """Checked output for ``source``; SinkError for anything that could lose data or cannot work.
+
+    ``skip_existing``: inputs whose result exists are listed in ``finished`` instead of being refused.
+    """
     path = output if output is not None else default_output(source, spec)
     if source.kind == "images" and len(source.input_paths) == 1 and path.suffix:
         kind = "image"
@@ -81,7 +85,9 @@ def plan_output(source: Source, spec: str, output: Path | None, overwrite: bool)
         if target.resolve() in inputs or (target.exists() and any(_same_file(target, p) for p in source.input_paths[:1])):
             raise SinkError(f"{target}: output would overwrite an input")
     existing = [t for t in targets if t.exists()]
-    if existing and not overwrite:
-        raise SinkError(f"{existing[0]}: already exists; pass --overwrite to replace it")
+    skippable = skip_existing and not overwrite and len(source.input_paths) == len(targets)  # not cameras, streams
+    if existing and not overwrite and not skippable:
+        raise SinkError(f"{existing[0]}: already exists; pass --overwrite to replace it, or --skip-existing")
+    finished = tuple(p for p, t in zip(source.input_paths, targets) if t.exists()) if skippable else ()
     _ensure_folder(path if kind == "folder" else path.parent)
-    return OutputPlan(path, kind)
+    return OutputPlan(path, kind, finished)

@@ -8,7 +8,7 @@ from deblur.atomic import atomic_write
 
 from .backend import Backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
-from .errors import DeblurRunError
+from .errors import DeblurRunError, SinkError
 from .interrupts import stop_on_signals
 from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
@@ -34,6 +34,9 @@ class RunOptions:
     preview: bool = False
     max_frames: int | None = None
     show_progress: bool = True
+    keep_going: bool = True  # image sets: skip unreadable images, list them in the summary
+    skip_existing: bool = False  # leave inputs whose result exists alone (a rerun after a failure)
+    jpeg_quality: int | None = None  # JPEG results: None keeps each input's quality
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class RunSummary:
     tile: int | None
     interrupted: bool
     self_ensemble: int = 1
+    skipped: int = 0  # inputs left alone because their result exists
+    failures: tuple[str, ...] = ()  # images that could not be read ("path: cause")
 
     @property
     def fps(self) -> float:
@@ -58,10 +63,12 @@ class RunSummary:
         if self.self_ensemble > 1:
             tile += f", self-ensemble x{self.self_ensemble}"
         state = "interrupted after" if self.interrupted else "deblurred"
-        return (
-            f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps) | "
-            f"{self.backend} on {self.provider} | {tile} | -> {self.output}"
-        )
+        done = f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps)"
+        if self.skipped:
+            done += f", {self.skipped} skipped (result exists)"
+        if self.failures:
+            done += f", {len(self.failures)} failed"
+        return f"{done} | {self.backend} on {self.provider} | {tile} | -> {self.output}"
 
 
 def _check_options(options: RunOptions) -> None:
@@ -72,15 +79,27 @@ def _check_options(options: RunOptions) -> None:
     if options.overlap < 0 or options.max_memory_mb <= 0:
         raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
     check_passes(options.self_ensemble)
+    if options.jpeg_quality is not None and not 1 <= options.jpeg_quality <= 100:
+        raise DeblurRunError(f"--jpeg-quality must be 1..100, got {options.jpeg_quality}")
 
 
-def _require_frames(result: PipelineResult, spec: str) -> PipelineResult:
+def _require_frames(result: PipelineResult, spec: str, failures=()) -> PipelineResult:
     """``result`` if it holds a frame; KeyboardInterrupt when stopped before the first, else DeblurRunError."""
     if result.frames:
         return result
     if result.interrupted:
         raise KeyboardInterrupt
+    if failures:
+        raise DeblurRunError(f"{spec}: no image could be read ({len(failures)} failed; first: {failures[0]})")
     raise DeblurRunError(f"{spec}: no frame was deblurred; nothing written")
+
+
+def _write_video_file(path: Path, write) -> None:
+    """``atomic_write`` whose OSError (a full disk) names the output."""
+    try:
+        atomic_write(path, write)
+    except OSError as exc:
+        raise SinkError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
@@ -91,7 +110,13 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
     _check_options(options)
-    plan = plan_output(source, spec, options.output, options.overwrite)
+    plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing)
+    if plan.finished and len(plan.finished) == len(source.input_paths):
+        return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, options.self_ensemble,
+                          skipped=len(plan.finished))
+    if plan.kind == "folder":
+        source = source.without(set(plan.finished)) if plan.finished else source
+        source.keep_going = options.keep_going
     deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch,
                                options.self_ensemble)
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
@@ -117,13 +142,15 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     try:
         with stop_on_signals():
             if plan.kind == "video":
-                atomic_write(plan.path, write_video)
+                _write_video_file(plan.path, write_video)
             else:
-                results.append(_require_frames(run(ImageSink(plan.path, single_file=plan.kind == "image")), spec))
+                sink = ImageSink(plan.path, plan.kind == "image", options.jpeg_quality)
+                results.append(_require_frames(run(sink), spec, source.failures))
     finally:
         progress.close()
         if preview is not None:
             preview.close()
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      deblurrer.last_tile, result.interrupted, options.self_ensemble)
+                      deblurrer.last_tile, result.interrupted, options.self_ensemble, len(plan.finished),
+                      tuple(source.failures))

@@ -20,7 +20,7 @@ import numpy as np
 from deblur.atomic import atomic_write
 
 from .errors import SinkError
-from .image_files import encode_image
+from .image_files import StillInfo, encode_image
 from .sources import Frame
 
 log = logging.getLogger(__name__)
@@ -44,16 +44,19 @@ class Sink(ABC):
 class ImageSink(Sink):
     """Images under a folder, named like their inputs; or one image file for a single input."""
 
-    def __init__(self, output: Path, single_file: bool):
-        self.output, self.single_file = output, single_file
+    def __init__(self, output: Path, single_file: bool, jpeg_quality: int | None = None):
+        self.output, self.single_file, self.jpeg_quality = output, single_file, jpeg_quality
 
     def target(self, frame: Frame) -> Path:
         return self.output if self.single_file else self.output / frame.name
 
     def write(self, frame: Frame, image: np.ndarray) -> None:
         path = self.target(frame)
-        encoded = encode_image(path, image)
-        atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
+        encoded = encode_image(path, image, frame.still or StillInfo(), self.jpeg_quality)
+        try:
+            atomic_write(path, lambda tmp: tmp.write_bytes(encoded))
+        except OSError as exc:  # a full disk names the file it could not finish
+            raise SinkError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
 class PyAVVideoSink(Sink):

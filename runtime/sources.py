@@ -22,7 +22,7 @@ import numpy as np
 
 from .errors import SourceError
 from .frames import check_frame
-from .image_files import read_image
+from .image_files import StillInfo, read_image
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ class Frame:
     pts: int | None = None  # presentation timestamp in the source's time_base (videos)
     name: str | None = None  # path relative to the image set's root (image sources)
     display_matrix: tuple[int, ...] | None = None  # a video's 3x3 display matrix (FFmpeg layout), to copy
+    still: StillInfo | None = None  # an image's EXIF and JPEG quality, for its result
 
 
 class Source(ABC):
@@ -54,6 +55,7 @@ class Source(ABC):
     time_base: Fraction | None = None
     audio_path: Path | None = None  # a file whose audio stream the sink copies
     input_paths: tuple[Path, ...] = ()  # files an output must never overwrite
+    failures: tuple[str, ...] | list[str] = ()  # inputs skipped as unreadable ("path: cause"), image sets only
 
     @abstractmethod
     def frames(self) -> Iterator[Frame]:
@@ -77,10 +79,26 @@ class ImageSource(Source):
         self.paths, self.root, self.description = paths, root, description
         self.total = len(paths)
         self.input_paths = tuple(paths)
+        self.keep_going = False  # True: an unreadable image is noted in ``failures`` and skipped
+        self.failures: list[str] = []
+
+    def without(self, skipped: set[Path]) -> "ImageSource":
+        """The same image set less the ``skipped`` inputs (still guarding all of them as inputs)."""
+        rest = ImageSource([p for p in self.paths if p not in skipped], self.root, self.description)
+        rest.input_paths = self.input_paths
+        return rest
 
     def frames(self) -> Iterator[Frame]:
         for index, path in enumerate(self.paths):
-            yield Frame(_checked(read_image(path), str(path)), index, name=str(path.relative_to(self.root)))
+            try:
+                image, still = read_image(path)
+                check_frame(image, str(path))
+            except SourceError as exc:
+                if not self.keep_going:
+                    raise
+                self.failures.append(str(exc))
+                continue
+            yield Frame(image, index, name=str(path.relative_to(self.root)), still=still)
 
 
 def _display_matrix(frame) -> tuple[int, ...] | None:

@@ -193,3 +193,20 @@ def test_subprocess_exit_code_and_stderr_line(tmp_path):
                           capture_output=True, text=True)
     assert done.returncode == 2 and done.stdout == ""
     assert done.stderr.strip().splitlines() == [f"error: {tmp_path / 'm.onnx'}: no such model file"]
+
+
+def test_a_folder_with_an_unreadable_image_finishes_the_rest_then_fails_and_reruns(tmp_path, make_image, identity_onnx):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    make_image(shots / "a.png", 16, 16)
+    (shots / "b.png").write_bytes(b"not a png")
+    result = _cli(shots, "--model", identity_onnx, "--threads", "1")
+    assert result.exit_code == 1, result.output
+    assert result.output.strip().splitlines()[-1] == f"error: {shots / 'b.png'}: not a readable image"
+    assert [p.name for p in (tmp_path / "shots_deblurred").iterdir()] == ["a.png"]
+    make_image(shots / "b.png", 16, 16, seed=3)  # repaired
+    rerun = _cli(shots, "--model", identity_onnx, "--threads", "1", "--skip-existing")
+    assert rerun.exit_code == 0, rerun.output
+    assert "deblurred 1 frames" in rerun.output and "1 skipped (result exists)" in rerun.output
+    assert sorted(p.name for p in (tmp_path / "shots_deblurred").iterdir()) == ["a.png", "b.png"]
+    _one_line_error(_cli(shots, "--model", identity_onnx, "--jpeg-quality", "0", "--overwrite"), "--jpeg-quality must be 1..100")

@@ -1,4 +1,4 @@
-"""EXIF of JPEG files: Orientation read and applied as OpenCV and Pillow apply it, reset, and written back."""
+"""JPEG headers: EXIF Orientation read and applied as OpenCV and Pillow apply it, reset, written back; quality."""
 
 import io
 
@@ -45,3 +45,13 @@ def test_upright_exif_written_back_reads_as_orientation_1_and_keeps_the_other_ta
 def test_missing_or_broken_exif_reads_as_upright_or_none(data):
     exif = read_exif(data)
     assert exif is None or exif.orientation == 1
+
+
+@pytest.mark.parametrize("quality", [5, 30, 50, 72, 90, 100])
+def test_jpeg_quality_is_recovered_from_the_quantization_table(quality):
+    from deblur.runtime.jpeg_quality import estimate_quality
+
+    image = (np.random.default_rng(quality).random((32, 32, 3)) * 255).astype(np.uint8)
+    ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert estimate_quality(encoded.tobytes()) == quality
+    assert estimate_quality(cv2.imencode(".png", image)[1].tobytes()) is None

@@ -172,12 +172,51 @@ def test_folder_and_glob_give_a_folder_of_results(tmp_path, make_image, identity
         "a.png", "b.png", "sub/c.png"]
 
 
-def test_unreadable_image_in_a_folder_stops_with_its_name(tmp_path, make_image, identity_onnx):
+def test_unreadable_images_in_a_folder_are_listed_and_the_rest_done(tmp_path, make_image, identity_onnx):
     (tmp_path / "in").mkdir()
     make_image(tmp_path / "in" / "a.png", 16, 16)
     (tmp_path / "in" / "b.png").write_bytes(b"not a png")
+    make_image(tmp_path / "in" / "c.png", 16, 16, seed=2)
+    summary = _run(tmp_path / "in", identity_onnx)
+    assert summary.frames == 2 and summary.failures == (f"{tmp_path / 'in' / 'b.png'}: not a readable image",)
+    assert "2 frames" in summary.line() and "1 failed" in summary.line()
+    assert sorted(p.name for p in (tmp_path / "in_deblurred").iterdir()) == ["a.png", "c.png"]
     with pytest.raises(SourceError, match="b.png: not a readable image"):
+        _run(tmp_path / "in", identity_onnx, output=tmp_path / "strict", keep_going=False)
+
+
+def test_skip_existing_reruns_only_what_is_missing(tmp_path, make_image, identity_onnx):
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png", "c.png"):
+        make_image(tmp_path / "in" / name, 16, 16)
+    (tmp_path / "in_deblurred").mkdir()
+    (tmp_path / "in_deblurred" / "b.png").write_bytes(b"finished earlier")
+    with pytest.raises(SinkError, match="b.png: already exists; pass --overwrite to replace it, or --skip-existing"):
         _run(tmp_path / "in", identity_onnx)
+    summary = _run(tmp_path / "in", identity_onnx, skip_existing=True)
+    assert (summary.frames, summary.skipped) == (2, 1) and "1 skipped" in summary.line()
+    assert (tmp_path / "in_deblurred" / "b.png").read_bytes() == b"finished earlier"
+    again = _run(tmp_path / "in", identity_onnx, skip_existing=True)
+    assert (again.frames, again.skipped) == (0, 3)
+
+
+def test_jpeg_results_keep_the_exif_and_quality_of_their_input(tmp_path, identity_onnx):
+    from PIL import Image
+
+    from deblur.runtime.jpeg_quality import estimate_quality
+
+    picture = Image.fromarray(cv2.GaussianBlur((np.random.default_rng(0).random((48, 64, 3)) * 255).astype(np.uint8), (0, 0), 2))
+    exif = picture.getexif()
+    exif[0x010F], exif[0x0112] = "TestCam", 6
+    picture.save(tmp_path / "shot.jpg", exif=exif.tobytes(), quality=72)
+    summary = _run(tmp_path / "shot.jpg", identity_onnx)
+    data = summary.output.read_bytes()
+    with Image.open(summary.output) as result:
+        assert result.size == (48, 64)  # stored upright
+        assert result.getexif()[0x010F] == "TestCam" and result.getexif()[0x0112] == 1
+    assert estimate_quality(data) == 72
+    chosen = _run(tmp_path / "shot.jpg", identity_onnx, output=tmp_path / "q90.jpg", jpeg_quality=90)
+    assert estimate_quality(chosen.output.read_bytes()) == 90
 
 
 def test_outputs_that_would_lose_data_are_refused(tmp_path, make_video, make_image, identity_onnx):
@@ -291,3 +330,17 @@ def test_gray_alpha_png_stays_gray_alpha(tmp_path, identity_onnx):
     with Image.open(summary.output) as result:
         assert result.mode == "LA"
         assert np.array_equal(np.asarray(result), gray_alpha)
+
+
+@pytest.mark.parametrize("kind", ["image", "video"])
+def test_a_full_disk_names_the_output(tmp_path, make_image, make_video, identity_onnx, monkeypatch, kind):
+    from deblur.runtime import runner, sinks
+
+    def full_disk(path, write):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(sinks if kind == "image" else runner, "atomic_write", full_disk)
+    source = make_image(tmp_path / "a.png", 16, 16)[0] if kind == "image" else make_video(tmp_path / "a.mp4", frames=2)
+    output = tmp_path / f"out{source.suffix}"
+    with pytest.raises(SinkError, match=f"{output}: cannot write \\(No space left on device\\)"):
+        _run(source, identity_onnx, output=output)
