@@ -84,6 +84,10 @@ def cpu_session_options(onnxruntime, threads: int | None):
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.execution_mode = onnxruntime.ExecutionMode.ORT_SEQUENTIAL
     options.log_severity_level = 3  # errors only; provider fallback is reported by fallback_warning
+    # ORT's memory pattern plans one block per input shape on top of the arena's: from the second run
+    # of a shape on, peak RSS doubled (1.7 -> 3.4 GB for a 1080x1296 tile of the lite model; the
+    # speed did not measurably change). Without it the peak stays at the first run's.
+    options.enable_mem_pattern = False
     if threads is not None:
         if threads < 1:
             raise BackendError(f"--threads must be at least 1, got {threads}")

@@ -15,10 +15,12 @@ import numpy as np
 Infer = Callable[[np.ndarray], np.ndarray]
 
 # Peak memory of one inference per input pixel per unit of network width C, in bytes: ONNX Runtime
-# fp32 on CPU, growth of peak RSS / (pixels * C) measured for C = 8, 16, 32 on 256², 512² and 768²
-# inputs ranged 36-52 (docs/runtime.md); the largest is used. Tiles are sized so that
-# this times C times the tile area fits the budget.
-ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 53
+# fp32 on CPU (memory pattern off, see backend_onnxruntime), growth of peak RSS / (pixels * C)
+# measured 36-58 for C = 8, 16, 24, 32 from 256² to 1080x1296 (docs/runtime.md); the largest is used.
+ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 58
+# Frame-sized arrays beside the activations (float input, padded copy, blend sums, output
+# conversions): 92-145 MB measured at 1920x1080, up to 70 bytes per frame pixel.
+FRAME_BYTES_PER_PIXEL = 72
 MIN_AUTO_TILE = 128
 
 
@@ -105,14 +107,15 @@ def run_tiled(chw: np.ndarray, infer: Infer, tile: int, overlap: int, multiple: 
 
 
 def auto_tile_size(height: int, width: int, model_width: int, max_memory_mb: float, multiple: int) -> int | None:
-    """Largest square tile whose estimated activations fit ``max_memory_mb``; None if the frame fits whole.
+    """Largest square tile whose estimated memory fits ``max_memory_mb``; None if the frame fits whole.
 
-    Estimate: bytes = ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * C * pixels (padded to the multiple).
+    Estimate: bytes = FRAME_BYTES_PER_PIXEL * frame pixels
+                      + ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * C * tile pixels (padded to the multiple).
     """
     per_pixel = ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * model_width
     padded = (height + -height % multiple) * (width + -width % multiple)
-    budget = max_memory_mb * 2**20
+    budget = max_memory_mb * 2**20 - FRAME_BYTES_PER_PIXEL * height * width
     if padded * per_pixel <= budget:
         return None
-    side = int(math.sqrt(budget / per_pixel)) // multiple * multiple
+    side = int(math.sqrt(max(budget, 0) / per_pixel)) // multiple * multiple
     return max(side, MIN_AUTO_TILE)

@@ -6,6 +6,7 @@ import pytest
 from deblur.runtime.backend import open_backend
 from deblur.runtime.tiling import (
     ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH,
+    FRAME_BYTES_PER_PIXEL,
     MIN_AUTO_TILE,
     auto_tile_size,
     blend_window,
@@ -86,9 +87,11 @@ def test_tiled_matches_untiled_on_a_real_network(deblur_onnx):
 
 def test_auto_tile_size_follows_the_memory_budget():
     assert auto_tile_size(720, 1280, model_width=16, max_memory_mb=2048, multiple=8) is None
-    tile = auto_tile_size(2160, 3840, model_width=16, max_memory_mb=512, multiple=8)
-    assert tile % 8 == 0 and tile * tile * 16 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH <= 512 * 2**20
-    assert (tile + 8) ** 2 * 16 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH > 512 * 2**20
+    tile = auto_tile_size(1080, 1920, model_width=24, max_memory_mb=1024, multiple=8)
+    frame = FRAME_BYTES_PER_PIXEL * 1080 * 1920  # the frame's own arrays come out of the budget first
+    assert tile % 8 == 0 and frame + tile * tile * 24 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH <= 1024 * 2**20
+    assert frame + (tile + 8) ** 2 * 24 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH > 1024 * 2**20
+    assert auto_tile_size(2160, 3840, model_width=16, max_memory_mb=512, multiple=8) == MIN_AUTO_TILE  # 4K's own arrays
     assert auto_tile_size(2160, 3840, model_width=32, max_memory_mb=1, multiple=8) == MIN_AUTO_TILE
 
 
@@ -111,3 +114,34 @@ def test_engine_profile_is_read_from_the_sidecar(tmp_path):
     assert profile_max_hw(tmp_path / "m.engine", sidecar) == (1080, 1920)
     with pytest.raises(ModelFileError, match="max shape"):
         profile_max_hw(tmp_path / "m.engine", {"profile": {}})
+
+
+PEAK_RSS_SCRIPT = (
+    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
+    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, done.returncode, done.stderr.strip()[-300:])"
+)
+
+
+def _peak_rss_mb(*args) -> int:
+    """Peak RSS (MiB) of deblur-run with ``args``, measured from a wrapper process."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    command = [str(Path(sys.executable).parent / "deblur-run"), *map(str, args), "--threads", "2", "--quiet"]
+    done = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, *command], capture_output=True, text=True, timeout=300)
+    peak, code, stderr = done.stdout.split(" ", 2)
+    assert code == "0", stderr + done.stderr
+    return int(peak)
+
+
+@pytest.mark.slow
+def test_peak_rss_stays_within_the_budget_plus_the_fixed_runtime_cost(tmp_path, make_image):
+    """Six equal 440-pixel tiles of the bundled model: ONNX Runtime's memory pattern used to double the peak."""
+    small, _ = make_image(tmp_path / "small.png", 64, 64)
+    large, _ = make_image(tmp_path / "large.png", 768, 1024)
+    fixed = _peak_rss_mb(small, "-o", tmp_path / "small_out.png")
+    budget = 320
+    peak = _peak_rss_mb(large, "-o", tmp_path / "large_out.png", "--max-memory-mb", budget)
+    assert auto_tile_size(768, 1024, 24, budget, 8) == 440
+    assert peak <= budget + fixed, f"peak {peak} MiB > budget {budget} + fixed {fixed}"
