@@ -1,6 +1,11 @@
 """Cost of on-the-fly synthetic pairs (single process, one OpenCV/torch thread), printed as a Markdown table.
 
+With ``--config`` (repeatable) it also times that recipe's own training pairs (its crop, blur, photo scale and
+texture threshold) and one training step of its network (forward, backward, Adam, at its crop and batch, with
+``--threads`` torch threads), and prints where a step's time goes: the pairs a step needs versus the model.
+
     .venv/bin/python benchmarks/data_throughput.py --photos ../shared/data/photos --count 200
+    .venv/bin/python benchmarks/data_throughput.py --photos data/train-all --count 40 --config configs/real-lite.toml
 """
 
 import argparse
@@ -11,6 +16,9 @@ import numpy as np
 import torch
 
 from deblur.train.data import BlurSettings, build_dataset
+from deblur.train.losses import DeblurLoss
+from deblur.train.model import DeblurUNet
+from deblur.train.recipes import load_train_config
 
 
 def _timed(function, count: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,6 +37,8 @@ def main() -> None:
     parser.add_argument("--photos", required=True, help="folder of sharp photos")
     parser.add_argument("--count", type=int, default=200, help="items timed per row")
     parser.add_argument("--crop", type=int, default=256)
+    parser.add_argument("--config", action="append", default=[], help="also time this recipe's pairs and step")
+    parser.add_argument("--threads", type=int, default=2, help="torch threads of the timed training step")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -55,6 +65,44 @@ def main() -> None:
     for name, (wall, cpu) in rows:
         print(f"| {name:<48} | {cpu.mean():6.1f} | {wall.mean():7.1f} | {np.percentile(wall, 95):8.1f} | "
               f"{1e3 / cpu.mean():12.0f} |")
+    for config in args.config:
+        print_step_split(config, args.photos, args.count, args.threads)
+
+
+def step_ms(recipe, threads: int, repeats: int = 3) -> float:
+    """Median wall ms of one training step of the recipe's network on random data (after one warm-up)."""
+    torch.set_num_threads(threads)
+    model = DeblurUNet(recipe.model_config()).train().to(memory_format=torch.channels_last)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
+    loss_fn = DeblurLoss(recipe.loss, recipe.loss_weight, recipe.loss_reduction)
+    batch = torch.rand(recipe.batch_size, 3, recipe.crop, recipe.crop).to(memory_format=torch.channels_last)
+    times = []
+    for _ in range(repeats + 1):
+        start = time.perf_counter()
+        loss, _ = loss_fn(model(batch), batch)
+        optimizer.zero_grad()
+        loss.backward()
+        optimizer.step()
+        times.append(time.perf_counter() - start)
+    torch.set_num_threads(1)
+    return float(np.median(times[1:])) * 1e3
+
+
+def print_step_split(config: str, photos: str, count: int, threads: int) -> None:
+    """A recipe's pair cost against its model step: which one bounds the training speed."""
+    recipe = load_train_config(config)
+    blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else None
+    pairs = build_dataset("synthetic", photos, "train", crop=recipe.crop, augment=True, blur=blur,
+                          min_texture=recipe.min_texture, photo_scale=recipe.photo_scale,
+                          noise_variance=recipe.input_noise_variance)
+    _, cpu = _timed(lambda i: pairs[i], count)
+    model = step_ms(recipe, threads)
+    data = cpu.mean() * recipe.batch_size
+    print(f"\n{config}: {recipe.batch_size} pairs of {recipe.crop} px per step\n")
+    print("| part | ms per step | steps/s alone |\n| --- | ---: | ---: |")
+    print(f"| synthesis, one core (CPU ms x batch) | {data:.0f} | {1e3 / data:.2f} |")
+    print(f"| model step, {threads} torch threads | {model:.0f} | {1e3 / model:.2f} |")
+    print(f"\ncores of synthesis that keep up with the model: {data / model:.2f}")
 
 if __name__ == "__main__":
     main()

@@ -1,18 +1,26 @@
 """Model-card evaluation: the bundled ONNX models against the blurred input and classical baselines.
 
-Two held-out synthetic sets, both cut from the validation photos (a file-name-hash split the training
+With ``--real-pairs DIR`` (``DIR/blur``, ``DIR/sharp``: real blurred/sharp pairs such as
+../shared/data/real-pairs) the real pairs come first, whole images, one row per pair and their mean: the
+figure that says whether a model deblurs real footage. Never train on them.
+
+Held-out synthetic sets, both cut from the validation photos (a file-name-hash split the training
 never sees), 512x512 crops with the training recipe's texture threshold, deterministic for a seed:
 - "camera shake": the training generator's non-uniform blur with the recipe's blur settings (split
   "test", so not the crops used to pick the best checkpoint either);
 - "uniform motion": straight-line motion kernels (length in the recipe's blur range, any angle) applied in linear light
   with the same noise/JPEG model, so the TRUE kernel is known and non-blind Wiener and
-  Richardson-Lucy deconvolution can be run with it.
+  Richardson-Lucy deconvolution can be run with it;
+- with ``--length-split 4-16,16-32,32-64``: one camera-shake set per blur-length range (uniform lengths in
+  the range, every other setting from the recipe), to see where a model stops coping.
 Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-run`` uses);
 ``--self-ensemble N`` adds a row per model averaged over N flips (``deblur-run --self-ensemble N``).
 
 Example:
     python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
         --model runtime/models/deblur-lite.onnx --count 48 --per-photo
+    python benchmarks/model_card_eval.py --real-pairs ../shared/data/real-pairs --photos data/train-all \
+        --config configs/real-lite.toml --model runtime/models/deblur-lite.onnx --length-split 4-16,16-32,32-64
 """
 
 import argparse
@@ -30,6 +38,8 @@ from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve
 from deblur.train.data import BlurSettings, blur_with_kernel, build_dataset, uniform_motion_kernel
+from deblur.train.data.images import read_image_rgb
+from deblur.train.data.pair_lists import folder_pairs
 from deblur.train.recipes import load_train_config
 
 CROP = 512
@@ -54,6 +64,23 @@ def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings
         rng = np.random.default_rng([seed, 7, index])
         kernel = uniform_motion_kernel(rng.uniform(*blur.length), rng.uniform(0, 180))
         yield photo_name(dataset, index), blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
+
+
+def real_pairs(folder: Path):
+    """(pair name, blurred, sharp, None) for every pair of ``folder/blur`` and ``folder/sharp``, whole images."""
+    for blurred_path, sharp_path in folder_pairs(folder):
+        yield blurred_path.stem, read_image_rgb(blurred_path), read_image_rgb(sharp_path), None
+
+
+def length_ranges(text: str) -> list[tuple[float, float]]:
+    """``"4-16,16-32"`` -> [(4, 16), (16, 32)]."""
+    try:
+        ranges = [tuple(float(value) for value in part.split("-")) for part in text.split(",")]
+    except ValueError:
+        ranges = []
+    if not ranges or any(len(pair) != 2 or not 0 <= pair[0] <= pair[1] for pair in ranges):
+        raise argparse.ArgumentTypeError(f"expected ranges like 4-16,16-32,32-64, got {text!r}")
+    return ranges
 
 
 def photo_name(dataset, index: int) -> str:
@@ -135,6 +162,19 @@ def print_differences(set_name: str, scores: dict[str, MethodScores], models: li
               "(paired, standard error over photos)")
 
 
+def print_per_pair(set_name: str, scores: dict[str, MethodScores]) -> None:
+    """One row per pair: input PSNR/SSIM, then each method's PSNR, gain and SSIM."""
+    baseline = scores[INPUT]
+    methods = [name for name in scores if name != INPUT]
+    print(f"\n{set_name}: per pair (PSNR dB / gain dB / SSIM)\n")
+    print("| pair | input | " + " | ".join(methods) + " |")
+    print("|" + " --- |" * (2 + len(methods)))
+    for index, pair in enumerate(baseline.photos):
+        cells = " | ".join(f"{scores[name].psnr[index]:.2f} / {scores[name].psnr[index] - baseline.psnr[index]:+.2f} / "
+                           f"{scores[name].ssim[index]:.4f}" for name in methods)
+        print(f"| {pair} | {baseline.psnr[index]:.2f} / {baseline.ssim[index]:.4f} | {cells} |")
+
+
 def print_per_photo(set_name: str, scores: dict[str, MethodScores]) -> None:
     """Each held-out photo's pair count, mean input PSNR and mean gain of every method."""
     baseline = scores[INPUT]
@@ -152,6 +192,10 @@ def print_per_photo(set_name: str, scores: dict[str, MethodScores]) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, required=True, help="folder of sharp photos (the training folder)")
+    parser.add_argument("--real-pairs", type=Path, help="folder of real pairs (blur/, sharp/): scored first")
+    parser.add_argument("--length-split", type=length_ranges, metavar="RANGES",
+                        help="camera-shake sets per blur-length range, e.g. 4-16,16-32,32-64 (replaces the "
+                             "camera-shake and uniform-motion sets)")
     parser.add_argument("--config", default="cpu-lite", help="training recipe or file whose blur settings and texture threshold define the sets")
     parser.add_argument("--model", type=Path, action="append", default=[], help="ONNX model; repeatable")
     parser.add_argument("--length", type=float, nargs=2, metavar=("LOW", "HIGH"),
@@ -175,10 +219,17 @@ def main() -> None:
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()
     if args.length:
         blur = dataclasses.replace(blur, length=tuple(args.length))
-    sets = {
-        "camera shake": camera_shake_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
-        "uniform motion": uniform_motion_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture),
-    }
+    sets = {}
+    if args.real_pairs:
+        sets["real pairs"] = real_pairs(args.real_pairs)
+    if args.length_split:
+        for low, high in args.length_split:
+            bucket = dataclasses.replace(blur, length=(low, high), length_median=None)
+            sets[f"camera shake {low:g}-{high:g} px"] = camera_shake_pairs(args.photos, args.count, args.seed,
+                                                                          bucket, recipe.min_texture)
+    else:
+        sets["camera shake"] = camera_shake_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture)
+        sets["uniform motion"] = uniform_motion_pairs(args.photos, args.count, args.seed, blur, recipe.min_texture)
     print(f"{args.count} pairs of {CROP}x{CROP} per set, seed {args.seed}, held-out photos of {args.photos}, "
           f"blur and crops of {args.config}, blur length {blur.length[0]:g}-{blur.length[1]:g} px")
     print("gain: mean PSNR gain over the blurred input ± its standard error over the held-out photos\n")
@@ -190,9 +241,12 @@ def main() -> None:
         print()
         for set_name, scores in results.items():
             print_differences(set_name, scores, list(models))
+    if "real pairs" in results:
+        print_per_pair("real pairs", results["real pairs"])
     if args.per_photo:
         for set_name, scores in results.items():
-            print_per_photo(set_name, scores)
+            if set_name != "real pairs":
+                print_per_photo(set_name, scores)
 
 
 if __name__ == "__main__":

@@ -26,6 +26,7 @@ KEYS = {
 OPTIONAL_KEYS = {
     "deblur.high_precision_nodes": "JSON list of node names kept in fp32 (fp16 model) or left unquantized (int8 model)",
     "deblur.calibration": "INT8 models: the calibration set (frames, tile size, method)",
+    "deblur.quality": "measured quality, real pairs first (PSNR gain on real blurred/sharp pairs, then synthetic)",
 }
 
 INPUT_NAME = "input"

@@ -54,10 +54,13 @@ def check_opset(opset: int) -> None:
         raise OpsetError(f"unsupported opset {opset}: choose {opsets.start}..{opsets.stop - 1}")
 
 
-def model_metadata(model: DeblurUNet, training_data: str, precision: str = "fp32") -> dict[str, str]:
-    """The ``metadata_props`` every exported deblur ONNX carries (see deblur.model_metadata.KEYS)."""
+def model_metadata(model: DeblurUNet, training_data: str, precision: str = "fp32",
+                   quality: str | None = None) -> dict[str, str]:
+    """The ``metadata_props`` every exported deblur ONNX carries (see deblur.model_metadata.KEYS), and the
+    measured quality (real pairs first) when the checkpoint records it."""
     config = model.config
-    return {
+    optional = {} if quality is None else {"deblur.quality": quality}
+    return optional | {
         "deblur.format": FORMAT,
         "deblur.version": __version__,
         "deblur.config": config.to_json(),
@@ -113,7 +116,8 @@ def simplify_preserving_numbers(proto: onnx.ModelProto, size: tuple[int, int] = 
     return slim, True
 
 
-def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, simplify: bool = True) -> tuple[onnx.ModelProto, bool]:
+def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, simplify: bool = True,
+                quality: str | None = None) -> tuple[onnx.ModelProto, bool]:
     """Simplify (when it keeps the numbers), attach the metadata and run the full onnx.checker.
 
     Returns ``(model, simplified)``.
@@ -121,7 +125,7 @@ def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, s
     simplified = False
     if simplify:
         proto, simplified = simplify_preserving_numbers(proto)
-    set_metadata(proto, model_metadata(model, training_data))
+    set_metadata(proto, model_metadata(model, training_data, quality=quality))
     onnx.checker.check_model(proto, full_check=True)
     return proto, simplified
 

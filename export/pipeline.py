@@ -187,10 +187,12 @@ def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelPro
     try:
         check_opset(request.opset)
         model = load_checkpoint(request.source)
-        training_data = request.training_data or read_checkpoint_metadata(request.source).get("training_data", "unspecified")
+        recorded = read_checkpoint_metadata(request.source)
+        training_data = request.training_data or recorded.get("training_data", "unspecified")
     except (CheckpointError, OpsetError) as exc:
         raise ExportInputError(str(exc)) from exc
-    proto, simplified = finish_onnx(model, trace_to_onnx(model, request.opset), training_data)
+    proto, simplified = finish_onnx(model, trace_to_onnx(model, request.opset), training_data,
+                                    quality=recorded.get("quality"))
     notes = f"opset {request.opset}, {'simplified' if simplified else 'not simplified'}"
     if not request.check:
         save_model(proto, path)

@@ -138,6 +138,17 @@ def test_eval_cli_prints_a_table_and_writes_images(tmp_path, checkpoint):
     assert "realblur protocol" in result.output
 
 
+def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, checkpoint):
+    data = write_pairs(tmp_path / "synthetic")
+    real = write_pairs(tmp_path / "real", count=2, size=(45, 61))  # whole images of any size
+    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--real-pairs", str(real), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    before, after = result.output.split("real pairs")
+    assert "**mean of 3**" in before and "blur/0.png" not in before  # the data set: means only
+    assert "blur/0.png" in after or "0.png" in after
+    assert "**mean of 2**" in after and after.count("\n| ") == 5  # header, separator, 2 pairs, mean
+
+
 @pytest.mark.parametrize("problem, message", [
     ("checkpoint", "not a safetensors checkpoint"),
     ("sizes", "differ in size"),

@@ -265,3 +265,53 @@ def test_progress_line_shows_rate_and_eta():
     timed.update(20)
     assert "ETA 00:15" in timed.stream.getvalue()  # the time budget ends before the steps do
     assert format_duration(3725) == "1:02:05"
+
+
+def write_pair_folder(root, count: int, size: tuple[int, int]):
+    """A ``pairs`` folder (blur/, sharp/) of box-blurred textures of ``size`` (H, W), not a multiple of 8."""
+    import cv2
+    import numpy as np
+
+    for side in ("blur", "sharp"):
+        (root / side).mkdir(parents=True)
+    for index in range(count):
+        noise = np.random.default_rng(index).random((size[0] // 4, size[1] // 4, 3)).astype(np.float32)
+        sharp = cv2.resize(noise, size[::-1], interpolation=cv2.INTER_NEAREST)
+        for side, image in (("sharp", sharp), ("blur", cv2.blur(sharp, (7, 1)))):
+            cv2.imwrite(str(root / side / f"{index}.png"), (image * 255).round().astype(np.uint8))
+    return root
+
+
+def test_real_pairs_are_scored_at_each_validation_and_choose_the_kept_checkpoint(tmp_path):
+    from deblur.train.checkpoint import read_checkpoint_metadata
+    from deblur.train.loop import selection_score
+
+    real = write_pair_folder(tmp_path / "real", 2, (37, 45))
+    run_dir = tmp_path / "run"
+    run(smoke(max_steps=4, real_pairs=str(real)), run_dir)
+    records = [json.loads(line) for line in RunPaths(run_dir).metrics.read_text().splitlines()]
+    baseline = next(r for r in records if r["kind"] == "baseline")
+    vals = [r for r in records if r["kind"] == "val"]
+    assert "real_psnr" in baseline and all({"real_psnr", "real_ssim", "score"} <= set(r) for r in vals)
+    for record in vals:
+        gains = (record["psnr"] - baseline["psnr"], record["real_psnr"] - baseline["real_psnr"])
+        assert record["score"] == pytest.approx(sum(gains) / 2)
+    best = max(vals, key=lambda r: r["score"])
+    metadata = read_checkpoint_metadata(RunPaths(run_dir).best)
+    assert metadata["step"] == str(best["step"]) and float(metadata["real_pairs_psnr"]) == pytest.approx(
+        best["real_psnr"], abs=1e-4)
+    assert selection_score({"psnr": 30.0}, {"psnr": 25.0}) == 30.0  # without real pairs: the val PSNR
+
+
+def test_training_from_a_pair_pool_validates_on_held_out_photos(tmp_path):
+    from deblur.train.loop import build_datasets
+
+    pool = write_pair_folder(tmp_path / "pool", 3, (40, 40))
+    photos = tmp_path / "photos"
+    photos.mkdir()
+    for index in range(3):
+        (photos / f"p{index}.png").write_bytes((pool / "sharp" / f"{index}.png").read_bytes())
+    config = smoke(data_kind="pairs", data=str(pool), crop=32, val_crop=32, val_length=2, val_data=str(photos))
+    train_set, val_set = build_datasets(config)
+    assert type(train_set).__name__ == "PairedImages" and tuple(train_set[0][0].shape) == (3, 32, 32)
+    assert type(val_set).__name__ == "SyntheticPairs" and len(val_set) == 2 and val_set.split == "val"

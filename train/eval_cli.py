@@ -32,7 +32,9 @@ EXAMPLES = """Examples:
 
   deblur-eval model.safetensors --data /data/RealBlur --kind realblur --save-images out/realblur
 
-  deblur-eval model.safetensors --data pairs/ --kind pairs --per-image"""
+  deblur-eval model.safetensors --data pairs/ --kind pairs --per-image
+
+  deblur-eval model.safetensors --data photos/ --kind synthetic --split val --crop 256 --real-pairs ../shared/data/real-pairs"""
 
 
 @app.command(help=f"Evaluate a checkpoint: PSNR/SSIM of the blurred input and of the output.\n\n{EXAMPLES}")
@@ -47,6 +49,8 @@ def main(
     crop: int | None = typer.Option(None, help="Centre/seeded crop size for synthetic data (default: full images)."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N pairs."),
     per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
+    real_pairs: Path | None = typer.Option(None, help="Also score this folder of real pairs (blur/, sharp/; whole "
+                                                     "images), one row per pair and the mean."),
     table: Path | None = typer.Option(None, help="Also write the Markdown table to this file."),
     save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here (NNNNN_name.png)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
@@ -65,12 +69,19 @@ def main(
         bar = Progress(count, enabled=progress)
         on_image = _image_handler(save_images, bar)
         pairs = (pair for _, pair in zip(range(count), dataset_pairs(dataset)))
-        scores = evaluate(pairs, model_restorer(model, next(model.parameters()).device), protocol, motion, on_image)
+        restore = model_restorer(model, next(model.parameters()).device)
+        scores = evaluate(pairs, restore, protocol, motion, on_image)
         bar.close()
+        real_scores = None
+        if real_pairs is not None:
+            real_set = build_dataset("pairs", real_pairs, "test", crop=None)
+            real_scores = evaluate(dataset_pairs(real_set), restore, protocol, motion)
     except (ConfigError, CheckpointError, DataError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     text = f"{checkpoint} on {data} ({kind}, {split}, {protocol} protocol)\n\n{markdown_table(scores, per_image)}\n"
+    if real_scores is not None:
+        text += f"\nreal pairs {real_pairs} (whole images)\n\n{markdown_table(real_scores, per_image=True)}\n"
     typer.echo(text)
     if table is not None:
         atomic_write(table, lambda tmp: tmp.write_text(text))

@@ -113,10 +113,12 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
         config.data_kind, config.data, "train", crop=config.crop, augment=config.augment,
         length=config.train_length, **common,
     )
-    val = build_dataset(
-        config.data_kind, config.data, "val", crop=config.val_crop, augment=False,
-        length=config.val_length, **common,
-    )
+    if config.val_data is None:
+        val = build_dataset(config.data_kind, config.data, "val", crop=config.val_crop, augment=False,
+                            length=config.val_length, **common)
+    else:  # e.g. training from a pre-synthesised pool: validate on fresh pairs of held-out photos
+        val = build_dataset("synthetic", config.val_data, "val", crop=config.val_crop, length=config.val_length,
+                            seed=config.seed, blur=blur, min_texture=config.min_texture, noise_variance=0.0)
     return train, val
 
 

@@ -62,6 +62,7 @@ class TrainConfig:
     val_crop: int | None = 256  # None = full validation images
     val_length: int | None = None
     real_pairs: str | None = None  # a ``pairs`` folder of real blurred/sharp images scored at each validation
+    val_data: str | None = None  # validate on this photo folder's synthetic held-out split (e.g. training from a pool)
     # optimisation
     batch_size: int = 10
     lr: float = 1e-4

@@ -1,0 +1,48 @@
+"""`deblur-synth-pool`: pre-synthesise a recipe's training pairs on every core, for a GPU to train from."""
+
+import os
+from pathlib import Path
+
+import typer
+
+from .config import ConfigError
+from .data import BlurSettings, build_dataset
+from .data.images import DataError
+from .data.pool import write_pool
+from .progress import Progress
+from .recipes import load_train_config
+
+app = typer.Typer(add_completion=False, help="Pre-synthesise a recipe's training pairs into a pairs folder.")
+
+EXAMPLES = """Examples:
+
+  deblur-synth-pool configs/real-lite.toml --data data/train-all -o pool/ --count 20000
+
+  deblur-train configs/gpu-real-lite.toml --data pool/ --out runs/gpu-real --device cuda"""
+
+
+@app.command(help=f"Pre-synthesise a recipe's training pairs (blur/, sharp/ PNGs) on every core.\n\n{EXAMPLES}")
+def main(
+    config: str = typer.Argument(..., help="Training recipe or config file whose crops and blur to use."),
+    data: Path = typer.Option(..., "--data", help="Folder of sharp photos (its training split is used)."),
+    output: Path = typer.Option(..., "-o", "--output", help="Pool folder; pairs already there are kept."),
+    count: int = typer.Option(20000, min=1, help="Pairs in the pool."),
+    workers: int = typer.Option(os.cpu_count() or 1, min=1, help="Processes synthesising pairs."),
+    seed: int | None = typer.Option(None, help="Seed of the pairs (default: the recipe's)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
+) -> None:
+    try:
+        recipe = load_train_config(config)
+        blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else None
+        pairs = build_dataset("synthetic", data, "train", crop=recipe.crop, seed=recipe.seed if seed is None else seed,
+                              length=count, blur=blur, min_texture=recipe.min_texture,
+                              photo_scale=recipe.photo_scale, noise_variance=0.0)
+        bar = Progress(count, enabled=not quiet)
+        result = write_pool(pairs, output, count, workers, progress=bar.update)
+        bar.close()
+    except (ConfigError, DataError) as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    rate = result.written / max(result.seconds, 1e-9)
+    typer.echo(f"{result.pairs} pairs in {output} ({result.written} new in {result.seconds:.0f} s: {rate:.1f} pairs/s "
+               f"on {workers} processes)")
