@@ -20,8 +20,9 @@ import av
 import cv2
 import numpy as np
 
+from deblur.contract import IMAGE_SUFFIXES
 from deblur.train.data import BlurSettings, build_dataset
-from deblur.train.data.images import IMAGE_SUFFIXES, read_image_rgb
+from deblur.train.data.images import read_image_rgb
 from deblur.train.recipes import load_train_config
 
 CROP = 256

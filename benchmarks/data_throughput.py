@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import torch
 
+from deblur.model.unet import DeblurUNet
 from deblur.train.data import BlurSettings, build_dataset
 from deblur.train.losses import DeblurLoss
-from deblur.train.model import DeblurUNet
 from deblur.train.recipes import load_train_config
 
 

@@ -12,9 +12,9 @@ Example:  python benchmarks/jetson_estimate.py --efficiency 0.15
 import argparse
 from pathlib import Path
 
-from deblur.train.checkpoint import read_checkpoint_config
-from deblur.train.complexity import count_macs
-from deblur.train.config import VARIANTS
+from deblur.model.checkpoint import read_checkpoint_config
+from deblur.model.complexity import count_macs
+from deblur.model.config import VARIANTS
 
 BUNDLED_WEIGHTS = Path(__file__).resolve().parent.parent / "train" / "weights" / "deblur-lite.safetensors"
 

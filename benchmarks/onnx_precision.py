@@ -25,9 +25,9 @@ from deblur.export.ort_session import cpu_session, median_latency_ms, run
 from deblur.export.sample_images import natural_image, to_nchw
 from deblur.export.verify import check_batches
 from deblur.metrics import psnr, ssim
-from deblur.train.checkpoint import load_checkpoint
-from deblur.train.config import VARIANTS
-from deblur.train.model import DeblurUNet
+from deblur.model.checkpoint import load_checkpoint
+from deblur.model.config import VARIANTS
+from deblur.model.unet import DeblurUNet
 
 
 def parse_args() -> argparse.Namespace:

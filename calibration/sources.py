@@ -12,7 +12,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
+from deblur.contract import IMAGE_SUFFIXES
+
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v"})
 
 
@@ -110,7 +111,7 @@ def read_frames(refs: list[FrameRef], max_side: int = 0) -> list[tuple[FrameRef,
 
 
 def _is_media(path: Path) -> bool:
-    return path.suffix.lower() in IMAGE_SUFFIXES | VIDEO_SUFFIXES
+    return path.suffix.lower() in (*IMAGE_SUFFIXES, *VIDEO_SUFFIXES)
 
 
 def _read_image(path: Path) -> np.ndarray:

@@ -2,7 +2,7 @@
 
 import numpy as np
 
-SIZE_MULTIPLE = 8  # the network's input constraint (deblur.train.config.SIZE_MULTIPLE, kept torch-free here)
+from deblur.contract import SIZE_MULTIPLE
 
 
 def tile_positions(length: int, tile: int, count: int) -> list[int]:

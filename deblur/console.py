@@ -53,7 +53,7 @@ def _is_own_module(name: str | None) -> bool:
 
 deblur_run = Command("deblur-run", "deblur.runtime.cli", "runtime")
 deblur_bench = Command("deblur-bench", "deblur.runtime.bench_cli", "runtime")
-deblur_demo = Command("deblur-demo", "deblur.demo", "demo")
+deblur_demo = Command("deblur-demo", "deblur.demo.cli", "demo")
 deblur_export = Command("deblur-export", "deblur.export.cli", "export")
 deblur_calibrate = Command("deblur-calibrate", "deblur.calibration.cli", "export")
 deblur_train = Command("deblur-train", "deblur.train.cli", "train")

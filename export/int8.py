@@ -23,8 +23,8 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from deblur.calibration.tiles import center_crop, frame_tiles
+from deblur.contract import INPUT_NAME, OUTPUT_NAME
 from deblur.metrics import psnr, ssim
-from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
 
 from .onnx_graph import metadata_of, set_metadata
 from .ort_session import cpu_session, median_latency_ms, run

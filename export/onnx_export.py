@@ -15,11 +15,9 @@ import onnx
 import onnxslim
 import torch
 
-from deblur import __version__
 from deblur.atomic import atomic_write
-from deblur.model_metadata import FORMAT, INPUT_NAME, OUTPUT_NAME
-from deblur.train.config import SIZE_MULTIPLE
-from deblur.train.model import DeblurUNet
+from deblur.contract import INPUT_NAME, OUTPUT_NAME, model_metadata
+from deblur.model.unet import DeblurUNet
 
 from .onnx_graph import set_metadata
 from .ort_session import cpu_session, run
@@ -52,29 +50,6 @@ def check_opset(opset: int) -> None:
     opsets = supported_opsets()
     if opset not in opsets:
         raise OpsetError(f"unsupported opset {opset}: choose {opsets.start}..{opsets.stop - 1}")
-
-
-def model_metadata(model: DeblurUNet, training_data: str, precision: str = "fp32",
-                   quality: str | None = None) -> dict[str, str]:
-    """The ``metadata_props`` every exported deblur ONNX carries (see deblur.model_metadata.KEYS), and the
-    measured quality (real pairs first) when the checkpoint records it."""
-    config = model.config
-    optional = {} if quality is None else {"deblur.quality": quality}
-    return optional | {
-        "deblur.format": FORMAT,
-        "deblur.version": __version__,
-        "deblur.config": config.to_json(),
-        "deblur.variant": config.variant,
-        "deblur.width": str(config.width),
-        "deblur.ablation": config.ablation,
-        "deblur.size_multiple": str(SIZE_MULTIPLE),
-        "deblur.value_range": "0,1",
-        "deblur.color_order": "RGB",
-        "deblur.layout": "NCHW",
-        "deblur.precision": precision,
-        "deblur.io_dtype": "float32",
-        "deblur.training_data": training_data,
-    }
 
 
 def trace_to_onnx(model: DeblurUNet, opset: int = DEFAULT_OPSET, sample_size: tuple[int, int] = (64, 64)) -> onnx.ModelProto:
@@ -125,7 +100,7 @@ def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, s
     simplified = False
     if simplify:
         proto, simplified = simplify_preserving_numbers(proto)
-    set_metadata(proto, model_metadata(model, training_data, quality=quality))
+    set_metadata(proto, model_metadata(model.config, training_data, quality=quality))
     onnx.checker.check_model(proto, full_check=True)
     return proto, simplified
 

@@ -7,7 +7,7 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
-from deblur.model_metadata import INPUT_NAME
+from deblur.contract import INPUT_NAME
 
 
 def cpu_session(model: onnx.ModelProto | Path, threads: int = 0) -> ort.InferenceSession:

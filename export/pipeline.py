@@ -13,13 +13,13 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
-from deblur.model_metadata import FORMAT
+from deblur.contract import FORMAT, sidecar_path
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
 
 from .fp16 import convert_to_fp16, make_fp16
 from .int8 import DEFAULT_CALIBRATION, calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
 from .onnx_graph import metadata_of, save_model
-from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile, sidecar_path
+from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile
 from .verify import FP32_TOLERANCE, check_batches, require_within, worst
 
 
@@ -179,8 +179,8 @@ def _calibration_frames(request: ExportRequest) -> list[np.ndarray]:
 
 
 def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelProto:
-    # torch (via the training package) is needed only here: ONNX sources skip this stage
-    from deblur.train.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_metadata  # noqa: PLC0415
+    # torch (via deblur.model) is needed only here: ONNX sources skip this stage
+    from deblur.model.checkpoint import CheckpointError, load_checkpoint, read_checkpoint_metadata  # noqa: PLC0415
 
     from .onnx_export import OpsetError, check_opset, compare_with_torch, finish_onnx, trace_to_onnx  # noqa: PLC0415
 

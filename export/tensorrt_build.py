@@ -13,11 +13,10 @@ from pathlib import Path
 import onnx
 
 from deblur.atomic import atomic_write
-from deblur.model_metadata import INPUT_NAME
+from deblur.contract import INPUT_NAME, SIZE_MULTIPLE, gpu_name, sidecar_path
 
 from .onnx_graph import metadata_of, sha256_file
 
-SIZE_MULTIPLE = 8
 DEFAULT_WORKSPACE_MB = 1024  # fits the smallest Jetson boards; raise it on desktop GPUs
 DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX = "1x3x256x256", "1x3x720x1280", "1x3x1080x1920"
 
@@ -135,17 +134,18 @@ def sidecar_record(
     metadata: dict[str, str],
     options: EngineOptions,
     tensorrt_version: str,
-    gpu_name: str,
+    device_name: bytes | str,
     compute_capability: str,
 ) -> dict:
     """The JSON written beside an engine: what it was built from, with what, for which GPU.
 
     ``metadata`` is the source ONNX's deblur ``metadata_props``; the runtime reads the model's size
-    multiple, width and I/O type from it, since an engine file carries none of them.
+    multiple, width and I/O type from it, since an engine file carries none of them. ``device_name`` is
+    recorded as ``deblur.contract.gpu_name`` spells it, the way the runtime compares it.
     """
     return {
         "tensorrt_version": tensorrt_version,
-        "gpu_name": gpu_name,
+        "gpu_name": gpu_name(device_name),
         "compute_capability": compute_capability,
         "onnx_file": Path(onnx_path).name,
         "onnx_sha256": onnx_sha256,
@@ -181,7 +181,7 @@ def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> 
     """
     command = trtexec_command(onnx_path, engine_path, options)
     trt = _import_tensorrt(command)
-    gpu_name, capability = _gpu_properties(command)
+    device_name, capability = _gpu_properties(command)
 
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
@@ -220,14 +220,9 @@ def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> 
         atomic_write(cache_path, lambda tmp: Path(tmp).write_bytes(bytes(cache.serialize())))
 
     metadata = metadata_of(onnx.load(str(onnx_path), load_external_data=False))
-    record = sidecar_record(onnx_path, sha256_file(onnx_path), metadata, options, trt.__version__, gpu_name, capability)
+    record = sidecar_record(onnx_path, sha256_file(onnx_path), metadata, options, trt.__version__, device_name, capability)
     write_sidecar(sidecar_path(engine_path), record)
     return record
-
-
-def sidecar_path(engine_path: Path) -> Path:
-    """``model.engine`` -> ``model.engine.json``."""
-    return Path(engine_path).with_name(Path(engine_path).name + ".json")
 
 
 def _pin_fp32_layers(trt, network, names: tuple[str, ...]) -> None:
@@ -266,6 +261,5 @@ def _gpu_properties(command: str) -> tuple[str, str]:
     error, props = cudart.cudaGetDeviceProperties(0)
     if error != cudart.cudaError_t.cudaSuccess:
         raise TensorRTUnavailable(missing_tensorrt_message(f"cannot query GPU 0 ({error})", command))
-    name = props.name.decode(errors="replace").rstrip("\x00") if isinstance(props.name, bytes) else str(props.name)
-    return name, f"{props.major}.{props.minor}"
+    return gpu_name(props.name), f"{props.major}.{props.minor}"
 

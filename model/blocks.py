@@ -56,7 +56,7 @@ class ResidualDSC(nn.Module):
     """x + DSC(LeakyReLU(DSC(x))), with no activation after the sum and the last 1x1 conv zero at start.
 
     Not in the paper: the extra bottleneck depth of ``ModelConfig.bottleneck_blocks``. Starting as the
-    identity lets a trained network take these blocks on without changing its output (``train.growth``).
+    identity lets a trained network take these blocks on without changing its output (``deblur.model.growth``).
     """
 
     def __init__(self, channels: int):

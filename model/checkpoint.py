@@ -16,7 +16,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from deblur.atomic import atomic_write
 
 from .config import ConfigError, ModelConfig
-from .model import DeblurUNet
+from .unet import DeblurUNet
 
 CHECKPOINT_FORMAT = "deblur-checkpoint"
 

@@ -10,7 +10,7 @@ from torch import nn
 
 from .config import ModelConfig
 from .haar import HaarDWT, HaarIWT
-from .model import DeblurUNet
+from .unet import DeblurUNet
 
 _CONV = (nn.Conv2d, HaarDWT)
 _TRANSPOSED = (nn.ConvTranspose2d, HaarIWT)

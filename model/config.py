@@ -5,8 +5,9 @@ import json
 from dataclasses import dataclass
 
 from deblur import __version__
+from deblur.contract import SIZE_MULTIPLE
 
-SIZE_MULTIPLE = 8  # three DWT levels halve H and W three times
+__all__ = ["ABLATIONS", "SIZE_MULTIPLE", "VARIANTS", "ConfigError", "ModelConfig", "build_config"]
 
 
 class ConfigError(ValueError):

@@ -1,6 +1,6 @@
 """Dense multi-receptive-field attention block (DMRFAB, paper Figs. 5-8 and Eqs. 11-14).
 
-Choices the paper leaves open (the widths are set per variant in :mod:`deblur.train.config`):
+Choices the paper leaves open (the widths are set per variant in :mod:`deblur.model.config`):
 - one shared 1x1 conv feeds the four dilated 3x3 branches (Eq. 12); each conv is followed by LeakyReLU;
 - every MRFAB outputs ``growth`` channels; unit k sees the concat of the block input and all earlier
   unit outputs; a 1x1 bottleneck maps the concat of all of them back to the input width (Eq. 11),

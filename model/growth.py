@@ -13,7 +13,7 @@ import torch
 from .blocks import ResidualDSC
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config
 from .config import ModelConfig
-from .model import DeblurUNet
+from .unet import DeblurUNet
 from .widening import WIDENABLE, widen
 
 

@@ -23,7 +23,7 @@ from torch import nn
 from .checkpoint import CheckpointError
 from .config import ModelConfig
 from .dmrfab import DMRFAB, MRFAB
-from .model import DeblurUNet
+from .unet import DeblurUNet
 
 Layout = tuple[tuple[int, int], ...]
 

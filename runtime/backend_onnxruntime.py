@@ -10,7 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, OUTPUT_NAME
 
 from .backend import Backend
 from .errors import BackendError, ModelFileError

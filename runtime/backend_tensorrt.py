@@ -6,6 +6,8 @@ writes a sidecar ``x.engine.json`` beside it, which the runtime checks before de
 - ``tensorrt_version`` (e.g. "10.3.0"), ``gpu_name`` (e.g. "Orin"), ``compute_capability`` ("8.7"),
 - ``onnx_sha256`` and ``precision`` (informational), ``profile`` (min/opt/max input shapes),
 - ``metadata``: the deblur ``metadata_props`` of the ONNX model it was built from.
+
+The required keys, the sidecar's path and the GPU-name spelling are shared with export: ``deblur.contract``.
 """
 
 import json
@@ -13,22 +15,16 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.model_metadata import INPUT_NAME, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, OUTPUT_NAME, SIDECAR_KEYS, gpu_name, sidecar_path
 
 from .backend import Backend
 from .errors import BackendError, ModelFileError
 from .model_file import validate_metadata
 
-SIDECAR_KEYS = ("tensorrt_version", "gpu_name", "compute_capability", "onnx_sha256", "precision", "profile", "metadata")
 INSTALL_HINT = (
     "TensorRT is not installed: on Jetson it comes with JetPack (python3-libnvinfer); on x86 "
     "pip install 'deblur-edge[trt]' from NVIDIA's index. Or run the ONNX model with --backend onnxruntime"
 )
-
-
-def sidecar_path(engine: Path) -> Path:
-    """``x.engine`` -> ``x.engine.json``."""
-    return engine.with_name(engine.name + ".json")
 
 
 def read_sidecar(engine: Path) -> dict:
@@ -46,17 +42,17 @@ def read_sidecar(engine: Path) -> dict:
     return sidecar
 
 
-def check_engine_compatible(engine: Path, sidecar: dict, tensorrt_version: str, gpu_name: str, compute_capability: str) -> None:
+def check_engine_compatible(engine: Path, sidecar: dict, tensorrt_version: str, device_name: str, compute_capability: str) -> None:
     """ModelFileError unless the engine was built with this TensorRT version on this GPU model."""
     if sidecar["tensorrt_version"] != tensorrt_version:
         raise ModelFileError(
             f"{engine}: built with TensorRT {sidecar['tensorrt_version']}, this machine has {tensorrt_version}; "
             "rebuild the engine here from the ONNX model"
         )
-    built_on = (sidecar["gpu_name"], str(sidecar["compute_capability"]))
-    if built_on != (gpu_name, compute_capability):
+    built_on = (gpu_name(sidecar["gpu_name"]), str(sidecar["compute_capability"]))
+    if built_on != (gpu_name(device_name), compute_capability):
         raise ModelFileError(
-            f"{engine}: built for {built_on[0]} (compute {built_on[1]}), this GPU is {gpu_name} "
+            f"{engine}: built for {built_on[0]} (compute {built_on[1]}), this GPU is {device_name} "
             f"(compute {compute_capability}); rebuild the engine here from the ONNX model"
         )
 
@@ -106,9 +102,9 @@ class TensorRTBackend(Backend):
         sidecar = read_sidecar(path)
         self.model = validate_metadata(path, sidecar["metadata"])
         props = _check(self._cudart, self._cudart.cudaGetDeviceProperties(0))
-        gpu_name = props.name.decode() if isinstance(props.name, bytes) else str(props.name)
-        check_engine_compatible(path, sidecar, trt.__version__, gpu_name, f"{props.major}.{props.minor}")
-        self.provider = gpu_name
+        device_name = gpu_name(props.name)
+        check_engine_compatible(path, sidecar, trt.__version__, device_name, f"{props.major}.{props.minor}")
+        self.provider = device_name
         self.max_hw = profile_max_hw(path, sidecar)
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)

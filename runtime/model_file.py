@@ -1,6 +1,6 @@
 """Model files: find the model (``--model`` or the bundled one), tell its kind, validate its metadata.
 
-An ONNX model carries the deblur metadata in ``metadata_props`` (contract: ``deblur.model_metadata``).
+An ONNX model carries the deblur metadata in ``metadata_props`` (contract: ``deblur.contract``).
 A TensorRT engine ``x.engine`` carries it in its sidecar ``x.engine.json`` under ``"metadata"``,
 beside the build facts the runtime checks (see ``deblur.runtime.backend_tensorrt``).
 """
@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deblur.model_metadata import FORMAT, KEYS
+from deblur.contract import FIXED_VALUES, FORMAT, IO_DTYPES, KEYS
 
 from .errors import ModelFileError
 
@@ -17,7 +17,6 @@ BUNDLED_MODEL = "deblur-lite.onnx"
 ONNX_SUFFIXES = (".onnx",)
 ENGINE_SUFFIXES = (".engine", ".plan", ".trt")
 CHECKPOINT_SUFFIXES = (".safetensors", ".pt", ".pth", ".ckpt")
-IO_DTYPES = ("float32", "float16")
 ORT_ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 
 
@@ -117,8 +116,7 @@ def validate_metadata(path: Path, metadata: dict[str, str]) -> ModelInfo:
     missing = sorted(set(KEYS) - set(metadata))
     if missing:
         raise ModelFileError(f"{path}: deblur metadata lacks {', '.join(missing)}; re-export it with deblur-export")
-    expected = {"deblur.layout": "NCHW", "deblur.color_order": "RGB", "deblur.value_range": "0,1"}
-    for key, value in expected.items():
+    for key, value in FIXED_VALUES.items():
         if metadata[key] != value:
             raise ModelFileError(f"{path}: {key} is {metadata[key]!r}, the runtime supports {value!r}")
     if metadata["deblur.io_dtype"] not in IO_DTYPES:

@@ -9,9 +9,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from deblur.contract import IMAGE_SUFFIXES
+
 from .errors import SinkError
 from .sinks import VIDEO_CONTAINERS
-from .sources import IMAGE_SUFFIXES, OUTPUT_MARK, Source
+from .sources import OUTPUT_MARK, Source
 
 SUFFIX = OUTPUT_MARK
 

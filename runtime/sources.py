@@ -20,13 +20,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from deblur.contract import IMAGE_SUFFIXES
+
 from .errors import SourceError
 from .frames import check_frame
 from .image_files import StillInfo, read_image
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".ppm", ".pgm", ".pnm")
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 GLOB_CHARS = ("*", "?", "[")
 OUTPUT_MARK = "_deblurred"  # in every name deblur-run gives its results (deblur.runtime.outputs)

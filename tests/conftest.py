@@ -7,25 +7,13 @@ import numpy as np
 import pytest
 
 from deblur.clip_writer import write_h264_clip
+from deblur.contract import model_metadata
+from deblur.model.config import ModelConfig
 
 
 def deblur_metadata(width: int = 8, io_dtype: str = "float32", precision: str = "fp32") -> dict[str, str]:
-    """A complete deblur metadata set (deblur.model_metadata.KEYS) for hand-built test models."""
-    return {
-        "deblur.format": "deblur-onnx",
-        "deblur.version": "test",
-        "deblur.config": f'{{"variant": "test", "width": {width}}}',
-        "deblur.variant": "test",
-        "deblur.width": str(width),
-        "deblur.ablation": "full",
-        "deblur.size_multiple": "8",
-        "deblur.value_range": "0,1",
-        "deblur.color_order": "RGB",
-        "deblur.layout": "NCHW",
-        "deblur.precision": precision,
-        "deblur.io_dtype": io_dtype,
-        "deblur.training_data": "none (test model)",
-    }
+    """A complete deblur metadata set for hand-built test models, built by the export/runtime contract."""
+    return model_metadata(ModelConfig(variant="test", width=width), "none (test model)", precision, io_dtype)
 
 
 def _identity_onnx(path: Path, io_dtype: str, metadata: dict[str, str] | None) -> Path:
@@ -64,7 +52,7 @@ def random_weight_model(config, seed: int = 0):
     layers initialised at zero are not zero."""
     import torch
 
-    from deblur.train.model import DeblurUNet
+    from deblur.model.unet import DeblurUNet
 
     torch.manual_seed(seed)
     model = DeblurUNet(config).eval()
@@ -92,8 +80,7 @@ def deblur_onnx(tmp_path_factory) -> Path:
     import torch
 
     from deblur.export.onnx_export import export_onnx
-    from deblur.train.config import ModelConfig
-    from deblur.train.model import DeblurUNet
+    from deblur.model.unet import DeblurUNet
 
     torch.manual_seed(0)
     path = tmp_path_factory.mktemp("models") / "deblur-w8.onnx"

@@ -6,7 +6,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from deblur.train.checkpoint import (
+from deblur.model.checkpoint import (
     CheckpointError,
     load_checkpoint,
     load_training_state,
@@ -14,8 +14,8 @@ from deblur.train.checkpoint import (
     save_checkpoint,
     save_training_state,
 )
-from deblur.train.config import ModelConfig, build_config
-from deblur.train.model import DeblurUNet
+from deblur.model.config import ModelConfig, build_config
+from deblur.model.unet import DeblurUNet
 
 CONFIG = ModelConfig(variant="test", width=8, attention=False)
 

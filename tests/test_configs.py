@@ -4,8 +4,8 @@ from pathlib import Path
 
 import pytest
 
+from deblur.model.growth import load_initial_weights
 from deblur.train.data import BlurSettings
-from deblur.train.growth import load_initial_weights
 from deblur.train.recipes import load_train_config
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from deblur import demo
+from deblur.demo import cli as demo
 from deblur.metrics import psnr
 
 

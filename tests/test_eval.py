@@ -7,8 +7,9 @@ import torch
 from typer.testing import CliRunner
 
 from deblur.metrics import psnr, ssim
-from deblur.train.checkpoint import save_checkpoint
-from deblur.train.config import ModelConfig
+from deblur.model.checkpoint import save_checkpoint
+from deblur.model.config import ModelConfig
+from deblur.model.unet import DeblurUNet
 from deblur.train.eval_cli import app
 from deblur.train.evaluation import (
     align_ecc,
@@ -20,7 +21,6 @@ from deblur.train.evaluation import (
     quantize_8bit,
     side_by_side,
 )
-from deblur.train.model import DeblurUNet
 
 runner = CliRunner()
 

@@ -11,6 +11,7 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from deblur.calibration.frameset import save_frames
+from deblur.contract import INPUT_NAME, KEYS, OUTPUT_NAME
 from deblur.export import pipeline
 from deblur.export.cli import app
 from deblur.export.onnx_export import (
@@ -24,11 +25,10 @@ from deblur.export.onnx_export import (
 from deblur.export.onnx_graph import metadata_of
 from deblur.export.sample_images import blurry_image
 from deblur.export.verify import FP32_TOLERANCE, check_batches
-from deblur.model_metadata import INPUT_NAME, KEYS, OUTPUT_NAME
-from deblur.train.checkpoint import save_checkpoint
-from deblur.train.config import ModelConfig
-from deblur.train.haar import haar_kernel
-from deblur.train.model import DeblurUNet
+from deblur.model.checkpoint import save_checkpoint
+from deblur.model.config import ModelConfig
+from deblur.model.haar import haar_kernel
+from deblur.model.unet import DeblurUNet
 
 CONFIG = ModelConfig(variant="test", width=8)
 runner = CliRunner()

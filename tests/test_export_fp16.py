@@ -14,8 +14,8 @@ from deblur.export.onnx_graph import metadata_of
 from deblur.export.ort_session import cpu_session, run
 from deblur.export.sample_images import blurry_image, to_nchw
 from deblur.export.verify import check_batches
-from deblur.train.config import ModelConfig
-from deblur.train.model import DeblurUNet
+from deblur.model.config import ModelConfig
+from deblur.model.unet import DeblurUNet
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")

@@ -23,8 +23,8 @@ from deblur.export.int8 import (
 from deblur.export.onnx_export import export_onnx
 from deblur.export.onnx_graph import metadata_of
 from deblur.export.sample_images import blurry_image
-from deblur.train.config import ModelConfig
-from deblur.train.model import DeblurUNet
+from deblur.model.config import ModelConfig
+from deblur.model.unet import DeblurUNet
 
 runner = CliRunner()
 

@@ -5,10 +5,10 @@ import dataclasses
 import pytest
 import torch
 
-from deblur.train.checkpoint import CheckpointError, save_checkpoint
-from deblur.train.config import ConfigError, ModelConfig
-from deblur.train.growth import grow, load_initial_weights
-from deblur.train.model import DeblurUNet
+from deblur.model.checkpoint import CheckpointError, save_checkpoint
+from deblur.model.config import ConfigError, ModelConfig
+from deblur.model.growth import grow, load_initial_weights
+from deblur.model.unet import DeblurUNet
 from deblur.train.recipes import TrainConfig
 
 SMALL = ModelConfig(variant="test", width=8)
@@ -84,7 +84,7 @@ def test_initial_weights_load_the_same_network_or_grow_a_shallower_one(tmp_path,
 
 
 def test_each_block_costs_two_dscs_at_one_eighth_resolution():
-    from deblur.train.complexity import count_macs
+    from deblur.model.complexity import count_macs
     from deblur.train.info_cli import complexity_table
 
     per_block = 2 * (64 * 9 + 64 * 64)  # MACs per 1/8-resolution position at 8C = 64 channels

@@ -2,7 +2,7 @@
 
 import torch
 
-from deblur.train.haar import HaarDWT, HaarIWT
+from deblur.model.haar import HaarDWT, HaarIWT
 
 
 def test_dwt_then_iwt_is_identity_in_float64():

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from deblur.metrics import ssim as numpy_ssim
-from deblur.train.config import ConfigError
+from deblur.model.config import ConfigError
 from deblur.train.losses import LOSSES, DeblurLoss, frequency_reconstruction_loss, gaussian_window, ssim_torch
 
 

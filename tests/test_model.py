@@ -3,9 +3,9 @@
 import pytest
 import torch
 
-from deblur.train.complexity import count_macs, count_parameters
-from deblur.train.config import ABLATIONS, VARIANTS, ConfigError, ModelConfig, build_config
-from deblur.train.model import DeblurUNet
+from deblur.model.complexity import count_macs, count_parameters
+from deblur.model.config import ABLATIONS, VARIANTS, ConfigError, ModelConfig, build_config
+from deblur.model.unet import DeblurUNet
 
 SMALL = ModelConfig(variant="test", width=8)
 
@@ -70,7 +70,7 @@ def test_macs_scale_with_pixels():
 
 
 def test_macs_of_a_single_conv_layer_by_hand():
-    from deblur.train.complexity import _macs
+    from deblur.model.complexity import _macs
 
     conv = torch.nn.Conv2d(4, 6, 3, padding=1)
     x = torch.rand(1, 4, 5, 5)

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from deblur.train.checkpoint import CheckpointError, load_checkpoint, load_training_state
-from deblur.train.config import ConfigError
+from deblur.model.checkpoint import CheckpointError, load_checkpoint, load_training_state
+from deblur.model.config import ConfigError
 from deblur.train.distributed import DistContext, ShardedBatchSampler
 from deblur.train.loop import RunPaths, autocast_dtype, train
 from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
@@ -210,7 +210,7 @@ def test_bf16_on_cpu_trains_and_keeps_fp32_weights(tmp_path):
 
 def test_output_init_scale_shrinks_the_initial_residual():
     from deblur.train.loop import scale_output_projection
-    from deblur.train.model import DeblurUNet
+    from deblur.model.unet import DeblurUNet
 
     torch.manual_seed(0)
     model = DeblurUNet(smoke().model_config())
@@ -283,7 +283,7 @@ def write_pair_folder(root, count: int, size: tuple[int, int]):
 
 
 def test_real_pairs_are_scored_at_each_validation_and_choose_the_kept_checkpoint(tmp_path):
-    from deblur.train.checkpoint import read_checkpoint_metadata
+    from deblur.model.checkpoint import read_checkpoint_metadata
     from deblur.train.loop import selection_score
 
     real = write_pair_folder(tmp_path / "real", 2, (37, 45))

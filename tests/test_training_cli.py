@@ -8,7 +8,7 @@ import pytest
 import torch
 from typer.testing import CliRunner
 
-from deblur.train.checkpoint import load_checkpoint, load_training_state
+from deblur.model.checkpoint import load_checkpoint, load_training_state
 from deblur.train.cli import app
 from deblur.train.loop import RunPaths
 

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from deblur.train.checkpoint import load_checkpoint, load_training_state
+from deblur.model.checkpoint import load_checkpoint, load_training_state
 from deblur.train.loop import RunPaths, weight_checksum
 
 from test_training_cli import write_photos

@@ -5,11 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from deblur.train.checkpoint import CheckpointError, save_checkpoint
-from deblur.train.config import ABLATIONS, ModelConfig
-from deblur.train.growth import load_initial_weights
+from deblur.model.checkpoint import CheckpointError, save_checkpoint
+from deblur.model.config import ABLATIONS, ModelConfig
+from deblur.model.growth import load_initial_weights
+from deblur.model.widening import widen
 from deblur.train.recipes import TrainConfig
-from deblur.train.widening import widen
 
 SMALL = ModelConfig(variant="test", width=8)
 WIDE = dataclasses.replace(SMALL, width=16)

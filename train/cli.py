@@ -6,8 +6,9 @@ from pathlib import Path
 import torch
 import typer
 
-from .checkpoint import CheckpointError
-from .config import ConfigError
+from deblur.model.checkpoint import CheckpointError
+from deblur.model.config import ConfigError
+
 from .data import DataError
 from .distributed import cleanup_distributed, setup_distributed
 from .loop import read_run_config, train

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import torch
 import torch.distributed as dist
 
-from .config import ConfigError
+from deblur.model.config import ConfigError
 
 
 @dataclass(frozen=True)

@@ -7,9 +7,9 @@ import torch
 import typer
 
 from deblur.atomic import atomic_write
+from deblur.model.checkpoint import CheckpointError, load_checkpoint
+from deblur.model.config import ConfigError
 
-from .checkpoint import CheckpointError, load_checkpoint
-from .config import ConfigError
 from .data import DataError, build_dataset
 from .distributed import resolve_device
 from .evaluation import (

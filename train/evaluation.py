@@ -24,8 +24,8 @@ import torch.nn.functional as F
 
 from deblur.atomic import atomic_write
 from deblur.metrics import psnr, ssim, ssim_map
+from deblur.model.config import SIZE_MULTIPLE, ConfigError
 
-from .config import SIZE_MULTIPLE, ConfigError
 
 PROTOCOLS = ("gopro", "realblur")
 MOTIONS = {"homography": cv2.MOTION_HOMOGRAPHY, "translation": cv2.MOTION_TRANSLATION}

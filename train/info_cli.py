@@ -4,9 +4,9 @@ import dataclasses
 
 import typer
 
-from .complexity import count_macs, count_parameters
-from .config import ABLATIONS, VARIANTS, build_config
-from .model import DeblurUNet
+from deblur.model.complexity import count_macs, count_parameters
+from deblur.model.config import ABLATIONS, VARIANTS, build_config
+from deblur.model.unet import DeblurUNet
 
 app = typer.Typer(add_completion=False, help="Print parameter counts and MACs of the model variants.")
 

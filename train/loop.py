@@ -39,14 +39,14 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from torch.utils.data import DataLoader, Dataset
 
 from deblur.atomic import atomic_write
+from deblur.model.checkpoint import CheckpointError, load_training_state, save_checkpoint, save_training_state
+from deblur.model.config import ConfigError
+from deblur.model.growth import load_initial_weights
+from deblur.model.unet import DeblurUNet
 
-from .checkpoint import CheckpointError, load_training_state, save_checkpoint, save_training_state
-from .config import ConfigError
 from .distributed import DistContext, ShardedBatchSampler
 from .evaluation import dataset_pairs, evaluate, mean_scores, model_restorer
-from .growth import load_initial_weights
 from .losses import DeblurLoss
-from .model import DeblurUNet
 from .progress import Progress
 from .recipes import TrainConfig
 from .run_log import MetricsLog, plot_metrics

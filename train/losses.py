@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .config import ConfigError
+from deblur.model.config import ConfigError
 
 # Table 2 of the paper: loss name -> default lambda of the auxiliary term.
 LOSSES: dict[str, float] = {"mse": 0.0, "mse+frlf": 0.1, "mse+ssim": 0.2, "mse+perceptual": 0.5, "l1+frlf": 0.1}

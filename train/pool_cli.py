@@ -5,7 +5,8 @@ from pathlib import Path
 
 import typer
 
-from .config import ConfigError
+from deblur.model.config import ConfigError
+
 from .data import BlurSettings, build_dataset
 from .data.images import DataError
 from .data.pool import write_pool

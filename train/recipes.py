@@ -20,7 +20,8 @@ try:
 except ModuleNotFoundError:  # Python 3.10: the same parser as the tomli package (train extra)
     import tomli as tomllib
 
-from .config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
+from deblur.model.config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError, ModelConfig, build_config
+
 from .data.augment import NOISE_VARIANCE
 from .data.images import DataError
 from .data.synthetic import check_photo_scale

@@ -21,8 +21,9 @@ from itertools import groupby
 from pathlib import Path
 
 from deblur.atomic import atomic_write
+from deblur.contract import IMAGE_SUFFIXES
 
-from .images import IMAGE_SUFFIXES, DataError, list_images
+from .images import DataError, list_images
 
 MANIFEST = Path(__file__).with_name("debian_photos.csv")
 PACKAGES = Path(__file__).with_name("debian_packages.csv")

@@ -7,9 +7,10 @@ import cv2
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from deblur.contract import IMAGE_SUFFIXES
+
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp"})
 
 # ANYDEPTH keeps 16-bit samples, ANYCOLOR keeps grayscale as one channel and drops alpha; unlike
 # IMREAD_UNCHANGED both still apply the EXIF orientation, so photos come out upright.
