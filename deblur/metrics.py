@@ -8,8 +8,11 @@ averaged, the protocol used for GoPro and RealBlur tables.
 import cv2
 import numpy as np
 
-_C1 = 0.01**2
-_C2 = 0.03**2
+# Wang et al. 2004: stabilising constants (for a value range of 1) and the Gaussian window.
+SSIM_C1 = 0.01**2
+SSIM_C2 = 0.03**2
+SSIM_WINDOW = 11
+SSIM_SIGMA = 1.5
 
 
 def to_unit_float(image: np.ndarray) -> np.ndarray:
@@ -43,13 +46,13 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-pixel SSIM of two single-channel float images (Gaussian window 11x11, sigma 1.5, reflected borders)."""
-    blur = lambda img: cv2.GaussianBlur(img, (11, 11), 1.5, borderType=cv2.BORDER_REFLECT)
+    blur = lambda img: cv2.GaussianBlur(img, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
     mu_x, mu_y = blur(x), blur(y)
     var_x = blur(x * x) - mu_x**2
     var_y = blur(y * y) - mu_y**2
     cov = blur(x * y) - mu_x * mu_y
-    num = (2 * mu_x * mu_y + _C1) * (2 * cov + _C2)
-    den = (mu_x**2 + mu_y**2 + _C1) * (var_x + var_y + _C2)
+    num = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov + SSIM_C2)
+    den = (mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2)
     return num / den
 
 

@@ -10,6 +10,7 @@ from deblur.metrics import psnr, ssim
 from deblur.model.checkpoint import save_checkpoint
 from deblur.model.config import ModelConfig
 from deblur.model.unet import DeblurUNet
+from deblur.train.data.degrade import quantize_8bit
 from deblur.train.eval_cli import app
 from deblur.train.evaluation import (
     align_ecc,
@@ -18,7 +19,6 @@ from deblur.train.evaluation import (
     masked_psnr_ssim,
     model_restorer,
     pad_to_multiple,
-    quantize_8bit,
     side_by_side,
 )
 

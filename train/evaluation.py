@@ -26,6 +26,8 @@ from deblur.atomic import atomic_write
 from deblur.metrics import psnr, ssim, ssim_map
 from deblur.model.config import SIZE_MULTIPLE, ConfigError
 
+from .data.degrade import quantize_8bit
+
 
 PROTOCOLS = ("gopro", "realblur")
 MOTIONS = {"homography": cv2.MOTION_HOMOGRAPHY, "translation": cv2.MOTION_TRANSLATION}
@@ -72,11 +74,6 @@ def model_restorer(model: torch.nn.Module, device: torch.device) -> Restore:
 def to_image(tensor: torch.Tensor) -> np.ndarray:
     """(3, H, W) float tensor in [0, 1] -> H x W x 3 float32 RGB array."""
     return tensor.detach().float().cpu().permute(1, 2, 0).numpy()
-
-
-def quantize_8bit(image: np.ndarray) -> np.ndarray:
-    """Round to the 256 levels a saved 8-bit PNG holds, back in [0, 1]."""
-    return np.round(np.clip(image, 0, 1) * 255).astype(np.float32) / 255
 
 
 def align_ecc(image: np.ndarray, reference: np.ndarray, motion: str = "homography") -> tuple[np.ndarray, np.ndarray]:

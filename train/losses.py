@@ -20,6 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from deblur.metrics import SSIM_C1, SSIM_C2, SSIM_SIGMA, SSIM_WINDOW
 from deblur.model.config import ConfigError
 
 # Table 2 of the paper: loss name -> default lambda of the auxiliary term.
@@ -27,9 +28,6 @@ LOSSES: dict[str, float] = {"mse": 0.0, "mse+frlf": 0.1, "mse+ssim": 0.2, "mse+p
 CONTENT_TERMS = ("mse", "l1")  # the unweighted first term of a loss name
 REDUCTIONS = ("mean", "log")
 LOG_FLOOR = 1e-8  # keeps log finite for a perfect image
-
-_SSIM_C1 = 0.01**2
-_SSIM_C2 = 0.03**2
 
 
 def per_image_mean(values: torch.Tensor) -> torch.Tensor:
@@ -47,7 +45,7 @@ def frequency_reconstruction_loss(output: torch.Tensor, target: torch.Tensor, pe
         return per_image_mean(diff) if per_image else diff.mean()
 
 
-def gaussian_window(size: int = 11, sigma: float = 1.5) -> torch.Tensor:
+def gaussian_window(size: int = SSIM_WINDOW, sigma: float = SSIM_SIGMA) -> torch.Tensor:
     """Normalised 1-D Gaussian, shape (size,)."""
     coords = torch.arange(size, dtype=torch.float32) - (size - 1) / 2
     weights = torch.exp(-(coords**2) / (2 * sigma**2))
@@ -71,8 +69,8 @@ def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor, per_image
     var_a = blur(a * a) - mu_a**2
     var_b = blur(b * b) - mu_b**2
     cov = blur(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + _SSIM_C1) * (2 * cov + _SSIM_C2)
-    den = (mu_a**2 + mu_b**2 + _SSIM_C1) * (var_a + var_b + _SSIM_C2)
+    num = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
+    den = (mu_a**2 + mu_b**2 + SSIM_C1) * (var_a + var_b + SSIM_C2)
     ssim_values = num / den
     return per_image_mean(ssim_values) if per_image else ssim_values.mean()
 
