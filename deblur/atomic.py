@@ -3,11 +3,14 @@
 import glob
 import os
 import re
-import tempfile
+import secrets
 from collections.abc import Callable
 from pathlib import Path
 
-_MKSTEMP_NAME = r"[a-z0-9_]{8}"  # the random part tempfile.mkstemp adds
+# The random part of a temporary name: 8 hex digits; also matches tempfile.mkstemp's [a-z0-9_]{8}, which
+# earlier versions used, so that their leftovers are cleaned too.
+_RANDOM_PART = r"[a-z0-9_]{8}"
+_CREATE_ATTEMPTS = 100
 
 
 def temp_prefix(path: Path) -> str:
@@ -25,20 +28,31 @@ def atomic_write(path: Path, write: Callable[[Path], object]) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     remove_stale_temps(path)
-    fd, tmp = tempfile.mkstemp(prefix=temp_prefix(path), suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    os.chmod(tmp, 0o666 & ~_current_umask())  # mkstemp makes 0600; outputs get the usual permissions
+    tmp = create_temp(path)
     try:
-        write(Path(tmp))
+        write(tmp)
         os.replace(tmp, path)
     except BaseException:
-        Path(tmp).unlink(missing_ok=True)
+        tmp.unlink(missing_ok=True)
         raise
+
+
+def create_temp(path: Path) -> Path:
+    """A new empty temporary file for ``path``, made with the mode any new output gets (0o666 less the umask:
+    the kernel applies it, so the process umask is never read or changed)."""
+    for _ in range(_CREATE_ATTEMPTS):
+        tmp = path.with_name(f"{temp_prefix(path)}{secrets.token_hex(4)}.tmp")
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
+        except FileExistsError:
+            continue
+        return tmp
+    raise FileExistsError(f"{path.parent}: no free temporary name for {path.name} after {_CREATE_ATTEMPTS} tries")
 
 
 def remove_stale_temps(path: Path) -> list[Path]:
     """Remove this module's temporary files for ``path`` whose writing process is gone; return them."""
-    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\." + _MKSTEMP_NAME + r"\.tmp")
+    pattern = re.compile(re.escape(f".{path.name}.") + r"(\d+)\." + _RANDOM_PART + r"\.tmp")
     removed = []
     for candidate in path.parent.glob(f".{glob.escape(path.name)}.*.tmp"):
         match = pattern.fullmatch(candidate.name)
@@ -56,9 +70,3 @@ def _process_alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
-
-
-def _current_umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

@@ -21,7 +21,6 @@ log = logging.getLogger(__name__)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
-ENGINE_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "deblur" / "ort-tensorrt"
 DEVICE_PROVIDERS = {"auto": [CUDA, CPU], "cpu": [CPU], "cuda": [CUDA, CPU], "tensorrt": [TENSORRT, CUDA, CPU]}
 
 
@@ -49,7 +48,13 @@ def choose_providers(device: str, available: list[str]) -> list[str]:
     return [p for p in wanted if p in available] or [CPU]
 
 
-def with_options(providers: list[str], cache_dir: Path = ENGINE_CACHE) -> list:
+def engine_cache_dir() -> Path:
+    """Where ONNX Runtime's TensorRT provider keeps its engines: ``$XDG_CACHE_HOME/deblur/ort-tensorrt``
+    (``~/.cache`` without it), read when a session is made."""
+    return Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "deblur" / "ort-tensorrt"
+
+
+def with_options(providers: list[str], cache_dir: Path) -> list:
     """``providers`` with options: the TensorRT provider caches its engines and timings in ``cache_dir``
     (a rebuild takes minutes and happens once per input shape)."""
     options = {
@@ -104,11 +109,12 @@ class OnnxRuntimeBackend(Backend):
         onnxruntime = _import_onnxruntime()
         available = onnxruntime.get_available_providers()
         providers = choose_providers(device, available)
+        cache_dir = engine_cache_dir()
         if TENSORRT in providers:
-            ENGINE_CACHE.mkdir(parents=True, exist_ok=True)
+            cache_dir.mkdir(parents=True, exist_ok=True)
         options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers))
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers, cache_dir))
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from exc
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)

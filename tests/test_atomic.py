@@ -20,6 +20,15 @@ def test_writes_the_file_with_umask_permissions(tmp_path):
     assert sorted(p.name for p in target.parent.iterdir()) == ["out.txt"]
 
 
+def test_the_process_umask_is_never_touched(tmp_path, monkeypatch):
+    def no_umask(mask):
+        raise AssertionError("atomic_write changed the process umask")
+
+    monkeypatch.setattr(os, "umask", no_umask)
+    atomic_write(tmp_path / "out.txt", lambda tmp: tmp.write_text("done"))
+    assert (tmp_path / "out.txt").read_text() == "done"
+
+
 def test_a_failing_writer_leaves_the_old_file_and_no_temp(tmp_path):
     target = tmp_path / "out.txt"
     target.write_text("old")

@@ -7,12 +7,10 @@ the validation set), ``baseline`` (PSNR/SSIM of the blurred input on the same se
 import json
 from pathlib import Path
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
-
-from deblur.atomic import atomic_write  # noqa: E402
+from deblur.atomic import atomic_write
 
 
 class MetricsLog:
@@ -47,7 +45,9 @@ def plot_metrics(records: list[dict], path: Path) -> None:
     val = [r for r in records if r.get("kind") == "val"]
     baseline = [r for r in records if r.get("kind") == "baseline"]
 
-    fig, (ax_loss, ax_psnr) = plt.subplots(1, 2, figsize=(11, 4))
+    fig = Figure(figsize=(11, 4))  # drawn by its own Agg canvas: no pyplot, no process-wide backend choice
+    FigureCanvasAgg(fig)
+    ax_loss, ax_psnr = fig.subplots(1, 2)
     if train:
         steps = [r["step"] for r in train]
         ax_loss.plot(steps, [r["loss"] for r in train], label="total")
@@ -71,4 +71,3 @@ def plot_metrics(records: list[dict], path: Path) -> None:
     ax_psnr.set_title("validation PSNR")
     fig.tight_layout()
     atomic_write(Path(path), lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    plt.close(fig)
