@@ -1,1 +1,8 @@
-"""Training side of deblur: the network, its checkpoints, data, losses and the training loop (needs torch)."""
+"""Training side of deblur: data (``data/``), losses, the training loop, evaluation and baselines, and their
+commands (deblur-train, deblur-eval, deblur-info, deblur-photos, deblur-pack-photos, deblur-synth-pool).
+
+Needs torch. May import the network (``deblur.model``) and the shared helpers in ``deblur/``; never export or
+the runtime. Nothing but its own commands, the demo (``deblur.train.data``), benchmarks and tests imports it.
+The network's old paths here (``deblur.train.model``, ``.config``, ``.checkpoint``, ...) re-export
+``deblur.model`` for one release.
+"""
