@@ -33,7 +33,8 @@ import numpy as np
 
 from deblur.gain_stats import GainEstimate, gain_estimate
 from deblur.metrics import psnr, ssim
-from deblur.runtime.backend import Backend, open_backend
+from deblur.runtime.backends.base import Backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from deblur.metrics import psnr
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.frames import side_by_side
 from deblur.runtime.model_file import bundled_model_path

@@ -15,7 +15,8 @@ from types import TracebackType
 
 import numpy as np
 
-from .backend import Backend, open_backend
+from .backends.base import Backend
+from .backends.registry import open_backend
 from .deblurrer import FrameDeblurrer
 from .model_file import ModelInfo
 from .self_ensemble import FLIPS

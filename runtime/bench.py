@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .backend import Backend
+from .backends.base import Backend
 
 
 @dataclass(frozen=True)

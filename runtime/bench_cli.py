@@ -10,7 +10,7 @@ import typer
 from deblur.atomic import atomic_write
 from deblur.output_guard import check_outputs
 
-from .backend import open_backend
+from .backends.registry import open_backend
 from .bench import benchmark, machine_description, markdown_table, parse_sizes
 from .errors import DeblurRunError
 from .model_file import model_kind

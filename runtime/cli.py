@@ -8,7 +8,7 @@ from pathlib import Path
 import cv2
 import typer
 
-from .backend import BACKENDS, DEVICES, open_backend
+from .backends.registry import BACKENDS, DEVICES, open_backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
 from .interrupts import stop_on_signals

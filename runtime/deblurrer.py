@@ -4,7 +4,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .backend import Backend
+from .backends.base import Backend
 from .frames import from_model_output, to_model_input
 from .self_ensemble import Infer, flip_ensemble
 from .tiling import auto_tile_size, run_padded, run_tiled

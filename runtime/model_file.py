@@ -2,7 +2,7 @@
 
 An ONNX model carries the deblur metadata in ``metadata_props`` (contract: ``deblur.contract``).
 A TensorRT engine ``x.engine`` carries it in its sidecar ``x.engine.json`` under ``"metadata"``,
-beside the build facts the runtime checks (see ``deblur.runtime.backend_tensorrt``).
+beside the build facts the runtime checks (see ``deblur.runtime.backends.tensorrt``).
 """
 
 from dataclasses import dataclass

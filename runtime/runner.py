@@ -6,7 +6,7 @@ from pathlib import Path
 
 from deblur.atomic import atomic_write
 
-from .backend import Backend
+from .backends.base import Backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .interrupts import stop_on_signals

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from deblur import Deblurrer
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.errors import ModelFileError
 from deblur.runtime.model_registry import BUNDLED_MODELS, BundledModel, resolve_model

@@ -3,7 +3,7 @@
 import numpy as np
 
 from deblur.metrics import psnr
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.model_file import bundled_model_path, resolve_model_path
 from deblur.runtime.tiling import run_padded
 from deblur.train.data import BlurSettings, synthesize_blur

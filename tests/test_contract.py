@@ -6,7 +6,7 @@ from pathlib import Path
 from deblur.contract import FIXED_VALUES, KEYS, SIDECAR_KEYS, SIZE_MULTIPLE, gpu_name, model_metadata, sidecar_path
 from deblur.export.tensorrt_build import EngineOptions, make_profile, sidecar_record, write_sidecar
 from deblur.model.config import build_config
-from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar
+from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
 from deblur.runtime.model_file import validate_metadata
 
 

@@ -86,3 +86,10 @@ def test_size_multiple_is_defined_once():
         if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "SIZE_MULTIPLE" for t in node.targets)
     ]
     assert definitions == ["deblur/contract.py"]
+
+
+def test_the_backends_import_one_way():
+    backends = ROOT / "runtime" / "backends"
+    assert offending([backends / "base.py"], "deblur.runtime.backends") == {}
+    implementations = [backends / "onnxruntime.py", backends / "tensorrt.py"]
+    assert offending(implementations, "deblur.runtime.backends.registry", "deblur.runtime.backend") == {}

@@ -8,9 +8,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur.runtime.backend import open_backend
-from deblur.runtime.backend_onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning, with_options
-from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar, sidecar_path
+from deblur.contract import sidecar_path
+from deblur.runtime.backends.onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning, with_options
+from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
 from deblur.runtime.errors import BackendError, ModelFileError
 from deblur.runtime.frames import from_model_output, to_model_input
 from deblur.runtime.model_file import bundled_model_path, model_kind, resolve_model_path, validate_metadata

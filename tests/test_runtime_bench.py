@@ -5,7 +5,7 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.bench import benchmark, machine_description, markdown_table, parse_sizes
 from deblur.runtime.bench_cli import app
 

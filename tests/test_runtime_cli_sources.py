@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.cli import app
 
 

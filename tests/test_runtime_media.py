@@ -9,7 +9,7 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.errors import SinkError, SourceError
 from deblur.runtime.runner import RunOptions, deblur_source
 from deblur.runtime.sources import open_source

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.errors import DeblurRunError
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble

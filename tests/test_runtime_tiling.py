@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from deblur.runtime.backend import open_backend
+from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.tiling import (
     ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH,
     FRAME_BYTES_PER_PIXEL,
@@ -107,7 +107,7 @@ def test_tiles_never_exceed_the_engine_profile():
 
 
 def test_engine_profile_is_read_from_the_sidecar(tmp_path):
-    from deblur.runtime.backend_tensorrt import profile_max_hw
+    from deblur.runtime.backends.tensorrt import profile_max_hw
     from deblur.runtime.errors import ModelFileError
 
     sidecar = {"profile": {"input": {"min": "1x3x256x256", "opt": "1x3x720x1280", "max": "2x3x1080x1920"}}}

@@ -3,7 +3,7 @@
 import subprocess
 import sys
 
-from deblur.runtime.backend_onnxruntime import engine_cache_dir
+from deblur.runtime.backends.onnxruntime import engine_cache_dir
 
 
 def test_importing_the_run_log_chooses_no_matplotlib_backend():

@@ -81,7 +81,7 @@ def test_sidecar_record_and_file(tmp_path, make_metadata):
     write_sidecar(sidecar_path(engine), record)
     assert json.loads((tmp_path / "m.int8.engine.json").read_text()) == record
     # The runtime's TensorRT backend accepts what export writes (the sidecar is their contract).
-    from deblur.runtime.backend_tensorrt import check_engine_compatible, read_sidecar
+    from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
 
     assert read_sidecar(engine) == record
     check_engine_compatible(engine, record, "10.3.0", "Orin", "8.7")

@@ -1,0 +1,27 @@
+"""The inference backend interface.
+
+A backend runs float32 NCHW RGB batches (H, W multiples of the model's size multiple) and returns
+float32 NCHW; it converts to the model's I/O dtype itself.
+"""
+
+from abc import ABC, abstractmethod
+
+import numpy as np
+
+from ..model_file import ModelInfo
+
+
+class Backend(ABC):
+    """One loaded model ready to run."""
+
+    name: str  # "onnxruntime" or "tensorrt"
+    provider: str  # what really executes, e.g. "CPUExecutionProvider" or the GPU's name
+    model: ModelInfo
+    max_hw: tuple[int, int] | None = None  # largest (H, W) the model accepts, e.g. an engine's profile
+
+    @abstractmethod
+    def infer(self, batch: np.ndarray) -> np.ndarray:
+        """Float32 NCHW in [0, 1] -> float32 NCHW of the same shape."""
+
+    def close(self) -> None:
+        """Release the session or engine."""
