@@ -13,9 +13,11 @@ from torch.utils.data import Dataset
 
 from deblur.model.checkpoint import CheckpointError, load_checkpoint, load_training_state
 from deblur.model.config import ConfigError
+from deblur.train.amp import autocast_dtype
 from deblur.train.distributed import DistContext, ShardedBatchSampler
-from deblur.train.loop import RunPaths, autocast_dtype, train
+from deblur.train.loop import train
 from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
+from deblur.train.run_paths import RunPaths
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
 

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from deblur.model.checkpoint import load_checkpoint, load_training_state
 from deblur.train.cli import app
-from deblur.train.loop import RunPaths
+from deblur.train.run_paths import RunPaths
 
 runner = CliRunner()
 

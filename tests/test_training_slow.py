@@ -11,7 +11,8 @@ import pytest
 import torch
 
 from deblur.model.checkpoint import load_checkpoint, load_training_state
-from deblur.train.loop import RunPaths, weight_checksum
+from deblur.train.loop import weight_checksum
+from deblur.train.run_paths import RunPaths
 
 from test_training_cli import write_photos
 

@@ -11,8 +11,9 @@ from deblur.model.config import ConfigError
 
 from .data import DataError
 from .distributed import cleanup_distributed, setup_distributed
-from .loop import read_run_config, train
+from .loop import train
 from .recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
+from .resume import read_run_config
 
 app = typer.Typer(add_completion=False, help="Train the deblurring network.")
 

@@ -1,14 +1,8 @@
 """The training loop: Adam + step-halving lr, an optional moving average of the weights, optional CUDA
 mixed precision, DDP, atomic checkpoints and a bit-exact resume.
 
-A run directory holds::
-
-    config.json                      the resolved TrainConfig
-    metrics.jsonl, metrics.png       the log (see run_log.py) and its plot
-    checkpoints/last.safetensors     latest weights (deblur checkpoint, loadable by deblur-eval/export)
-    checkpoints/best.safetensors     weights with the best selection score so far (``selection_score``)
-    checkpoints/train_state.pt       everything needed to resume: weights, optimizer, scheduler,
-                                     grad scaler, weight average, step / epoch / batch position, RNG states
+The run directory's layout is ``run_paths.RunPaths``; resume policy ``resume``; AMP policy ``amp``; RNG
+capture ``rng``.
 
 With ``real_pairs`` set (a ``pairs`` folder of real blurred/sharp images, e.g. ../shared/data/real-pairs),
 each validation also scores those whole images, and the kept checkpoint is chosen on the mean of the two
@@ -18,20 +12,14 @@ With ``ema_decay`` set, validation and both ``.safetensors`` checkpoints use the
 average of the weights (as Real-ESRGAN and NAFNet's trainers do): it smooths out the step-to-step noise of
 small batches without lowering the learning rate.
 
-Bit-exact resume: the batch order depends only on ``(seed, epoch)`` (ShardedBatchSampler) and the
-dataset's randomness on ``(seed, epoch, index)``, so a run restarted from ``train_state.pt`` at
-step k sees the same batches from step k on and ends with the same weights as an uninterrupted run.
 Only rank 0 writes files.
 """
 
 import dataclasses
-import json
-import random
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 from torch import nn
 from torch.nn.parallel import DistributedDataParallel
@@ -44,47 +32,16 @@ from deblur.model.config import ConfigError
 from deblur.model.growth import load_initial_weights
 from deblur.model.unet import DeblurUNet
 
+from .amp import autocast_dtype
 from .distributed import DistContext, ShardedBatchSampler
 from .evaluation import dataset_pairs, evaluate, mean_scores, model_restorer
 from .losses import DeblurLoss
 from .progress import Progress
 from .recipes import TrainConfig
+from .resume import check_resumable, read_run_config
+from .rng import rng_state, set_rng_state
 from .run_log import MetricsLog, plot_metrics
-
-# Settings that may change when resuming: they do not change which batches are seen or the weights.
-RESUMABLE_CHANGES = {
-    "max_steps", "max_minutes", "epochs", "workers", "data", "val_every", "checkpoint_every", "log_every",
-    "output_init_scale",  # only shapes the step-0 weights; a resumed run keeps the one it started with
-}
-
-
-@dataclass(frozen=True)
-class RunPaths:
-    root: Path
-
-    @property
-    def config(self) -> Path:
-        return self.root / "config.json"
-
-    @property
-    def metrics(self) -> Path:
-        return self.root / "metrics.jsonl"
-
-    @property
-    def plot(self) -> Path:
-        return self.root / "metrics.png"
-
-    @property
-    def last(self) -> Path:
-        return self.root / "checkpoints" / "last.safetensors"
-
-    @property
-    def best(self) -> Path:
-        return self.root / "checkpoints" / "best.safetensors"
-
-    @property
-    def state(self) -> Path:
-        return self.root / "checkpoints" / "train_state.pt"
+from .run_paths import RunPaths
 
 
 @dataclass(frozen=True)
@@ -137,74 +94,6 @@ def selection_score(val: dict, baseline: dict) -> float:
     if "real_psnr" not in val:
         return val["psnr"]
     return ((val["psnr"] - baseline["psnr"]) + (val["real_psnr"] - baseline["real_psnr"])) / 2
-
-
-def check_resumable(saved: TrainConfig, requested: TrainConfig) -> None:
-    """Refuse to resume with settings that would change the optimisation."""
-    saved_d, requested_d = saved.to_dict(), requested.to_dict()
-    changed = [k for k in saved_d if saved_d[k] != requested_d[k] and k not in RESUMABLE_CHANGES]
-    if changed:
-        details = ", ".join(f"{k} ({saved_d[k]!r} -> {requested_d[k]!r})" for k in changed)
-        allowed = ", ".join(sorted(RESUMABLE_CHANGES))
-        raise ConfigError(f"cannot resume with changed settings: {details}; only {allowed} may change")
-
-
-def read_run_config(run_dir: Path) -> TrainConfig:
-    path = RunPaths(Path(run_dir)).config
-    if not path.is_file():
-        raise ConfigError(f"{path}: not found; is {run_dir} a training run directory?")
-    try:
-        return TrainConfig.from_dict(json.loads(path.read_text()))
-    except json.JSONDecodeError as exc:
-        raise ConfigError(f"{path}: not valid JSON ({exc})") from exc
-
-
-def autocast_dtype(amp: str, device: torch.device) -> torch.dtype | None:
-    """The autocast dtype of the forward pass, or None for fp32.
-
-    CUDA: bf16 where supported (``auto``), else fp16 with a GradScaler. CPU: fp32 unless ``bf16`` is asked
-    for (``auto`` keeps the CPU recipes bit-reproducible), and only on CPUs with native bf16 (AVX512-BF16 or
-    AMX), where oneDNN runs a bare training step ~1.6x faster; elsewhere it would be emulated and slower.
-    """
-    if amp == "off":
-        return None
-    if device.type == "cuda":
-        if amp == "fp16" or (amp == "auto" and not torch.cuda.is_bf16_supported()):
-            return torch.float16
-        return torch.bfloat16
-    if amp == "auto":
-        return None
-    if amp == "fp16":
-        raise ConfigError("amp = 'fp16' needs a CUDA device; on CPU use 'bf16' or 'off'")
-    if not torch.ops.mkldnn._is_mkldnn_bf16_supported():
-        raise ConfigError("amp = 'bf16' on CPU needs native bf16 support (AVX512-BF16 or AMX); this CPU has none")
-    return torch.bfloat16
-
-
-def rng_state() -> dict:
-    """All RNG states as tensors/ints, so ``torch.load(weights_only=True)`` can read them back."""
-    kind, keys, pos, has_gauss, cached = np.random.get_state()
-    state = {
-        "torch": torch.get_rng_state(),
-        "numpy": {
-            "keys": torch.from_numpy(keys.astype(np.int64)), "pos": pos, "has_gauss": has_gauss, "cached": cached
-        },
-        "python": random.getstate(),
-    }
-    if torch.cuda.is_available():
-        state["cuda"] = torch.cuda.get_rng_state_all()
-    return state
-
-
-def set_rng_state(state: dict) -> None:
-    torch.set_rng_state(state["torch"])
-    np_state = state["numpy"]
-    keys = np_state["keys"].numpy().astype(np.uint32)
-    np.random.set_state(("MT19937", keys, np_state["pos"], np_state["has_gauss"], np_state["cached"]))
-    version, internal, gauss = state["python"]
-    random.setstate((version, tuple(internal), gauss))
-    if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
 
 
 def scale_output_projection(model: DeblurUNet, scale: float) -> None:
