@@ -30,8 +30,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+from gain_stats import GainEstimate, gain_estimate  # beside this script (benchmarks/ is on sys.path when run)
 
-from deblur.gain_stats import GainEstimate, gain_estimate
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backends.base import Backend
 from deblur.runtime.backends.registry import open_backend
