@@ -46,11 +46,19 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 
 def ssim_map(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     """Per-pixel SSIM of two single-channel float images (Gaussian window 11x11, sigma 1.5, reflected borders)."""
-    blur = lambda img: cv2.GaussianBlur(img, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA, borderType=cv2.BORDER_REFLECT)
-    mu_x, mu_y = blur(x), blur(y)
-    var_x = blur(x * x) - mu_x**2
-    var_y = blur(y * y) - mu_y**2
-    cov = blur(x * y) - mu_x * mu_y
+    return local_ssim(lambda img: cv2.GaussianBlur(img, (SSIM_WINDOW, SSIM_WINDOW), SSIM_SIGMA,
+                                                   borderType=cv2.BORDER_REFLECT), x, y)
+
+
+def local_ssim(window_mean, x, y):
+    """SSIM at every position of ``x`` and ``y``, whose local statistics ``window_mean`` computes.
+
+    Pure arithmetic: numpy arrays and torch tensors alike (the SSIM loss passes a torch Gaussian window).
+    """
+    mu_x, mu_y = window_mean(x), window_mean(y)
+    var_x = window_mean(x * x) - mu_x**2
+    var_y = window_mean(y * y) - mu_y**2
+    cov = window_mean(x * y) - mu_x * mu_y
     num = (2 * mu_x * mu_y + SSIM_C1) * (2 * cov + SSIM_C2)
     den = (mu_x**2 + mu_y**2 + SSIM_C1) * (var_x + var_y + SSIM_C2)
     return num / den

@@ -20,7 +20,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from deblur.metrics import SSIM_C1, SSIM_C2, SSIM_SIGMA, SSIM_WINDOW
+from deblur.metrics import SSIM_SIGMA, SSIM_WINDOW, local_ssim
 from deblur.model.config import ConfigError
 
 # Table 2 of the paper: loss name -> default lambda of the auxiliary term.
@@ -65,13 +65,7 @@ def ssim_torch(a: torch.Tensor, b: torch.Tensor, window: torch.Tensor, per_image
     def blur(x: torch.Tensor) -> torch.Tensor:
         return F.conv2d(F.conv2d(x, kx, groups=channels), ky, groups=channels)
 
-    mu_a, mu_b = blur(a), blur(b)
-    var_a = blur(a * a) - mu_a**2
-    var_b = blur(b * b) - mu_b**2
-    cov = blur(a * b) - mu_a * mu_b
-    num = (2 * mu_a * mu_b + SSIM_C1) * (2 * cov + SSIM_C2)
-    den = (mu_a**2 + mu_b**2 + SSIM_C1) * (var_a + var_b + SSIM_C2)
-    ssim_values = num / den
+    ssim_values = local_ssim(blur, a, b)
     return per_image_mean(ssim_values) if per_image else ssim_values.mean()
 
 
