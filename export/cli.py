@@ -47,7 +47,7 @@ def export(
     workspace: int = typer.Option(DEFAULT_WORKSPACE_MB, help="TensorRT workspace limit in MiB."),
     timing_cache: Path = typer.Option(None, help="TensorRT timing cache, reused and updated (default: beside the output)."),
     strongly_typed: bool = typer.Option(False, "--strongly-typed", help="Take precisions from the ONNX (TensorRT 11 style)."),
-    check: bool = typer.Option(True, "--check/--no-check", help="Verify each stage numerically before writing it."),
+    check: bool = typer.Option(True, "--check/--no-check", help="Compare each stage with its reference before writing it (--no-check skips the comparisons only; the FP16 overflow search and INT8 layer choice always run)."),
     training_data: str = typer.Option(None, help="Training-data note for the metadata (default: from the checkpoint)."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files (never the source)."),
 ) -> None:

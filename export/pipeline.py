@@ -15,12 +15,14 @@ from google.protobuf.message import DecodeError
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
 from deblur.contract import FORMAT, sidecar_path
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
+from deblur.runtime.errors import BackendError, ModelFileError
 
-from .fp16 import convert_to_fp16, make_fp16
-from .int8 import DEFAULT_CALIBRATION, calibration_tiles, end_convs, make_int8, quantize_int8, require_valid_qdq, split_held_out
+from .engine_check import compare_engine, engine_check_batches, require_engine_psnr
+from .fp16 import make_fp16
+from .int8 import DEFAULT_CALIBRATION, make_int8
 from .onnx_graph import metadata_of, save_model
 from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile
-from .verify import FP32_TOLERANCE, check_batches, require_within, worst
+from .verify import FP32_TOLERANCE, ExportCheckError, check_batches, require_within, worst
 
 
 class ExportInputError(ValueError):
@@ -148,9 +150,32 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
         overrides = {"timing_cache": base.parent / "tensorrt.timing.cache", **request.engine_overrides}
         options = engine_options_for(onnx_path, request.profile, **overrides)
         record = build_engine(onnx_path, engine_path, options)
-        add(Artifact(engine_path, record["precision"], notes=f"TensorRT {record['tensorrt_version']} on {record['gpu_name']}"))
+        add(_checked_engine(onnx_path, engine_path, record, options.profile, request.check))
         add(Artifact(sidecar_path(engine_path), "json", notes="engine sidecar"))
     return artifacts
+
+
+def _checked_engine(onnx_path: Path, engine_path: Path, record: dict, profile: ShapeProfile, check: bool) -> Artifact:
+    """The engine compared with its ONNX through the runtime's backend; a failing engine and sidecar are removed.
+
+    Where the runtime cannot load the engine here (no cuda-python, no GPU), the artifact says it was not checked.
+    """
+    notes = f"TensorRT {record['tensorrt_version']} on {record['gpu_name']}"
+    if not check:
+        return Artifact(engine_path, record["precision"], notes=notes + ", unchecked")
+    try:
+        comparisons = compare_engine(onnx_path, engine_path, engine_check_batches(profile))
+    except (BackendError, ModelFileError) as exc:
+        return Artifact(engine_path, record["precision"], notes=f"{notes}, not checked: {exc}")
+    try:
+        require_engine_psnr(comparisons, record["precision"], engine_path.name)
+    except ExportCheckError:
+        engine_path.unlink(missing_ok=True)
+        sidecar_path(engine_path).unlink(missing_ok=True)
+        raise
+    worst_case = worst(comparisons)
+    return Artifact(engine_path, record["precision"], f"{onnx_path.name} (runtime backend)", worst_case.max_abs_error,
+                    worst_case.psnr, notes)
 
 
 def load_deblur_onnx(path: Path) -> onnx.ModelProto:
@@ -208,26 +233,19 @@ def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelPro
 
 def _export_fp16(fp32: onnx.ModelProto, path: Path, batches, request: ExportRequest) -> Artifact:
     io = "fp16 I/O" if request.fp16_io else "fp32 I/O"
-    if not request.check:
-        half = convert_to_fp16(fp32, keep_io_types=not request.fp16_io)
-        save_model(half, path)
-        return Artifact(path, "fp16", notes=f"{io}, unchecked")
-    half, report = make_fp16(fp32, batches, keep_io_types=not request.fp16_io)
+    half, report = make_fp16(fp32, batches, keep_io_types=not request.fp16_io, check=request.check)
     save_model(half, path)
-    worst_case = worst(report.comparisons)
     name, peak = report.peak_activations[0]
     notes = f"{io}, {len(report.kept_fp32)} nodes kept fp32, peak activation {peak:.3g} (limit {report.limit:.0f})"
+    if not request.check:
+        return Artifact(path, "fp16", notes=notes + ", unchecked")
+    worst_case = worst(report.comparisons)
     return Artifact(path, "fp16", "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
 
 
 def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
-    if not request.check:
-        calibration, _ = split_held_out(frames)
-        keep = [] if request.keep_ends == "no" else end_convs(fp32)
-        model = quantize_int8(fp32, calibration_tiles(calibration), keep, request.calibration)
-        require_valid_qdq(model)
-        save_model(model, path)
-        return Artifact(path, "int8-qdq", notes="unchecked")
+    # The held-out scores are part of the build (``--keep-ends auto`` picks the layers by them): --no-check
+    # leaves them in place, so that it never changes which model is written.
     model, report = make_int8(fp32, frames, request.keep_ends, request.calibration)
     save_model(model, path)
     score = report.score

@@ -115,3 +115,10 @@ def test_nodes_with_weights_beyond_fp16_stay_fp32(tmp_path):
     proto = export_onnx(model, tmp_path / "w.onnx")
     _, report = make_fp16(proto, small_batches())
     assert "/enc2/enc2.0/pointwise/Conv" in report.kept_fp32
+
+
+def test_an_unchecked_fp16_build_is_the_same_safe_model(overflowing):
+    checked, checked_report = make_fp16(overflowing, small_batches())
+    unchecked, report = make_fp16(overflowing, small_batches(), check=False)
+    assert report.kept_fp32 == checked_report.kept_fp32 != [] and report.comparisons == []
+    assert unchecked.SerializeToString() == checked.SerializeToString()
