@@ -10,7 +10,8 @@ MB = 2**20
 
 
 def describe_bundled_models() -> list[str]:
-    """Two lines per bundled model (name, file, size, metadata numbers; training data), one for a missing one."""
+    """Lines per bundled model (name, file, size, metadata numbers; measured quality when the ONNX records it;
+    training data), one for a missing one."""
     lines = []
     for model in BUNDLED_MODELS.values():
         default = " (default)" if model.name == DEFAULT_MODEL else ""
@@ -28,5 +29,7 @@ def describe_bundled_models() -> list[str]:
         lines.append(f"{model.name}{default}: {path.name}, {path.stat().st_size / MB:.1f} MB, {info.precision} "
                      f"({info.io_dtype} I/O), sizes padded to multiples of {info.size_multiple}; {numbers} "
                      f"- {model.about}")
+        if "deblur.quality" in info.metadata:
+            lines.append(f"    measured: {info.metadata['deblur.quality']}")
         lines.append(f"    training data: {info.training_data}")
     return lines

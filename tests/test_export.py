@@ -147,6 +147,15 @@ def test_cli_output_can_name_the_onnx_file(checkpoint, tmp_path):
     assert (tmp_path / "x.onnx").is_file() and "unchecked" in result.output
 
 
+def test_measured_quality_and_training_data_travel_from_the_checkpoint_into_the_onnx(model, tmp_path):
+    source = tmp_path / "noted.safetensors"
+    save_checkpoint(model, source, extra={"training_data": "photos (CC0)", "quality": "real pairs +1.0 dB"})
+    result = runner.invoke(app, [str(source), "-o", str(tmp_path / "noted.onnx"), "--no-check"])
+    assert result.exit_code == 0, result.output
+    metadata = {p.key: p.value for p in onnx.load(str(tmp_path / "noted.onnx")).metadata_props}
+    assert metadata["deblur.quality"] == "real pairs +1.0 dB" and metadata["deblur.training_data"] == "photos (CC0)"
+
+
 def _bad_input(tmp_path, args):
     out = tmp_path / "out"
     result = runner.invoke(app, [*args, "--output", str(out)])
