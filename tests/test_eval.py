@@ -138,6 +138,19 @@ def test_eval_cli_prints_a_table_and_writes_images(tmp_path, checkpoint):
     assert "realblur protocol" in result.output
 
 
+def test_eval_cli_never_replaces_an_existing_table_without_overwrite(tmp_path, checkpoint):
+    data = write_pairs(tmp_path / "pairs")
+    table = tmp_path / "table.md"
+    table.write_text("precious")
+    args = [str(checkpoint), "--data", str(data), "--table", str(table), "--no-progress"]
+    refused = runner.invoke(app, args)
+    assert refused.exit_code == 2 and "already exists; pass --overwrite" in refused.output
+    assert table.read_text() == "precious"
+    replaced = runner.invoke(app, [*args, "--overwrite"])
+    assert replaced.exit_code == 0, replaced.output
+    assert "**mean of 3**" in table.read_text()
+
+
 def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, checkpoint):
     data = write_pairs(tmp_path / "synthetic")
     real = write_pairs(tmp_path / "real", count=2, size=(45, 61))  # whole images of any size

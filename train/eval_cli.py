@@ -9,6 +9,7 @@ import typer
 from deblur.atomic import atomic_write
 from deblur.model.checkpoint import CheckpointError, load_checkpoint
 from deblur.model.config import ConfigError
+from deblur.output_guard import OutputRefusedError, check_outputs
 
 from .data import DataError, build_dataset
 from .distributed import resolve_device
@@ -56,10 +57,13 @@ def main(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
     progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --table file (never an input)."),
 ) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
     try:
+        if table is not None:
+            check_outputs([table], [checkpoint], overwrite)
         protocol = protocol or ("realblur" if kind == "realblur" else "gopro")
         if protocol not in PROTOCOLS or motion not in MOTIONS:
             raise ConfigError(f"--protocol must be one of {PROTOCOLS} and --motion one of {sorted(MOTIONS)}")
@@ -76,7 +80,7 @@ def main(
         if real_pairs is not None:
             real_set = build_dataset("pairs", real_pairs, "test", crop=None)
             real_scores = evaluate(dataset_pairs(real_set), restore, protocol, motion)
-    except (ConfigError, CheckpointError, DataError) as exc:
+    except (ConfigError, CheckpointError, DataError, OutputRefusedError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
     text = f"{checkpoint} on {data} ({kind}, {split}, {protocol} protocol)\n\n{markdown_table(scores, per_image)}\n"
