@@ -26,7 +26,7 @@ from .degrade import ResponseCurve, add_sensor_noise, h264_roundtrip, jpeg_round
 from .images import DataError, to_float
 
 _FOCAL_RANGE = (0.7, 1.5)  # focal length in units of the image's longer side (wide to normal lens)
-_OBJECT_AXES = (0.12, 0.35)  # moving-region ellipse semi-axes, fraction of the box's shorter side
+_OBJECT_AXES = (0.12, 0.35)  # moving objects' semi-axes (ellipse or box), fraction of the box's shorter side
 _HIGHLIGHT_KNEE = 0.7  # linear luminance above which highlights are pushed past the white point
 _WARP_FLAGS = cv2.INTER_LINEAR | cv2.WARP_INVERSE_MAP
 SHARP_POSES = ("mean", "middle")
@@ -195,11 +195,11 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
         moving = [(np.dstack([linear, alpha]), to_area @ layer.matrices @ from_box)
                   for (alpha, _), layer in zip(maps, layers)]
         blurred = _average_layers(background, to_area @ camera @ from_box, moving, (width, height))
-    sharp = to_float(cut(codes, (margin, margin, height, width)))
+    inner = (margin, margin, height, width)  # the box within the processed area
+    sharp = to_float(cut(codes, inner))
     if boosted is not None:
-        inside = cut(boosted, (margin, margin, height, width))
-        clipped = quantize_8bit(response.encode(np.minimum(cut(linear, (margin, margin, height, width)), 1.0)))
-        sharp = np.where(inside[..., None], clipped, sharp)
+        clipped = quantize_8bit(response.encode(np.minimum(cut(linear, inner), 1.0)))
+        sharp = np.where(cut(boosted, inner)[..., None], clipped, sharp)
     return finish(blurred, rng, settings, response), sharp
 
 

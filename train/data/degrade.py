@@ -1,5 +1,7 @@
 """Camera-side degradations (torch-free): sRGB <-> linear light, sensor noise, 8-bit quantization, JPEG."""
 
+from functools import lru_cache
+
 import cv2
 import numpy as np
 
@@ -19,12 +21,6 @@ def linear_to_srgb(linear: np.ndarray) -> np.ndarray:
     x = np.clip(np.asarray(linear, dtype=np.float32), 0.0, 1.0)
     curve = np.float32(1.055) * cv2.pow(x, 1 / 2.4) - np.float32(0.055)
     return np.where(x <= _LINEAR_KNEE, x * np.float32(12.92), curve).astype(np.float32)
-
-
-def srgb_to_linear_table(dtype: np.dtype) -> np.ndarray:
-    """Lookup table (one float32 entry per integer code) taking uint8 or uint16 sRGB codes to linear light."""
-    levels = np.iinfo(dtype).max + 1
-    return srgb_to_linear(np.arange(levels, dtype=np.float32) / np.float32(levels - 1))
 
 
 def add_sensor_noise(linear: np.ndarray, rng: np.random.Generator, shot: float, read: float) -> np.ndarray:
@@ -64,8 +60,7 @@ class ResponseCurve:
 
     def decode(self, codes: np.ndarray) -> np.ndarray:
         if codes.dtype in (np.uint8, np.uint16):
-            table = self.decode(np.arange(np.iinfo(codes.dtype).max + 1, dtype=np.float32)
-                                / np.float32(np.iinfo(codes.dtype).max))
+            table = _decode_table(self.gamma, codes.dtype.name)
             return cv2.LUT(codes, table) if codes.dtype == np.uint8 else table[codes]
         if self.gamma is None:
             return srgb_to_linear(codes)
@@ -75,6 +70,13 @@ class ResponseCurve:
         if self.gamma is None:
             return linear_to_srgb(linear)
         return cv2.pow(np.clip(np.asarray(linear, np.float32), 0.0, 1.0), 1 / self.gamma)
+
+
+@lru_cache(maxsize=8)  # sRGB stays cached; random power laws come and go
+def _decode_table(gamma: float | None, dtype_name: str) -> np.ndarray:
+    """Linear light of every uint8 or uint16 code under a tone curve (made once per curve and type)."""
+    top = np.iinfo(np.dtype(dtype_name)).max
+    return ResponseCurve(gamma).decode(np.arange(top + 1, dtype=np.float32) / np.float32(top))
 
 
 def h264_roundtrip(srgb: np.ndarray, crf: int) -> np.ndarray:

@@ -35,11 +35,6 @@ class Layer:
     def edge_sigma(self) -> float:
         return max(_EDGE * min(self.axes), 0.8)
 
-    @property
-    def reach(self) -> float:
-        """Distance from the centre beyond which the layer's opacity is zero."""
-        return float(np.hypot(*self.axes)) + 3 * self.edge_sigma + 2
-
 
 def random_object(rng: np.random.Generator, box, axes_range: tuple[float, float], matrices: np.ndarray) -> Layer:
     """An ellipse or a rotated box (people, cars, signs) placed inside ``box`` = (top, left, height, width)."""
