@@ -22,6 +22,7 @@ import numpy as np
 
 from deblur.contract import IMAGE_SUFFIXES
 from deblur.train.data import BlurSettings, build_dataset
+from deblur.train.data.augment import gradient_magnitude
 from deblur.train.data.images import read_image_rgb
 from deblur.train.recipes import load_train_config
 
@@ -45,8 +46,7 @@ def crete_blur(rgb: np.ndarray) -> float:
 
 def strong_gradient(rgb: np.ndarray) -> float:
     """99th percentile of the Sobel gradient magnitude of the grey image."""
-    grey = cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY)
-    return float(np.percentile(cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1)), 99))
+    return float(np.percentile(gradient_magnitude(rgb.astype(np.float32)), 99))
 
 
 def crops(image: np.ndarray, rng: np.random.Generator, count: int):

@@ -22,12 +22,15 @@ def random_box(rng: np.random.Generator, height: int, width: int, size: int) -> 
     return top, left, size, size
 
 
+def gradient_magnitude(image: np.ndarray) -> np.ndarray:
+    """Sobel gradient magnitude of the grey image (float RGB in [0, 1])."""
+    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
+    return cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+
+
 def texture(image: np.ndarray) -> float:
     """Mean Sobel gradient magnitude of the grey image (float RGB in [0, 1]): ~0.01 for sky, ~0.3 for foliage."""
-    grey = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
-    gx = cv2.Sobel(grey, cv2.CV_32F, 1, 0)
-    gy = cv2.Sobel(grey, cv2.CV_32F, 0, 1)
-    return float(np.mean(cv2.magnitude(gx, gy)))
+    return float(np.mean(gradient_magnitude(image)))
 
 
 def textured_box(rng: np.random.Generator, image: np.ndarray, size: int, min_texture: float, tries: int = 8) -> Box:
