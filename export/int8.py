@@ -42,7 +42,7 @@ DEFAULT_CALIBRATION = "percentile"  # measured best on the bundled model (MODEL.
 KEEP_ENDS_MIN_GAIN_DB = 0.1  # "auto" keeps the first/last layers in float when that gains at least this much PSNR
 ALLOWED_OPS = frozenset(
     {"QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "LeakyRelu", "Add", "Mul", "Concat", "Sigmoid",
-     "Softmax", "GlobalAveragePool", "ReduceMax", "ReduceMean", "ReduceSum", "Unsqueeze", "Clip", "Relu"}
+     "Softmax", "GlobalAveragePool", "ReduceMax", "ReduceMean", "ReduceSum", "Unsqueeze", "Gather", "Clip", "Relu"}
 )  # fmt: skip
 
 

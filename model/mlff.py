@@ -53,8 +53,9 @@ class SelectiveKernelFusion(nn.Module):
         fused = features[0] + features[1] + features[2]
         z = self.squeeze(self.pool(fused))
         weights = torch.softmax(torch.stack([conv(z) for conv in self.excite], dim=1), dim=1)
-        stacked = torch.stack(features, dim=1)
-        return (weights * stacked).sum(dim=1)
+        # sum_k weights[:, k] * features[k], written out: stacking the three full-size features costs
+        # a copy and a broadcast Mul over 3x the tensor (15 % of the 720p CPU time at level 1).
+        return weights[:, 0] * features[0] + weights[:, 1] * features[1] + weights[:, 2] * features[2]
 
 
 class MLFF(nn.Module):

@@ -1,0 +1,60 @@
+"""benchmarks/graph_rewrites.py: each rewrite removes what it targets and keeps the output within 1e-5."""
+
+import importlib.util
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import torch
+
+from deblur.export.onnx_export import simplify_preserving_numbers, trace_to_onnx
+from deblur.model.config import ModelConfig
+from deblur.model.unet import DeblurUNet
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "graph_rewrites.py"
+
+
+def _load_script():
+    spec = importlib.util.spec_from_file_location("graph_rewrites", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+rewrites = _load_script()
+
+
+@pytest.fixture(scope="module")
+def traced():
+    torch.manual_seed(0)
+    model = DeblurUNet(ModelConfig(variant="lite", width=8, dmrfab_growth=16, dmrfab_branch=8))
+    return simplify_preserving_numbers(trace_to_onnx(model))[0]  # weights as initializers, as exported
+
+
+def _ops(proto) -> Counter:
+    return Counter(node.op_type for node in proto.graph.node)
+
+
+@pytest.mark.parametrize(("name", "gone", "added"), [
+    ("upsampling", "ConvTranspose", "DepthToSpace"),
+    ("concat", "Concat", "Conv"),
+    ("pixel_gate", None, None),
+])
+def test_each_rewrite_changes_its_pattern_and_keeps_the_numbers(traced, name, gone, added):
+    rewritten, counts = rewrites.rewrite(traced, [name])
+    before, after = _ops(traced), _ops(rewritten)
+    if gone:
+        assert counts[name] > 0 and after[gone] < before[gone] and after[added] > before[added]
+    assert rewrites.max_difference(traced, rewritten) <= 1e-5
+
+
+def test_all_rewrites_together_fold_every_haar_synthesis_and_every_spatial_gate(traced):
+    rewritten, counts = rewrites.rewrite(traced)
+    assert _ops(rewritten)["ConvTranspose"] == 0
+    assert counts["pixel_gate"] == 4  # one spatial attention per MRFAB
+    assert rewrites.max_difference(traced, rewritten) <= 1e-5
+
+
+def test_unknown_rewrite_is_refused(traced):
+    with pytest.raises(ValueError, match="unknown rewrite"):
+        rewrites.rewrite(traced, ["nope"])
