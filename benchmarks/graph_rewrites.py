@@ -367,7 +367,7 @@ def candidates(base: onnx.ModelProto, others: list[Path]) -> dict[str, onnx.Mode
 
 def main() -> None:
     args = parse_args()
-    width, _, height = (int(v) for v in args.size.lower().partition("x")[::2])
+    width, height = (int(v) for v in args.size.lower().partition("x")[::2])
     models = candidates(onnx.load(str(args.base)), args.others)
     sessions = {}
     for label, proto in models.items():
