@@ -16,8 +16,10 @@ Infer = Callable[[np.ndarray], np.ndarray]
 
 # Peak memory of one inference per input pixel per unit of network width C, in bytes: ONNX Runtime
 # fp32 on CPU (memory pattern off, see backend_onnxruntime), growth of peak RSS / (pixels * C)
-# measured 36-58 for C = 8, 16, 24, 32 from 256² to 1080x1296 (docs/runtime.md); the largest is used.
-ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 58
+# measured 36-58 for C = 8, 16, 24, 32 from 256² to 1080x1296 (docs/runtime.md), then 64-69 for the
+# bundled C = 24 model between 128-, 256- and 440-px tiles on a later machine (onnxruntime 1.32,
+# 2026-12-02); the largest, rounded up, is used.
+ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 70
 # Frame-sized arrays beside the activations (float input, padded copy, blend sums, output
 # conversions): 92-145 MB measured at 1920x1080, up to 70 bytes per frame pixel.
 FRAME_BYTES_PER_PIXEL = 72
