@@ -19,9 +19,8 @@ timed in the same interleaved runs (e.g. a fresh export beside the bundled one):
 
 import argparse
 import time
-from pathlib import Path
-
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import numpy as np
 import onnx
@@ -29,15 +28,13 @@ from onnx import helper, numpy_helper
 
 from deblur.export.onnx_graph import topological_sort
 from deblur.export.ort_session import cpu_session, run
-from deblur.export.sample_images import blurry_image, to_nchw
-
+from deblur.export.verify import check_batches, compare_models, worst
 
 
 class _Graph:
     """Producer/consumer index over a GraphProto with helpers to add nodes and initializers."""
 
     def __init__(self, proto: onnx.ModelProto):
-        self.proto = proto
         self.graph = proto.graph
         inferred = onnx.shape_inference.infer_shapes(proto)
         self.channels: dict[str, int] = {}
@@ -108,15 +105,25 @@ def _attributes(node: onnx.NodeProto) -> dict:
     return {attr.name: helper.get_attribute_value(attr) for attr in node.attribute}
 
 
+def _explicit_padding(attrs: dict) -> bool:
+    return attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+
+
+def _weight_and_bias(graph: _Graph, node: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray | None] | None:
+    """(weight, bias or None) of a Conv/ConvTranspose whose weight and bias are initializers, else None."""
+    has_bias = len(node.input) > 2 and bool(node.input[2])
+    weight = graph.array(node.input[1])
+    bias = graph.array(node.input[2]) if has_bias else None
+    if weight is None or (has_bias and bias is None):
+        return None
+    return weight, bias
+
+
 def _conv_parts(graph: _Graph, node: onnx.NodeProto) -> tuple[np.ndarray, np.ndarray | None, dict] | None:
     """(weight, bias, attributes) of a Conv whose weight (and bias) are initializers, else None."""
-    if node.op_type != "Conv":
+    if node.op_type != "Conv" or (parameters := _weight_and_bias(graph, node)) is None:
         return None
-    weight = graph.array(node.input[1])
-    bias = graph.array(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if weight is None or (len(node.input) > 2 and node.input[2] and bias is None):
-        return None
-    return weight, bias, _attributes(node)
+    return *parameters, _attributes(node)
 
 
 def _is_pointwise(graph: _Graph, node: onnx.NodeProto) -> bool:
@@ -133,7 +140,7 @@ def _is_depthwise(graph: _Graph, node: onnx.NodeProto) -> bool:
     if parts is None:
         return False
     weight, _, attrs = parts
-    return weight.shape[1] == 1 and attrs.get("group", 1) == weight.shape[0] and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET")
+    return weight.shape[1] == 1 and attrs.get("group", 1) == weight.shape[0] and _explicit_padding(attrs)
 
 
 def _pointwise_conv(graph: _Graph, source: str, weight: np.ndarray, bias: np.ndarray | None, stem: str) -> str:
@@ -145,18 +152,15 @@ def _pointwise_conv(graph: _Graph, source: str, weight: np.ndarray, bias: np.nda
 
 def _block_transpose(node: onnx.NodeProto, graph: _Graph) -> tuple[np.ndarray, np.ndarray | None, int, int] | None:
     """(weight, bias, group, stride) of a ConvTranspose whose kernel equals its stride, with no padding."""
-    if node.op_type != "ConvTranspose":
+    if node.op_type != "ConvTranspose" or (parameters := _weight_and_bias(graph, node)) is None:
         return None
+    weight, bias = parameters
     attrs = _attributes(node)
-    weight = graph.array(node.input[1])
-    bias = graph.array(node.input[2]) if len(node.input) > 2 and node.input[2] else None
-    if weight is None or (len(node.input) > 2 and node.input[2] and bias is None):
-        return None
     stride = attrs.get("strides", [1, 1])
     kernel = list(weight.shape[2:])
     plain = (not any(attrs.get("pads", [0])) and not any(attrs.get("output_padding", [0]))
              and "output_shape" not in attrs and set(attrs.get("dilations", [1])) == {1}
-             and attrs.get("auto_pad", b"NOTSET") in (b"NOTSET", "NOTSET"))
+             and _explicit_padding(attrs))
     if not plain or kernel != list(stride) or kernel[0] != kernel[1]:
         return None
     return weight, bias, attrs.get("group", 1), kernel[0]
@@ -284,16 +288,16 @@ def split_concats(graph: _Graph) -> bool:
 def hoist_pixel_gate(graph: _Graph) -> bool:
     """A bias-free 1x1 Conv of ``x * g`` (g: one channel, broadcast) becomes ``Conv(x) * g``."""
     for conv in graph.graph.node:
-        if not _is_pointwise(graph, conv) or _conv_parts(graph, conv)[1] is not None:
+        if not _is_pointwise(graph, conv):
             continue
+        weight, bias, _ = _conv_parts(graph, conv)
         mul = graph.producer.get(conv.input[0])
-        if mul is None or mul.op_type != "Mul" or graph.only_consumer(mul.output[0]) is not conv:
+        if bias is not None or mul is None or mul.op_type != "Mul" or graph.only_consumer(mul.output[0]) is not conv:
             continue
         channels = [graph.channels.get(name) for name in mul.input]
-        if sorted(c or 0 for c in channels) != [1, max(c or 0 for c in channels)] or max(channels) == 1:
+        if None in channels or min(channels) != 1 or max(channels) == 1:
             continue
         features, gate = (mul.input[0], mul.input[1]) if channels[1] == 1 else (mul.input[1], mul.input[0])
-        weight = _conv_parts(graph, conv)[0]
         stem = conv.name or conv.output[0]
         projected = _pointwise_conv(graph, features, weight, None, stem)
         gated = graph.add_node("Mul", [projected, gate], stem + "/Mul")
@@ -334,15 +338,9 @@ def rewrite(proto: onnx.ModelProto, names: Iterable[str] = tuple(REWRITES)) -> t
     return copy, counts
 
 
-def max_difference(reference: onnx.ModelProto, candidate: onnx.ModelProto,
-                   sizes: Iterable[tuple[int, int]] = ((64, 96), (120, 72))) -> float:
-    """Largest absolute output difference of two graphs on natural-looking images of ``sizes`` (H, W)."""
-    worst = 0.0
-    before, after = cpu_session(reference), cpu_session(candidate)
-    for seed, (height, width) in enumerate(sizes):
-        batch = to_nchw([blurry_image(height, width, seed=seed)])
-        worst = max(worst, float(np.abs(run(before, batch) - run(after, batch)).max()))
-    return worst
+def max_difference(reference: onnx.ModelProto, candidate: onnx.ModelProto) -> float:
+    """Largest absolute output difference of two graphs on the export checks' inputs."""
+    return worst(compare_models(reference, candidate, check_batches())).max_abs_error
 
 
 def parse_args() -> argparse.Namespace:
@@ -369,10 +367,7 @@ def main() -> None:
     args = parse_args()
     width, height = (int(v) for v in args.size.lower().partition("x")[::2])
     models = candidates(onnx.load(str(args.base)), args.others)
-    sessions = {}
-    for label, proto in models.items():
-        session = cpu_session(proto, threads=args.threads)
-        sessions[label] = session
+    sessions = {label: cpu_session(proto, threads=args.threads) for label, proto in models.items()}
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     times: dict[str, list[float]] = {label: [] for label in sessions}
     for session in sessions.values():
