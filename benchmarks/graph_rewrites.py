@@ -18,7 +18,6 @@ timed in the same interleaved runs (e.g. a fresh export beside the bundled one):
 """
 
 import argparse
-import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -29,6 +28,7 @@ from onnx import helper, numpy_helper
 from deblur.export.onnx_graph import topological_sort
 from deblur.export.ort_session import cpu_session, run
 from deblur.export.verify import check_batches, compare_models, worst
+from deblur.runtime.bench import parse_sizes
 
 
 class _Graph:
@@ -364,24 +364,20 @@ def candidates(base: onnx.ModelProto, others: list[Path]) -> dict[str, onnx.Mode
 
 
 def main() -> None:
+    from interleaved_timing import interleaved_medians_ms  # beside this script, on sys.path when it runs
+
     args = parse_args()
-    width, height = (int(v) for v in args.size.lower().partition("x")[::2])
+    ((width, height),) = parse_sizes(args.size)
     models = candidates(onnx.load(str(args.base)), args.others)
-    sessions = {label: cpu_session(proto, threads=args.threads) for label, proto in models.items()}
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
-    times: dict[str, list[float]] = {label: [] for label in sessions}
-    for session in sessions.values():
-        run(session, frame)
-    for _ in range(args.runs):  # round-robin, so machine noise hits every candidate alike
-        for label, session in sessions.items():
-            start = time.perf_counter()
-            run(session, frame)
-            times[label].append((time.perf_counter() - start) * 1000)
-    base_ms = float(np.median(times["unrewritten"]))
+    sessions = {label: cpu_session(proto, threads=args.threads) for label, proto in models.items()}
+    medians = interleaved_medians_ms({label: (lambda s=session: run(s, frame)) for label, session in sessions.items()},
+                                     args.runs)
+    base_ms = medians["unrewritten"]
     print(f"{args.base.name}, {args.size}, {args.threads} thread(s), median of {args.runs}\n")
     print("| graph | median ms | speed-up | max abs diff |\n| --- | --- | --- | --- |")
     for label, proto in models.items():
-        ms = float(np.median(times[label]))
+        ms = medians[label]
         print(f"| {label} | {ms:.0f} | {base_ms / ms:.2f}x | {max_difference(models['unrewritten'], proto):.1e} |")
 
 

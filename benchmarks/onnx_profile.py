@@ -20,6 +20,7 @@ import numpy as np
 import onnxruntime as ort
 
 from deblur.contract import INPUT_NAME
+from deblur.runtime.bench import parse_sizes
 
 
 def parse_args() -> argparse.Namespace:
@@ -83,10 +84,10 @@ def markdown(label: str, table: dict[str, tuple[float, int]], top: int) -> str:
 
 def main() -> None:
     args = parse_args()
-    width, _, height = args.size.lower().partition("x")
+    ((width, height),) = parse_sizes(args.size)
     print(f"ONNX Runtime {ort.__version__}, CPUExecutionProvider, {args.threads} thread(s), {args.size}\n")
     for path in args.models:
-        table = profile_model(path, int(width), int(height), args.threads, args.runs)
+        table = profile_model(path, width, height, args.threads, args.runs)
         print(markdown(path.name, table, args.top) + "\n")
 
 

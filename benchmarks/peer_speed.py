@@ -13,7 +13,6 @@ gets PyTorch fp16 / bf16 and ONNX Runtime CUDA frames per second at 1280x720.
 """
 
 import argparse
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -31,9 +30,10 @@ from deblur.export.sample_images import natural_image, to_nchw
 from deblur.model.complexity import count_macs, count_parameters
 from deblur.model.config import VARIANTS, ModelConfig
 from deblur.model.unet import DeblurUNet
-from deblur.runtime.bench import machine_description
+from deblur.runtime.bench import machine_description, parse_sizes
 from deblur.runtime.model_file import bundled_model_path
 
+from interleaved_timing import interleaved_medians_ms  # beside this script
 from peer_models import NAFNET_SIZE_MULTIPLE, FullResolutionOutput, MIMOUNet, conv_macs, nafnet_w32  # beside this script
 
 GPU_SIZE = (1280, 720)
@@ -54,7 +54,7 @@ class Candidate:
 def parse_size(text: str) -> tuple[int, int]:
     """'WxH' -> (W, H), both multiples of NAFNET_SIZE_MULTIPLE (ours needs 8, MIMO-UNet 4)."""
     try:
-        width, height = (int(v) for v in text.lower().split("x"))
+        ((width, height),) = parse_sizes(text)
     except ValueError as error:
         raise argparse.ArgumentTypeError(f"size must be WxH, got {text!r}") from error
     if width <= 0 or height <= 0 or width % NAFNET_SIZE_MULTIPLE or height % NAFNET_SIZE_MULTIPLE:
@@ -122,19 +122,6 @@ def ort_session(proto: onnx.ModelProto, provider: str, threads: int) -> ort.Infe
     options.enable_mem_pattern = False
     options.log_severity_level = 3
     return ort.InferenceSession(proto.SerializeToString(), options, providers=[provider])
-
-
-def interleaved_medians_ms(runners: dict[str, Callable[[], object]], runs: int) -> dict[str, float]:
-    """Median wall time per runner: one warm-up each, then ``runs`` rounds calling every runner once."""
-    for call in runners.values():
-        call()
-    times = {name: [] for name in runners}
-    for _ in range(runs):
-        for name, call in runners.items():
-            start = time.perf_counter()
-            call()
-            times[name].append((time.perf_counter() - start) * 1000.0)
-    return {name: float(np.median(values)) for name, values in times.items()}
 
 
 def sample_batch(size: tuple[int, int]) -> np.ndarray:
