@@ -31,10 +31,14 @@ KEYS = {
     "deblur.value_range": "input/output value range, '0,1'",
     "deblur.color_order": "channel order of input and output, 'RGB'",
     "deblur.layout": "tensor layout, 'NCHW'",
-    "deblur.precision": "'fp32', 'fp16' or 'int8-qdq'",
+    "deblur.precision": "'fp32', 'fp16', 'int8-qdq' (TensorRT) or 'int8-cpu' (ONNX Runtime's CPU provider)",
     "deblur.io_dtype": "element type of input/output tensors, 'float32' or 'float16'",
     "deblur.training_data": "what the weights were trained on",
 }
+
+# Every value of deblur.precision.
+INT8_CPU_PRECISION = "int8-cpu"
+PRECISIONS = ("fp32", "fp16", "int8-qdq", INT8_CPU_PRECISION)
 
 # Keys only some exported models carry.
 OPTIONAL_KEYS = {

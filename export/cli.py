@@ -1,4 +1,4 @@
-"""``deblur-export``: checkpoint -> ONNX (fp32, and fp16 / int8 QDQ) -> TensorRT engine, each stage verified."""
+"""``deblur-export``: checkpoint -> ONNX (fp32, and fp16 / int8 QDQ / int8 for CPU) -> TensorRT engine, each stage verified."""
 
 from pathlib import Path
 
@@ -35,11 +35,12 @@ def export(
     fp16: bool = typer.Option(False, "--fp16", help="Also write <name>.fp16.onnx after the FP16 safety check."),
     fp16_io: bool = typer.Option(False, "--fp16-io", help="Make the fp16 model's input/output float16 too."),
     int8: bool = typer.Option(False, "--int8", help="Also write <name>.int8.onnx (symmetric QDQ for TensorRT)."),
-    calib: list[str] = typer.Option([], "--calib", help="Calibration frames: videos, images, folders, globs or a .npz."),
+    int8_cpu: bool = typer.Option(False, "--int8-cpu", help="Also write <name>.int8cpu.onnx (uint8/int8 for ONNX Runtime's CPU kernels; faster only with VNNI or dotprod)."),
+    calib: list[str] = typer.Option([], "--calib", help="Calibration frames (--int8, --int8-cpu): videos, images, folders, globs or a .npz."),
     calib_frames: int = typer.Option(DEFAULT_FRAMES, min=2, help="Frames to sample from --calib sources."),
     blur_aware: bool = typer.Option(False, "--blur-aware", help="Sample calibration frames over a spread of blur levels."),
     keep_ends: str = typer.Option("auto", help="Keep first/last layers in float for INT8: auto (measure), yes, no."),
-    int8_calibration: str = typer.Option(DEFAULT_CALIBRATION, help=f"INT8 activation ranges: {', '.join(CALIBRATION_METHODS)}."),
+    int8_calibration: str = typer.Option(DEFAULT_CALIBRATION, help=f"INT8 activation ranges (--int8, --int8-cpu): {', '.join(CALIBRATION_METHODS)}."),
     engine: bool = typer.Option(False, "--engine", help="Build a TensorRT engine from the lowest-precision ONNX written."),
     min_shape: str = typer.Option(DEFAULT_MIN, "--min", help="Engine profile: smallest NxCxHxW."),
     opt_shape: str = typer.Option(DEFAULT_OPT, "--opt", help="Engine profile: shape to tune for."),
@@ -71,6 +72,7 @@ def export(
             fp16=fp16,
             fp16_io=fp16_io,
             int8=int8,
+            int8_cpu=int8_cpu,
             calib=tuple(calib),
             calib_frames=calib_frames,
             blur_aware=blur_aware,

@@ -134,41 +134,54 @@ def quantize_int8(
 ) -> onnx.ModelProto:
     """Symmetric int8 QDQ copy of the fp32 ``proto``, calibrated on ``tiles`` with ``method`` (a key of
     CALIBRATION_METHODS); ``keep_float`` nodes stay float."""
+    quantized = run_static_quantizer(
+        proto,
+        tiles,
+        method,
+        quant_format=QuantFormat.QDQ,
+        op_types_to_quantize=list(QUANTIZED_OPS),
+        per_channel=True,
+        activation_type=QuantType.QInt8,
+        weight_type=QuantType.QInt8,
+        nodes_to_exclude=list(keep_float),
+        extra_options={
+            "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
+            "CalibTensorRangeSymmetric": True,
+        },
+    )
+    metadata = metadata_of(proto)
+    metadata["deblur.precision"] = "int8-qdq"
+    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
+    set_metadata(quantized, metadata)
+    return quantized
+
+
+def run_static_quantizer(proto: onnx.ModelProto, tiles: list[np.ndarray], method: str, **options) -> onnx.ModelProto:
+    """ONNX Runtime's static quantizer on a copy of ``proto`` calibrated on ``tiles`` with ``method`` (a key of
+    CALIBRATION_METHODS), statistics collected one tile at a time; ``options`` go to ``quantize_static``.
+
+    The copy gets one weight per node and ORT's pre-processing first; the result lists only the opsets it uses.
+    """
     check_calibration_method(method)
     if not tiles:
         raise QuantizationError("no calibration tiles")
+    extra_options = {
+        **options.pop("extra_options", {}),
+        "CalibStridedMinMax": 1,  # statistics of one tile at a time, merged (any method, despite the name)
+    }
     with tempfile.TemporaryDirectory(prefix="deblur-int8-") as scratch:
         raw, source, target = (Path(scratch) / name for name in ("raw.onnx", "fp32.onnx", "int8.onnx"))
         onnx.save(_unshare_weights(proto), str(raw))
         # ONNX shape inference + ORT graph cleanup; the symbolic pass cannot resolve the dynamic H/W.
         quant_pre_process(str(raw), str(source), skip_symbolic_shape=True)
         with contextlib.redirect_stdout(io.StringIO()):  # the histogram calibrators print their settings
-            quantize_static(
-                str(source),
-                str(target),
-                TileReader(tiles),
-                quant_format=QuantFormat.QDQ,
-                op_types_to_quantize=list(QUANTIZED_OPS),
-                per_channel=True,
-                activation_type=QuantType.QInt8,
-                weight_type=QuantType.QInt8,
-                nodes_to_exclude=list(keep_float),
-                calibrate_method=CALIBRATION_METHODS[method],
-                extra_options={
-                    "ActivationSymmetric": True, "WeightSymmetric": True, "QuantizeBias": False,
-                    "CalibTensorRangeSymmetric": True,
-                    "CalibStridedMinMax": 1,  # statistics of one tile at a time, merged (any method, despite the name)
-                },
-            )
+            quantize_static(str(source), str(target), TileReader(tiles), calibrate_method=CALIBRATION_METHODS[method],
+                            extra_options=extra_options, **options)
         quantized = onnx.load(str(target))
     used = {node.domain for node in quantized.graph.node} | {""}
     kept = [o for o in quantized.opset_import if o.domain in used]  # the pre-processing lists every ORT domain
     del quantized.opset_import[:]
     quantized.opset_import.extend(kept)
-    metadata = metadata_of(proto)
-    metadata["deblur.precision"] = "int8-qdq"
-    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
-    set_metadata(quantized, metadata)
     return quantized
 
 

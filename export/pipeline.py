@@ -1,4 +1,4 @@
-"""The ``deblur-export`` pipeline: checkpoint (or exported ONNX) -> fp32 / fp16 / int8 ONNX -> TensorRT engine.
+"""The ``deblur-export`` pipeline: checkpoint (or exported ONNX) -> fp32 / fp16 / int8 / int8-cpu ONNX -> TensorRT engine.
 
 Every stage is checked before its file is written, and every file is written atomically, so a
 failing check leaves nothing under the final name. Torch is imported only when the source is a
@@ -13,13 +13,14 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
-from deblur.contract import FORMAT, sidecar_path
+from deblur.contract import FORMAT, INT8_CPU_PRECISION, PRECISIONS, sidecar_path
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
 from deblur.runtime.errors import BackendError, ModelFileError
 
 from .engine_check import compare_engine, engine_check_batches, require_engine_psnr
 from .fp16 import make_fp16
 from .int8 import DEFAULT_CALIBRATION, make_int8
+from .int8_cpu import make_int8_cpu
 from .onnx_graph import metadata_of, save_model
 from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile
 from .verify import FP32_TOLERANCE, ExportCheckError, check_batches, require_within, worst
@@ -55,6 +56,7 @@ class ExportRequest:
     fp16: bool = False
     fp16_io: bool = False
     int8: bool = False
+    int8_cpu: bool = False
     calib: tuple[str, ...] = ()
     calib_frames: int = DEFAULT_FRAMES
     blur_aware: bool = False
@@ -69,7 +71,7 @@ class ExportRequest:
 
 
 def output_base(source: Path, output: Path | None) -> Path:
-    """Path of the fp32 ONNX; the others derive from it (``x.onnx`` -> ``x.fp16.onnx``, ``x.int8.onnx``)."""
+    """Path of the fp32 ONNX; the others derive from it (``x.onnx`` -> ``x.fp16.onnx``, ``x.int8.onnx``, ``x.int8cpu.onnx``)."""
     if output is None:
         return source.with_suffix(".onnx")
     if output.suffix.lower() == ".onnx":
@@ -95,7 +97,8 @@ def planned_outputs(request: ExportRequest) -> list[Path]:
     from_onnx = request.source.suffix.lower() == ".onnx"
     copies_source = from_onnx and (request.output is None or is_same_file(base, request.source))
     paths = [] if copies_source else [base]
-    paths += [sibling(base, tag) for tag, wanted in (("fp16", request.fp16), ("int8", request.int8)) if wanted]
+    wanted_tags = (("fp16", request.fp16), ("int8", request.int8), ("int8cpu", request.int8_cpu))
+    paths += [sibling(base, tag) for tag, wanted in wanted_tags if wanted]
     if request.engine:
         engine_path = engine_source(base, request).with_suffix(".engine")
         paths += [engine_path, sidecar_path(engine_path)]
@@ -106,7 +109,7 @@ def check_request_outputs(request: ExportRequest) -> None:
     """ExportInputError for a request that writes nothing, would replace an input, or an existing file without overwrite."""
     outputs = planned_outputs(request)
     if not outputs:
-        raise ExportInputError(f"{request.output or request.source}: is the source itself and no --fp16, --int8 or --engine was asked; nothing to do")
+        raise ExportInputError(f"{request.output or request.source}: is the source itself and no --fp16, --int8, --int8-cpu or --engine was asked; nothing to do")
     inputs = [request.source, *(Path(spec) for spec in request.calib if Path(spec).is_file())]
     try:
         check_outputs(outputs, inputs, request.overwrite)
@@ -121,9 +124,11 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
     source = load_deblur_onnx(request.source) if from_onnx else None
     check_request_outputs(request)
     precision = metadata_of(source)["deblur.precision"] if from_onnx else "fp32"
-    if precision != "fp32" and (request.fp16 or request.int8):
-        raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX")
-    frames = _calibration_frames(request) if request.int8 else []
+    if precision != "fp32" and (request.fp16 or request.int8 or request.int8_cpu):
+        raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX, as does --int8-cpu")
+    if precision == INT8_CPU_PRECISION and request.engine:
+        raise ExportInputError(f"{request.source}: is {precision}, for ONNX Runtime's CPU provider; build engines from the fp32, fp16 or int8 ONNX")
+    frames = _calibration_frames(request) if request.int8 or request.int8_cpu else []
     artifacts: list[Artifact] = []
 
     def add(artifact: Artifact) -> None:
@@ -144,6 +149,8 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
         add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
     if request.int8:
         add(_export_int8(fp32, sibling(base, "int8"), frames, request))
+    if request.int8_cpu:
+        add(_export_int8_cpu(fp32, sibling(base, "int8cpu"), frames, request))
     if request.engine:
         onnx_path = engine_source(base, request)
         engine_path = onnx_path.with_suffix(".engine")
@@ -191,14 +198,15 @@ def load_deblur_onnx(path: Path) -> onnx.ModelProto:
     metadata = metadata_of(proto)
     if metadata.get("deblur.format") != FORMAT:
         raise ExportInputError(f"{path}: not a deblur ONNX (metadata deblur.format != {FORMAT!r})")
-    if metadata.get("deblur.precision") not in ("fp32", "fp16", "int8-qdq"):
+    if metadata.get("deblur.precision") not in PRECISIONS:
         raise ExportInputError(f"{path}: unknown deblur.precision {metadata.get('deblur.precision')!r}")
     return proto
 
 
 def _calibration_frames(request: ExportRequest) -> list[np.ndarray]:
     if not request.calib:
-        raise ExportInputError("--int8 needs --calib SRC (videos, images, folders, globs or a deblur-calibrate .npz)")
+        flag = "--int8" if request.int8 else "--int8-cpu"
+        raise ExportInputError(f"{flag} needs --calib SRC (videos, images, folders, globs or a deblur-calibrate .npz)")
     frames, _ = load_calibration(list(request.calib), request.calib_frames, request.blur_aware)
     return frames
 
@@ -257,3 +265,17 @@ def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], re
     )
     return Artifact(path, "int8-qdq", "fp32 ONNX (held-out frames)", None, score.psnr, notes)
 
+
+def _export_int8_cpu(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
+    # The held-out score and latency take seconds next to the calibration: --no-check keeps them, as for --int8.
+    model, report = make_int8_cpu(fp32, frames, request.calibration)
+    save_model(model, path)
+    score = report.score
+    notes = (
+        f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, "
+        f"{len(report.kept_float)} nodes float; CPU {'x'.join(map(str, report.latency_shape[2:]))}: "
+        f"fp32 {report.fp32_ms:.0f} ms, int8-cpu {report.int8_ms:.0f} ms"
+    )
+    if report.speed_note:
+        notes += f"; note: {report.speed_note}"
+    return Artifact(path, INT8_CPU_PRECISION, "fp32 ONNX (held-out frames)", None, score.psnr, notes)

@@ -88,6 +88,35 @@ def deblur_onnx(tmp_path_factory) -> Path:
     return path
 
 
+def _blurry_frames(count: int = 5, height: int = 64, width: int = 96) -> list[np.ndarray]:
+    from deblur.export.sample_images import blurry_image
+
+    return [(blurry_image(height, width, seed=i, length=3 + 2 * i) * 255).round().astype(np.uint8) for i in range(count)]
+
+
+@pytest.fixture(scope="session")
+def blurry_frames():
+    """``blurry_frames(count=5, height=64, width=96)``: uint8 RGB frames, each blurred more (calibration data)."""
+    return _blurry_frames
+
+
+@pytest.fixture(scope="session")
+def w8_fp32(tmp_path_factory):
+    """``(proto, path)`` of the width-8 network (seed 0) exported with one torch thread to ``w8.onnx``."""
+    import torch
+
+    from deblur.export.onnx_export import export_onnx
+    from deblur.model.unet import DeblurUNet
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("w8") / "w8.onnx"
+    proto = export_onnx(DeblurUNet(ModelConfig(variant="test", width=8)), path)
+    torch.set_num_threads(threads)
+    return proto, path
+
+
 @pytest.fixture(scope="session")
 def identity_onnx(tmp_path_factory) -> Path:
     """A deblur-labelled ONNX whose output equals its input: checks pixel handling exactly."""

@@ -4,7 +4,6 @@ entropy ranges collected tile by tile, scored on held-out frames."""
 import numpy as np
 import onnx
 import pytest
-import torch
 from onnx import numpy_helper
 from typer.testing import CliRunner
 
@@ -20,33 +19,14 @@ from deblur.export.int8 import (
     require_valid_qdq,
     split_held_out,
 )
-from deblur.export.onnx_export import export_onnx
 from deblur.export.onnx_graph import metadata_of
-from deblur.export.sample_images import blurry_image
-from deblur.model.config import ModelConfig
-from deblur.model.unet import DeblurUNet
 
 runner = CliRunner()
 
 
-def frames(count: int = 5, height: int = 64, width: int = 96) -> list[np.ndarray]:
-    return [(blurry_image(height, width, seed=i, length=3 + 2 * i) * 255).round().astype(np.uint8) for i in range(count)]
-
-
 @pytest.fixture(scope="module")
-def fp32(tmp_path_factory):
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("int8") / "w8.onnx"
-    proto = export_onnx(DeblurUNet(ModelConfig(variant="test", width=8)), path)
-    torch.set_num_threads(threads)
-    return proto, path
-
-
-@pytest.fixture(scope="module")
-def int8_auto(fp32):
-    return make_int8(fp32[0], frames(), keep_ends="auto")
+def int8_auto(w8_fp32, blurry_frames):
+    return make_int8(w8_fp32[0], blurry_frames(), keep_ends="auto")
 
 
 def test_qdq_model_is_symmetric_int8_with_float_biases(int8_auto):
@@ -93,16 +73,16 @@ def test_auto_measures_both_ways_and_reports_held_out_quality(int8_auto):
     assert report.fp32_ms > 0 and report.int8_ms > 0
 
 
-def test_first_and_last_layers_are_the_input_and_output_conv_pairs(fp32):
-    assert end_convs(fp32[0]) == [
+def test_first_and_last_layers_are_the_input_and_output_conv_pairs(w8_fp32):
+    assert end_convs(w8_fp32[0]) == [
         "/dec1/dec1.2/depthwise/Conv", "/dec1/dec1.2/pointwise/Conv",
         "/enc1/enc1.0/depthwise/Conv", "/enc1/enc1.0/pointwise/Conv",
     ]  # fmt: skip
 
 
-def test_kept_layers_read_float_inputs_and_weights(fp32):
-    proto, _ = fp32
-    tiles = calibration_tiles(frames(2))
+def test_kept_layers_read_float_inputs_and_weights(w8_fp32, blurry_frames):
+    proto, _ = w8_fp32
+    tiles = calibration_tiles(blurry_frames(2))
     model = quantize_int8(proto, tiles, end_convs(proto))
     require_valid_qdq(model)
     producers = {out: n for n in model.graph.node for out in n.output}
@@ -150,16 +130,16 @@ def quantize_scales(model: onnx.ModelProto) -> dict[str, float]:
     return {n.input[0]: float(inits[n.input[1]]) for n in model.graph.node if n.op_type == "QuantizeLinear"}
 
 
-def test_ranges_merge_over_all_tiles_though_collected_one_at_a_time(fp32):
-    proto, _ = fp32
-    tiles = calibration_tiles(frames(2))
+def test_ranges_merge_over_all_tiles_though_collected_one_at_a_time(w8_fp32, blurry_frames):
+    proto, _ = w8_fp32
+    tiles = calibration_tiles(blurry_frames(2))
     tiles = [tile * factor for tile, factor in zip(tiles, [1.0, 0.25, 0.5, 0.125])]  # the largest input first
     scales = quantize_scales(quantize_int8(proto, tiles, method="minmax"))
     assert scales["input"] == pytest.approx(max(np.abs(t).max() for t in tiles) / 127, rel=1e-6)
 
 
-def test_percentile_and_entropy_calibration_clip_outliers_into_valid_qdq(fp32):
-    proto, _ = fp32
+def test_percentile_and_entropy_calibration_clip_outliers_into_valid_qdq(w8_fp32):
+    proto, _ = w8_fp32
     rng = np.random.default_rng(0)
     tiles = [rng.uniform(0, 0.5, (1, 3, 128, 128)).astype(np.float32) for _ in range(4)]
     tiles[2][0, 1, 5, 5] = 1.0  # one input value in 196608 far above the rest
@@ -176,19 +156,19 @@ def test_percentile_and_entropy_calibration_clip_outliers_into_valid_qdq(fp32):
         quantize_int8(proto, tiles, method="mse")
 
 
-def test_validator_rejects_a_model_without_qdq(fp32):
-    assert qdq_problems(fp32[0]) == ["no QuantizeLinear/DequantizeLinear nodes"]
+def test_validator_rejects_a_model_without_qdq(w8_fp32):
+    assert qdq_problems(w8_fp32[0]) == ["no QuantizeLinear/DequantizeLinear nodes"]
 
 
-def test_one_frame_is_not_enough():
+def test_one_frame_is_not_enough(blurry_frames):
     with pytest.raises(QuantizationError, match="at least 2 frames"):
-        split_held_out(frames(1))
+        split_held_out(blurry_frames(1))
 
 
-def test_cli_writes_int8_from_a_calibration_file(fp32, tmp_path):
-    _, path = fp32
+def test_cli_writes_int8_from_a_calibration_file(w8_fp32, tmp_path, blurry_frames):
+    _, path = w8_fp32
     calib = tmp_path / "calib.npz"
-    images = frames(3)
+    images = blurry_frames(3)
     save_frames(calib, images, [f"f{i}" for i in range(3)])
     out = tmp_path / "out"
     result = runner.invoke(app, [str(path), "--int8", "--calib", str(calib), "--keep-ends", "no", "-o", str(out)])
@@ -198,10 +178,10 @@ def test_cli_writes_int8_from_a_calibration_file(fp32, tmp_path):
     assert qdq_problems(onnx.load(str(out / "w8.int8.onnx"))) == []
 
 
-def test_cli_takes_a_calibration_method(fp32, tmp_path):
-    _, path = fp32
+def test_cli_takes_a_calibration_method(w8_fp32, tmp_path, blurry_frames):
+    _, path = w8_fp32
     calib = tmp_path / "calib.npz"
-    save_frames(calib, frames(3), [f"f{i}" for i in range(3)])
+    save_frames(calib, blurry_frames(3), [f"f{i}" for i in range(3)])
     args = [str(path), "--int8", "--calib", str(calib), "--keep-ends", "no", "-o", str(tmp_path / "out")]
     result = runner.invoke(app, [*args, "--int8-calibration", "percentile"])
     assert result.exit_code == 0, result.output
@@ -211,8 +191,8 @@ def test_cli_takes_a_calibration_method(fp32, tmp_path):
     assert result.exit_code == 2 and "--int8-calibration must be one of minmax, percentile, entropy" in result.output
 
 
-def test_cli_int8_without_frames_is_a_clear_error(fp32, tmp_path):
-    _, path = fp32
+def test_cli_int8_without_frames_is_a_clear_error(w8_fp32, tmp_path):
+    _, path = w8_fp32
     empty = tmp_path / "empty"
     empty.mkdir()
     out = tmp_path / "out"

@@ -1,7 +1,8 @@
 """ONNX Runtime backend: CPU, CUDA or TensorRT execution providers, reporting the one that really runs.
 
 ``onnxruntime-gpu`` silently falls back to CPU when the CUDA libraries are missing, so the session's
-active providers are read back after creation and a fallback is logged as a warning.
+active providers are read back after creation and a fallback is logged as a warning, as is an
+``int8-cpu`` model on a CPU without int8 dot-product instructions (where it is not faster than fp32).
 """
 
 import logging
@@ -10,7 +11,8 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.contract import INPUT_NAME, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
+from deblur.cpu_features import int8_speed_note
 
 from ..errors import BackendError, ModelFileError
 from ..model_file import check_signature, validate_metadata
@@ -123,6 +125,9 @@ class OnnxRuntimeBackend(Backend):
         warning = fallback_warning(device, available, self.provider)
         if warning:
             log.warning(warning)
+        note = int8_speed_note() if self.model.precision == INT8_CPU_PRECISION and self.provider == CPU else None
+        if note:
+            log.warning(f"{path.name}: {note}")
         self._io_dtype = np.float16 if self.model.io_dtype == "float16" else np.float32
 
     def _check_io(self, path: Path) -> None:
