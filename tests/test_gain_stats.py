@@ -1,23 +1,13 @@
 """benchmarks/gain_stats.py: the standard error of a mean gain is taken over photos, not over their crops."""
 
-import importlib.util
 import math
-from pathlib import Path
 
 import numpy as np
 import pytest
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gain_stats.py"
+from benchmark_scripts import load_benchmark
 
-
-def _load_gain_stats():
-    spec = importlib.util.spec_from_file_location("gain_stats", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-gain_estimate = _load_gain_stats().gain_estimate
+gain_estimate = load_benchmark("gain_stats").gain_estimate
 
 
 def test_standard_error_is_over_photo_means_not_crops():

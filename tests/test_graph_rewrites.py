@@ -1,8 +1,6 @@
 """benchmarks/graph_rewrites.py: each rewrite removes what it targets and keeps the output within 1e-5."""
 
-import importlib.util
 from collections import Counter
-from pathlib import Path
 
 import pytest
 import torch
@@ -11,17 +9,9 @@ from deblur.export.onnx_export import simplify_preserving_numbers, trace_to_onnx
 from deblur.model.config import ModelConfig
 from deblur.model.unet import DeblurUNet
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "graph_rewrites.py"
+from benchmark_scripts import load_benchmark
 
-
-def _load_script():
-    spec = importlib.util.spec_from_file_location("graph_rewrites", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-rewrites = _load_script()
+rewrites = load_benchmark("graph_rewrites")
 
 
 @pytest.fixture(scope="module")

@@ -1,24 +1,14 @@
 """benchmarks/peer_speed.py and peer_models.py: the peers are the published networks, and the table has a row per model."""
 
-import importlib.util
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 import torch
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+from benchmark_scripts import BENCHMARKS, load_benchmark
 
-
-def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-peer_models = _load("peer_models")
+peer_models = load_benchmark("peer_models")
 
 
 def _parameters(model: torch.nn.Module) -> float:

@@ -1,6 +1,5 @@
 """benchmarks/real_footage.py: the before/after table and crops of the model card's real-footage section."""
 
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -10,7 +9,9 @@ import numpy as np
 
 from deblur.export.sample_images import blurry_image
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "real_footage.py"
+from benchmark_scripts import BENCHMARKS, load_benchmark
+
+SCRIPT = BENCHMARKS / "real_footage.py"
 
 
 def _motion_blurred(path: Path) -> Path:
@@ -44,9 +45,7 @@ def test_table_and_crops_for_an_image_and_a_video_frame(tmp_path, make_video):
 
 
 def test_the_zoom_window_is_where_the_output_changed_most():
-    spec = importlib.util.spec_from_file_location("real_footage", SCRIPT)
-    real_footage = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(real_footage)
+    real_footage = load_benchmark("real_footage")
     before = np.zeros((60, 80, 3), np.uint8)
     after = before.copy()
     after[30:40, 50:60] = 200
