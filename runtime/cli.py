@@ -15,6 +15,7 @@ from .interrupts import stop_on_signals
 from .model_listing import describe_bundled_models
 from .model_registry import BUNDLED_MODELS, resolve_model
 from .runner import RunOptions, deblur_source
+from .sinks import DEFAULT_CRF
 from .source_list import check_output_folder, output_for, select_sources
 from .sources import open_source
 
@@ -69,6 +70,8 @@ def main(
     skip_existing: bool = typer.Option(False, "--skip-existing", help="Leave inputs whose result exists alone (rerun after a failure)."),
     keep_going: bool = typer.Option(True, "--keep-going/--stop-on-error", help="Image sets: skip unreadable images and list them at the end (exit 1)."),
     jpeg_quality: int = typer.Option(None, help="JPEG result quality (default: each input's own, else 95)."),
+    crf: int = typer.Option(DEFAULT_CRF, help="H.264 quality of video results: 0 (lossless) to 51; lower is better and larger, 23 is x264's default."),
+    fps: float = typer.Option(None, help="Frame rate of video results: frames retimed evenly (audio kept only at the source's own rate); default: the source's timestamps."),
     quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress, warnings or summary."),
 ) -> None:
     """Deblur videos, images, cameras and streams (torch-free).
@@ -84,7 +87,7 @@ def main(
         return
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
-                         skip_existing=skip_existing, jpeg_quality=jpeg_quality)
+                         skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps)
     failures: list[str] = []
     with stop_on_signals():  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None

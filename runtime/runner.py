@@ -1,7 +1,9 @@
 """``deblur_source``: one input (video, images, camera, stream) through one backend into its output."""
 
+import logging
 import time
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 from deblur.atomic import atomic_write
@@ -15,8 +17,10 @@ from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
 from .progress import Progress
 from .self_ensemble import check_passes
-from .sinks import ImageSink, open_video_sink
+from .sinks import DEFAULT_CRF, MAX_CRF, ImageSink, open_video_sink
 from .sources import Source
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -37,6 +41,8 @@ class RunOptions:
     keep_going: bool = True  # image sets: skip unreadable images, list them in the summary
     skip_existing: bool = False  # leave inputs whose result exists alone (a rerun after a failure)
     jpeg_quality: int | None = None  # JPEG results: None keeps each input's quality
+    crf: int = DEFAULT_CRF  # H.264 quality of video results
+    fps: float | None = None  # video results: frames retimed evenly at this rate (None: the source's timestamps)
 
 
 @dataclass(frozen=True)
@@ -81,6 +87,23 @@ def _check_options(options: RunOptions) -> None:
     check_passes(options.self_ensemble)
     if options.jpeg_quality is not None and not 1 <= options.jpeg_quality <= 100:
         raise DeblurRunError(f"--jpeg-quality must be 1..100, got {options.jpeg_quality}")
+    if not 0 <= options.crf <= MAX_CRF:
+        raise DeblurRunError(f"--crf must be 0..{MAX_CRF} (lower is better and larger), got {options.crf}")
+    if options.fps is not None and not 0 < options.fps <= 1000:
+        raise DeblurRunError(f"--fps must be above 0 and at most 1000, got {options.fps:g}")
+
+
+def video_timing(source: Source, fps: float | None) -> tuple[Fraction, Fraction | None, Path | None]:
+    """(frame rate, time base, audio source) of a video result: the source's own, or with ``fps`` frames
+    numbered evenly at that rate (no time base) and the audio kept only where ``fps`` is the source's rate."""
+    if fps is None:
+        return source.fps, source.time_base, source.audio_path
+    audio = source.audio_path
+    if audio is not None and abs(float(source.fps) - fps) > 1e-3 * fps:
+        log.warning("--fps %g retimes the video (the source runs at %.3f fps): its audio would drift, so it is not "
+                    "copied", fps, float(source.fps))
+        audio = None
+    return Fraction(fps).limit_denominator(1001), None, audio
 
 
 def _require_frames(result: PipelineResult, spec: str, failures=()) -> PipelineResult:
@@ -130,7 +153,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     results: list[PipelineResult] = []
 
     def write_video(tmp: Path) -> None:
-        sink = open_video_sink(tmp, plan.path.suffix.lower(), source.fps, source.time_base, source.audio_path)
+        sink = open_video_sink(tmp, plan.path.suffix.lower(), *video_timing(source, options.fps), options.crf)
         result = PipelineResult(0, interrupted=True)
         try:
             result = run(sink)

@@ -3,7 +3,8 @@
 Video goes through PyAV as H.264 (libx264; MPEG-4 Part 2 with a warning where the build lacks it),
 always 4:2:0 with odd sizes padded by one repeated row or column (4:2:0 needs even sizes),
 keeping the source's time base, timestamps, frame rate and display matrix (rotation) and copying its
-audio stream packet for packet, interleaved by time. Without PyAV, OpenCV writes MPEG-4 Part 2
+audio stream packet for packet, interleaved by time; without a time base (a retimed video, a camera) frames
+are numbered at the given rate. Without PyAV, OpenCV writes MPEG-4 Part 2
 without audio. Video sinks write to the temporary path they are given (the caller renames it
 atomically); image sinks write every image atomically.
 """
@@ -27,7 +28,9 @@ log = logging.getLogger(__name__)
 
 # output suffix -> FFmpeg muxer
 VIDEO_CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
-H264_QUALITY = {"crf": "18", "preset": "fast"}
+DEFAULT_CRF = 18  # x264 constant-rate factor: 0 lossless .. 51 worst; 18 looks lossless, 23 is x264's default
+MAX_CRF = 51
+H264_PRESET = "fast"
 
 
 class Sink(ABC):
@@ -60,18 +63,20 @@ class ImageSink(Sink):
 
 
 class PyAVVideoSink(Sink):
-    """H.264 (or MPEG-4) video plus the audio stream of ``audio_from``, timestamps as given.
+    """H.264 (or MPEG-4) video at quality ``crf`` plus the audio stream of ``audio_from``.
 
+    Frames keep their timestamps in ``time_base``; without one they are numbered at ``fps``.
     Streams are set up at the first frame, when the output size is known.
     """
 
     def __init__(self, path: Path, container_format: str, fps: Fraction, time_base: Fraction | None,
-                 audio_from: Path | None):
+                 audio_from: Path | None, crf: int = DEFAULT_CRF):
         import av
 
         self._av = av
         self.container = av.open(str(path), "w", format=container_format)
         self.fps, self.time_base, self.audio_from = fps, time_base or 1 / Fraction(fps), audio_from
+        self.keep_timestamps, self.crf = time_base is not None, crf
         self.video = None
         self._last_pts = -1
         self._audio_in = self._audio_out = self._audio_packets = self._pending = None
@@ -80,7 +85,8 @@ class PyAVVideoSink(Sink):
         codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
         if codec != "libx264":
             log.warning("this PyAV build has no libx264: writing MPEG-4 Part 2 video")
-        self.video = self.container.add_stream(codec, rate=self.fps, options=H264_QUALITY if codec == "libx264" else {})
+        options = {"crf": str(self.crf), "preset": H264_PRESET} if codec == "libx264" else {}
+        self.video = self.container.add_stream(codec, rate=self.fps, options=options)
         self.video.width, self.video.height = width + width % 2, height + height % 2
         self.video.pix_fmt = "yuv420p"  # what every player decodes (4:4:4 High profile is not)
         self.video.time_base = self.video.codec_context.time_base = self.time_base
@@ -124,7 +130,8 @@ class PyAVVideoSink(Sink):
         if self.video is None:
             self._start(image.shape[1], image.shape[0], frame.display_matrix)
         # timestamps must increase strictly; a source without them gets consecutive ones
-        pts = frame.pts if frame.pts is not None and frame.pts > self._last_pts else self._last_pts + 1
+        given = frame.pts if self.keep_timestamps else None
+        pts = given if given is not None and given > self._last_pts else self._last_pts + 1
         self._last_pts = pts
         video_frame = self._av.VideoFrame.from_ndarray(even_sized(image), format="bgr24")
         video_frame.pts, video_frame.time_base = pts, self.time_base
@@ -171,10 +178,11 @@ def even_sized(image: np.ndarray) -> np.ndarray:
     return cv2.copyMakeBorder(image, 0, height % 2, 0, width % 2, cv2.BORDER_REPLICATE)
 
 
-def open_video_sink(path: Path, suffix: str, fps: Fraction, time_base: Fraction | None, audio_from: Path | None) -> Sink:
+def open_video_sink(path: Path, suffix: str, fps: Fraction, time_base: Fraction | None, audio_from: Path | None,
+                    crf: int = DEFAULT_CRF) -> Sink:
     """A PyAV sink writing to ``path`` in the container for ``suffix``; OpenCV when PyAV is missing."""
     try:
-        return PyAVVideoSink(path, VIDEO_CONTAINERS[suffix], fps, time_base, audio_from)
+        return PyAVVideoSink(path, VIDEO_CONTAINERS[suffix], fps, time_base, audio_from, crf)
     except ImportError:
         log.warning("PyAV is not installed: writing MPEG-4 Part 2 without audio through OpenCV")
         return OpenCVVideoSink(path, suffix, fps)

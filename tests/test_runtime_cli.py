@@ -6,6 +6,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import av
 import pytest
 from typer.testing import CliRunner
 
@@ -210,3 +211,15 @@ def test_a_folder_with_an_unreadable_image_finishes_the_rest_then_fails_and_reru
     assert "deblurred 1 frames" in rerun.output and "1 skipped (result exists)" in rerun.output
     assert sorted(p.name for p in (tmp_path / "shots_deblurred").iterdir()) == ["a.png", "b.png"]
     _one_line_error(_cli(shots, "--model", identity_onnx, "--jpeg-quality", "0", "--overwrite"), "--jpeg-quality must be 1..100")
+
+
+def test_crf_and_fps_reach_the_video_writer(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48), fps=10)
+    out = tmp_path / "out.mp4"
+    result = _cli(clip, "--model", identity_onnx, "--threads", "1", "--crf", "30", "--fps", "20", "-o", out)
+    assert result.exit_code == 0, result.output
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].average_rate == 20
+    _one_line_error(_cli(clip, "--model", identity_onnx, "--crf", "-1", "-o", tmp_path / "b.mp4"), "--crf must be 0..51")
+    _one_line_error(_cli(clip, "--model", identity_onnx, "--fps", "-3", "-o", tmp_path / "c.mp4"), "--fps must be above 0")
+    assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "c.mp4").exists()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from deblur.runtime.backends.registry import open_backend
-from deblur.runtime.errors import SinkError, SourceError
+from deblur.runtime.errors import DeblurRunError, SinkError, SourceError
 from deblur.runtime.runner import RunOptions, deblur_source
 from deblur.runtime.sources import open_source
 
@@ -311,6 +311,33 @@ def test_max_frames_trims_the_audio_to_the_video(tmp_path, make_video, identity_
     _run(clip, identity_onnx, output=tmp_path / "short.mp4", max_frames=3)
     info = _probe(tmp_path / "short.mp4")
     assert info["frames"] == 3 and info["audio"] == "aac" and info["audio_seconds"] <= 0.5
+
+
+def test_crf_sets_the_h264_quality(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=10, size=(128, 96))
+    sizes = {}
+    for crf in (4, 40):
+        out = tmp_path / f"crf{crf}.mp4"
+        _run(clip, identity_onnx, output=out, crf=crf)
+        sizes[crf] = out.stat().st_size
+        assert _probe(out)["frames"] == 10
+    assert sizes[40] < sizes[4] / 2
+    with pytest.raises(DeblurRunError, match="--crf must be 0..51"):
+        _run(clip, identity_onnx, output=tmp_path / "bad.mp4", crf=52)
+
+
+def test_fps_retimes_the_video_and_drops_audio_that_would_drift(tmp_path, make_video, identity_onnx, caplog):
+    clip = make_video(tmp_path / "clip.mp4", frames=10, size=(64, 48), fps=10, audio=True)
+    _run(clip, identity_onnx, output=tmp_path / "slow.mp4", fps=5)
+    slow = _probe(tmp_path / "slow.mp4")
+    assert slow["frames"] == 10 and slow["rate"] == 5 and slow["audio"] is None
+    assert slow["times"] == [i / 5 for i in range(10)]
+    assert "--fps 5 retimes the video" in caplog.text
+    _run(clip, identity_onnx, output=tmp_path / "same.mp4", fps=10)
+    same = _probe(tmp_path / "same.mp4")
+    assert same["rate"] == 10 and same["audio"] == "aac" and same["times"] == _probe(clip)["times"]
+    with pytest.raises(DeblurRunError, match="--fps must be above 0"):
+        _run(clip, identity_onnx, output=tmp_path / "bad.mp4", fps=0)
 
 
 def test_a_frame_size_change_mid_stream_is_an_error_not_a_stretch(tmp_path, identity_onnx):
