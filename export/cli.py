@@ -1,5 +1,6 @@
 """``deblur-export``: checkpoint -> ONNX (fp32, and fp16 / int8 QDQ / int8 for CPU) -> TensorRT engine, each stage verified."""
 
+import time
 from pathlib import Path
 
 import typer
@@ -37,7 +38,7 @@ def export(
     int8: bool = typer.Option(False, "--int8", help="Also write <name>.int8.onnx (symmetric QDQ for TensorRT)."),
     int8_cpu: bool = typer.Option(False, "--int8-cpu", help="Also write <name>.int8cpu.onnx (uint8/int8 for ONNX Runtime's CPU kernels; faster only with VNNI or dotprod)."),
     calib: list[str] = typer.Option([], "--calib", help="Calibration frames (--int8, --int8-cpu): videos, images, folders, globs or a .npz."),
-    calib_frames: int = typer.Option(DEFAULT_FRAMES, min=2, help="Frames to sample from --calib sources."),
+    calib_frames: int = typer.Option(DEFAULT_FRAMES, "--frames", "-n", "--calib-frames", min=2, help="Frames to sample from --calib sources (as deblur-calibrate --frames)."),
     blur_aware: bool = typer.Option(False, "--blur-aware", help="Sample calibration frames over a spread of blur levels."),
     keep_ends: str = typer.Option("auto", help="Keep first/last layers in float for INT8: auto (measure), yes, no."),
     int8_calibration: str = typer.Option(DEFAULT_CALIBRATION, help=f"INT8 activation ranges (--int8, --int8-cpu): {', '.join(CALIBRATION_METHODS)}."),
@@ -50,6 +51,7 @@ def export(
     strongly_typed: bool = typer.Option(False, "--strongly-typed", help="Take precisions from the ONNX (TensorRT 11 style)."),
     check: bool = typer.Option(True, "--check/--no-check", help="Compare each stage with its reference before writing it (--no-check skips the comparisons only; the FP16 overflow search and INT8 layer choice always run)."),
     training_data: str = typer.Option(None, help="Training-data note for the metadata (default: from the checkpoint)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No stage lines on stderr while it works."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace existing output files (never the source)."),
 ) -> None:
     """Export SOURCE and print a table of what was written.
@@ -85,7 +87,7 @@ def export(
             training_data=training_data,
             overwrite=overwrite,
         )
-        run_export(request, on_artifact=written.append)
+        run_export(request, on_artifact=written.append, on_stage=(lambda text: None) if quiet else stage_printer())
     except TensorRTUnavailable as exc:
         _print_table(written)
         _fail(str(exc), EXIT_NO_TENSORRT)
@@ -96,6 +98,16 @@ def export(
         _print_table(written)
         _fail(str(exc), EXIT_BAD_INPUT)
     _print_table(written)
+
+
+def stage_printer():
+    """``print(text)`` writing ``[  12 s] text`` to stderr, timed from this call."""
+    start = time.perf_counter()
+
+    def show(text: str) -> None:
+        typer.echo(f"[{time.perf_counter() - start:5.0f} s] {text}", err=True)
+
+    return show
 
 
 def format_table(artifacts: list[Artifact]) -> str:

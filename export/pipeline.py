@@ -117,8 +117,9 @@ def check_request_outputs(request: ExportRequest) -> None:
         raise ExportInputError(str(exc)) from exc
 
 
-def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> list[Artifact]:
-    """Run the requested stages and return what was written (``on_artifact`` sees each file as it lands)."""
+def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_stage=lambda text: None) -> list[Artifact]:
+    """Run the requested stages and return what was written (``on_artifact`` sees each file as it lands,
+    ``on_stage`` a line as each stage starts)."""
     base = output_base(request.source, request.output)
     from_onnx = request.source.suffix.lower() == ".onnx"
     source = load_deblur_onnx(request.source) if from_onnx else None
@@ -128,6 +129,8 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
         raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX, as does --int8-cpu")
     if precision == INT8_CPU_PRECISION and request.engine:
         raise ExportInputError(f"{request.source}: is {precision}, for ONNX Runtime's CPU provider; build engines from the fp32, fp16 or int8 ONNX")
+    if request.int8 or request.int8_cpu:
+        on_stage(f"reading {request.calib_frames} calibration frames from {', '.join(request.calib)}")
     frames = _calibration_frames(request) if request.int8 or request.int8_cpu else []
     artifacts: list[Artifact] = []
 
@@ -142,20 +145,25 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None) -> lis
             save_model(fp32, base)
             add(Artifact(base, precision, notes=f"copied from {request.source.name}"))
     else:
+        on_stage(f"tracing {request.source.name} to ONNX" + (" and checking it against torch" if request.check else ""))
         fp32 = _export_checkpoint(request, base, add)
 
     batches = check_batches()
     if request.fp16:
+        on_stage("fp16: overflow search over every activation" + (", then the check against fp32" if request.check else ""))
         add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
     if request.int8:
+        on_stage(f"int8 (TensorRT QDQ): {request.calibration} calibration, held-out score (the longest stage)")
         add(_export_int8(fp32, sibling(base, "int8"), frames, request))
     if request.int8_cpu:
+        on_stage(f"int8-cpu: {request.calibration} calibration, held-out score and CPU timing (the longest stage)")
         add(_export_int8_cpu(fp32, sibling(base, "int8cpu"), frames, request))
     if request.engine:
         onnx_path = engine_source(base, request)
         engine_path = onnx_path.with_suffix(".engine")
         overrides = {"timing_cache": base.parent / "tensorrt.timing.cache", **request.engine_overrides}
         options = engine_options_for(onnx_path, request.profile, **overrides)
+        on_stage(f"TensorRT engine from {onnx_path.name}")
         record = build_engine(onnx_path, engine_path, options)
         add(_checked_engine(onnx_path, engine_path, record, options.profile, request.check))
         add(Artifact(sidecar_path(engine_path), "json", notes="engine sidecar"))

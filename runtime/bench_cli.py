@@ -27,7 +27,7 @@ def main(
     sizes: str = typer.Option("640x360,1280x720,1920x1080", help="Frame sizes WIDTHxHEIGHT, comma-separated."),
     warmup: int = typer.Option(2, help="Untimed runs per size."),
     runs: int = typer.Option(10, help="Timed runs per size."),
-    json_path: Path = typer.Option(None, "--json", help="Also write the results and the machine as JSON here."),
+    json_path: Path = typer.Option(None, "--output", "-o", "--json", help="Also write the results and the machine as JSON here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file (never a model)."),
 ) -> None:
     """Example: deblur-bench --model lite.onnx --model lite.engine --sizes 640x360,1280x720 --json bench.json"""

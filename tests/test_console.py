@@ -82,3 +82,20 @@ def test_help_is_plain_with_flags_and_examples(capsys):
     text = capsys.readouterr().out
     assert "Examples:" in text and "deblur-run a.jpg b.jpg shots/*.png" in text
     assert "--compare " in text and "<bool>" not in text
+
+
+@pytest.mark.parametrize("command, names", [
+    (console.deblur_run, ["-o, --output", "-q, --quiet", "--threads", "--device"]),
+    (console.deblur_export, ["-o, --output", "-q, --quiet", "-n, --frames"]),
+    (console.deblur_calibrate, ["-o, --output", "-n, --frames"]),
+    (console.deblur_train, ["-o, --output", "-q, --quiet", "--threads", "--device"]),
+    (console.deblur_eval, ["-o, --output", "-q, --quiet", "--threads", "--device"]),
+    (console.deblur_bench, ["-o, --output", "--threads", "--device"]),
+    (console.deblur_synth_pool, ["-o, --output", "-q, --quiet", "--device"]),
+])  # fmt: skip
+def test_commands_share_option_names(capsys, command, names):
+    with pytest.raises(SystemExit):
+        command(["--help"])
+    text = capsys.readouterr().out
+    for name in names:
+        assert name in text, f"{command.name}: no {name}"

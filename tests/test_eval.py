@@ -125,7 +125,7 @@ def test_eval_cli_prints_a_table_and_writes_images(tmp_path, checkpoint):
     data = write_pairs(tmp_path / "pairs")
     table, images = tmp_path / "out" / "table.md", tmp_path / "vis"
     result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--kind", "pairs", "--per-image",
-                                 "--table", str(table), "--save-images", str(images), "--no-progress"])
+                                 "--table", str(table), "--save-images", str(images), "--quiet"])
     assert result.exit_code == 0, result.output
     assert "pairs/0.png" in result.output and "**mean of 3**" in result.output
     assert table.read_text().count("\n| ") == 6  # header, separator, 3 images, mean
@@ -133,7 +133,7 @@ def test_eval_cli_prints_a_table_and_writes_images(tmp_path, checkpoint):
     assert written == ["00001_pairs_0.png", "00002_pairs_1.png", "00003_pairs_2.png"]
     assert cv2.imread(str(images / written[0])).shape == (48, 180, 3)
 
-    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--protocol", "realblur", "--no-progress"])
+    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--protocol", "realblur", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "realblur protocol" in result.output
 
@@ -142,7 +142,7 @@ def test_eval_cli_never_replaces_an_existing_table_without_overwrite(tmp_path, c
     data = write_pairs(tmp_path / "pairs")
     table = tmp_path / "table.md"
     table.write_text("precious")
-    args = [str(checkpoint), "--data", str(data), "--table", str(table), "--no-progress"]
+    args = [str(checkpoint), "--data", str(data), "--table", str(table), "--quiet"]
     refused = runner.invoke(app, args)
     assert refused.exit_code == 2 and "already exists; pass --overwrite" in refused.output
     assert table.read_text() == "precious"
@@ -154,7 +154,7 @@ def test_eval_cli_never_replaces_an_existing_table_without_overwrite(tmp_path, c
 def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, checkpoint):
     data = write_pairs(tmp_path / "synthetic")
     real = write_pairs(tmp_path / "real", count=2, size=(45, 61))  # whole images of any size
-    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--real-pairs", str(real), "--no-progress"])
+    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--real-pairs", str(real), "--quiet"])
     assert result.exit_code == 0, result.output
     before, after = result.output.split("real pairs")
     assert "**mean of 3**" in before and "blur/0.png" not in before  # the data set: means only
@@ -170,7 +170,7 @@ def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, 
 ])
 def test_eval_cli_bad_input_is_one_line_and_exit_2(tmp_path, checkpoint, problem, message):
     data = write_pairs(tmp_path / "pairs")
-    args = [str(checkpoint), "--data", str(data), "--no-progress"]
+    args = [str(checkpoint), "--data", str(data), "--quiet"]
     if problem == "checkpoint":
         bogus = tmp_path / "bogus.safetensors"
         bogus.write_text("nope")

@@ -141,6 +141,16 @@ def test_cli_writes_onnx_and_prints_summary(checkpoint, tmp_path):
     assert sorted(p.name for p in out.iterdir()) == ["small.onnx"]
 
 
+def test_cli_names_each_stage_on_stderr_unless_quiet(checkpoint, tmp_path):
+    result = runner.invoke(app, [str(checkpoint), "-o", str(tmp_path / "a.onnx")])
+    assert result.exit_code == 0, result.output
+    stages = result.stderr.splitlines()
+    assert len(stages) == 1 and stages[0].endswith("] tracing small.safetensors to ONNX and checking it against torch")
+    assert stages[0].startswith("[") and "| a.onnx |" in result.stdout
+    quiet = runner.invoke(app, [str(checkpoint), "-o", str(tmp_path / "b.onnx"), "-q", "--no-check"])
+    assert quiet.exit_code == 0 and quiet.stderr == "" and "| b.onnx |" in quiet.stdout
+
+
 def test_cli_output_can_name_the_onnx_file(checkpoint, tmp_path):
     result = runner.invoke(app, [str(checkpoint), "-o", str(tmp_path / "x.onnx"), "--no-check"])
     assert result.exit_code == 0, result.output

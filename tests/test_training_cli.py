@@ -35,7 +35,7 @@ def photos(tmp_path_factory):
 
 
 def invoke(*args: str):
-    return runner.invoke(app, [*args, "--no-progress"])
+    return runner.invoke(app, [*args, "--quiet"])
 
 
 def test_help_shows_examples():

@@ -23,7 +23,7 @@ CHECKSUM = re.compile(r"rank (\d)/(\d): stopped by (\w+) at step (\d+), weights 
 
 def train_command(photos, run_dir, *extra: str) -> list[str]:
     return [sys.executable, "-m", "deblur.train.cli", "cpu-lite-smoke", "--data", str(photos), "--out", str(run_dir),
-            "--no-progress", "--threads", "1", *extra]
+            "--quiet", "--threads", "1", *extra]
 
 
 def run_ok(command: list[str], timeout: float = 240) -> str:

@@ -33,7 +33,7 @@ Recipes: {", ".join(RECIPES)}. A config file (.json/.toml) may start from one wi
 @app.command(help=f"Train the deblurring network.\n\n{EXAMPLES}")
 def main(
     config: str | None = typer.Argument(None, help="Recipe name or a .json/.toml config file (omit with --resume)."),
-    out: Path = typer.Option(..., "--out", help="Run directory: config, metrics, checkpoints."),
+    out: Path = typer.Option(..., "--output", "-o", "--out", help="Run directory: config, metrics, checkpoints."),
     data: str | None = typer.Option(None, "--data", help="Dataset folder (sets data=...)."),
     overrides: list[str] = typer.Option([], "--set", help="Override a setting: --set lr=2e-4 (repeatable)."),
     resume: bool = typer.Option(False, "--resume", help="Continue the run in --out from its last checkpoint."),
@@ -42,7 +42,7 @@ def main(
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
     workers: int | None = typer.Option(None, help="DataLoader worker processes (sets workers=...)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show the progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
 ) -> None:
     if threads is not None:
         torch.set_num_threads(threads)
@@ -50,7 +50,7 @@ def main(
         settings = _resolve_config(config, out, resume, overrides, data, max_minutes, max_steps, workers)
         ctx = setup_distributed(device)
         try:
-            result = train(settings, out, ctx, resume=resume, progress=progress)
+            result = train(settings, out, ctx, resume=resume, progress=not quiet)
         finally:
             cleanup_distributed()
     except (ConfigError, CheckpointError, DataError) as exc:

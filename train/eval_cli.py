@@ -52,11 +52,11 @@ def main(
     per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
     real_pairs: Path | None = typer.Option(None, help="Also score this folder of real pairs (blur/, sharp/; whole "
                                                      "images), one row per pair and the mean."),
-    table: Path | None = typer.Option(None, help="Also write the Markdown table to this file."),
+    table: Path | None = typer.Option(None, "--output", "-o", "--table", help="Also write the Markdown table to this file."),
     save_images: Path | None = typer.Option(None, help="Write blurred | output | sharp images here (NNNNN_name.png)."),
     device: str = typer.Option("auto", help="auto, cpu, cuda or cuda:N."),
     threads: int | None = typer.Option(None, help="torch CPU threads (default: torch's choice)."),
-    progress: bool = typer.Option(True, "--progress/--no-progress", help="Show a progress bar."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress bar."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --table file (never an input)."),
 ) -> None:
     if threads is not None:
@@ -70,7 +70,7 @@ def main(
         model = load_checkpoint(checkpoint).to(resolve_device(device)).eval()
         dataset = build_dataset(kind, data, split, crop=crop, realblur_subset=realblur_subset)
         count = len(dataset) if limit is None else min(limit, len(dataset))
-        bar = Progress(count, enabled=progress)
+        bar = Progress(count, enabled=not quiet)
         on_image = _image_handler(save_images, bar)
         pairs = (pair for _, pair in zip(range(count), dataset_pairs(dataset)))
         restore = model_restorer(model, next(model.parameters()).device)
