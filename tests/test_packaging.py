@@ -86,4 +86,5 @@ def test_citation_and_changelog_name_this_version_and_the_paper():
     assert re.search(rf"^version: {re.escape(__version__)}$", citation, re.MULTILINE)
     assert "family-names: Lian" in citation and "family-names: Wang" in citation
     assert 'journal: "Scientific Reports"' in citation and "volume: 13" in citation
+    assert "doi: \"10.1038/s41598-023-47768-4\"" in citation
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
