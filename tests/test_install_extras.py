@@ -1,0 +1,74 @@
+"""Each extra installs alone into a fresh venv from this checkout's wheel: its commands run, every other command
+runs or names the extra it needs in one line, and the runtime deblurs a clip without torch.
+
+The [gpu] extra is not installed here: onnxruntime-gpu is not on this machine's package index (its metadata
+is checked in test_packaging.py).
+"""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from deblur import console
+
+pytestmark = pytest.mark.slow  # ~1-2 min per extra: a venv, the wheel and its dependencies
+
+ROOT = Path(__file__).resolve().parents[1]
+COMMANDS = [value for value in vars(console).values() if isinstance(value, console.Command)]
+INSTALL_TIMEOUT = 900
+
+
+def _run(args: list, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([str(a) for a in args], capture_output=True, text=True, timeout=INSTALL_TIMEOUT, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def wheel(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("wheel")
+    built = _run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", out, ROOT])
+    assert built.returncode == 0, built.stderr
+    return next(out.glob("deblur_edge-*.whl"))
+
+
+@pytest.fixture(scope="module")
+def venv_bin(wheel, tmp_path_factory):
+    """``venv_bin(extra)``: the bin folder of a new venv holding ``wheel[extra]`` (torch pinned to the CPU
+    build), made once per extra."""
+    made: dict[str, Path] = {}
+
+    def make(extra: str) -> Path:
+        if extra not in made:
+            env = tmp_path_factory.mktemp(f"venv-{extra}")
+            assert _run([sys.executable, "-m", "venv", env]).returncode == 0
+            installed = _run([env / "bin" / "python", "-m", "pip", "install", "-q", "-c", ROOT / "constraints.txt",
+                              f"{wheel}[{extra}]"])
+            assert installed.returncode == 0, installed.stderr
+            made[extra] = env / "bin"
+        return made[extra]
+
+    return make
+
+
+@pytest.mark.parametrize("extra", ["runtime", "export", "train"])
+def test_an_extra_alone_runs_its_commands_and_names_the_others(extra, venv_bin):
+    bin_dir = venv_bin(extra)
+    for command in COMMANDS:
+        done = _run([bin_dir / command.name, "--help"])
+        if command.extra == extra:
+            assert done.returncode == 0 and f"Usage: {command.name}" in done.stdout, (command.name, done.stderr)
+        elif done.returncode != 0:
+            lines = done.stderr.strip().splitlines()
+            assert done.returncode == console.MISSING_EXTRA_EXIT and len(lines) == 1, (command.name, done.stderr)
+            assert f'"deblur-edge[{command.extra}]"' in lines[0], (command.name, lines[0])
+
+
+def test_the_runtime_extra_deblurs_a_clip_without_torch(venv_bin, tmp_path, make_video):
+    bin_dir = venv_bin("runtime")
+    has_torch = _run([bin_dir / "python", "-c", "import importlib.util; print(importlib.util.find_spec('torch'))"])
+    assert has_torch.stdout.strip() == "None"
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size=(64, 48), audio=True)
+    done = _run([bin_dir / "deblur-run", clip, "--threads", "1", "-o", tmp_path / "out.mp4"], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    assert "deblurred 3 frames" in done.stderr and (tmp_path / "out.mp4").stat().st_size > 0
