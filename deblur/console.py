@@ -3,7 +3,8 @@
 ``pip install deblur-edge`` without an extra installs every command. Run without the packages of its
 extra, a command prints ``error: deblur-run needs the [runtime] extra: pip install "deblur-edge[runtime]"``
 and exits 2 instead of ending in a traceback. ``--version`` works on every command, extra or not,
-``-h`` is ``--help``, and help is plain text (switches read as flags, not ``<bool>`` options).
+``-h`` is ``--help``, and help is plain text (switches read as flags, not ``<bool>`` options). Ctrl-C while
+the command's packages load is one line and exit status 130, as it is once the command runs.
 """
 
 import importlib
@@ -13,6 +14,7 @@ from dataclasses import dataclass
 from deblur import DISTRIBUTION, __version__
 
 MISSING_EXTRA_EXIT = 2
+INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
 HELP_OPTIONS = ["-h", "--help"]
 
 
@@ -38,6 +40,9 @@ class Command:
                 raise
             print(self._import_error_line(exc), file=sys.stderr)
             return MISSING_EXTRA_EXIT
+        except KeyboardInterrupt:  # Ctrl-C while the command's packages load, before it handles signals itself
+            print(f"error: {self.name} interrupted while starting; nothing done", file=sys.stderr)
+            return INTERRUPTED_EXIT
 
     def _import_error_line(self, exc: ImportError) -> str:
         if isinstance(exc, ModuleNotFoundError):

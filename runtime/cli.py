@@ -8,6 +8,8 @@ from pathlib import Path
 import cv2
 import typer
 
+from deblur.console import INTERRUPTED_EXIT
+
 from .backends.registry import BACKENDS, DEVICES, open_backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
@@ -21,7 +23,6 @@ from .sources import open_source
 
 app = typer.Typer(add_completion=False, help="Deblur videos, images, cameras and streams (torch-free).")
 
-INTERRUPTED_EXIT = 130
 FAILED_INPUTS_EXIT = 1  # some images of a set could not be read; the others were deblurred
 
 

@@ -7,7 +7,7 @@ import numpy as np
 from .backends.base import Backend
 from .frames import from_model_output, to_model_input
 from .self_ensemble import Infer, flip_ensemble
-from .tiling import auto_tile_size, run_padded, run_tiled
+from .tiling import FRAME_BYTES_PER_PIXEL, TILED_FRAME_BYTES_PER_PIXEL, auto_tile_size, run_padded, run_tiled, tiled_bands
 
 DEFAULT_OVERLAP = 32
 DEFAULT_MAX_MEMORY_MB = 2048
@@ -34,8 +34,9 @@ class FrameDeblurrer:
     def __post_init__(self):
         self.infer = flip_ensemble(self.backend.infer, self.self_ensemble)
 
-    def tile_for(self, height: int, width: int) -> int | None:
-        """Tile side used for a frame of this size, or None for the whole frame at once.
+    def tile_for(self, height: int, width: int, tiled_frame_bytes: int = TILED_FRAME_BYTES_PER_PIXEL) -> int | None:
+        """Tile side used for a frame of this size, or None for the whole frame at once (``tiled_frame_bytes``:
+        what the frame itself costs per pixel when tiled, see ``auto_tile_size``).
 
         Tiles never exceed the backend's ``max_hw`` (a TensorRT engine's profile), so frames larger than
         the engine was built for are tiled instead of refused.
@@ -44,24 +45,43 @@ class FrameDeblurrer:
         if self.tile:
             tile = self.tile if self.tile < max(height, width) else None
         else:
-            tile = auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple)
+            tile = auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple,
+                                  tiled_frame_bytes)
         return limit_tile(tile, height, width, self.backend.max_hw, model.size_multiple)
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
-        """OpenCV-layout frames (gray, BGR or BGRA; uint8 or uint16) -> deblurred frames of the same layout."""
-        outputs = self.run_model_inputs([to_model_input(image) for image in images])
-        return [from_model_output(out, like) for out, like in zip(outputs, images)]
+        """OpenCV-layout frames (gray, BGR or BGRA; uint8 or uint16) -> deblurred frames of the same layout.
+
+        Tiled frames are read tile by tile and written band by band, never converted to float whole.
+        """
+        if len({image.shape[:2] for image in images}) > 1:
+            return [out for image in images for out in self([image])]
+        tile = self.last_tile = self.tile_for(*images[0].shape[:2], TILED_FRAME_BYTES_PER_PIXEL * images[0].itemsize)
+        if tile is None:
+            outputs = run_padded(np.stack([to_model_input(image) for image in images]), self.infer,
+                                 self.backend.model.size_multiple)
+            return [from_model_output(out, like) for out, like in zip(outputs, images)]
+        return [self._deblur_tiled(image, tile) for image in images]
 
     def run_model_inputs(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float32 RGB CHW arrays in [0, 1] -> the model's CHW outputs (float32, not yet clipped)."""
         if len({chw.shape[1:] for chw in inputs}) > 1:
             return [out for chw in inputs for out in self.run_model_inputs([chw])]
         multiple = self.backend.model.size_multiple
-        tile = self.last_tile = self.tile_for(*inputs[0].shape[1:])
+        tile = self.last_tile = self.tile_for(*inputs[0].shape[1:], FRAME_BYTES_PER_PIXEL)
         if tile is None:
             return list(run_padded(np.stack(inputs), self.infer, multiple))
         overlap = min(self.overlap, tile // 2)
         return [run_tiled(chw, self.infer, tile, overlap, multiple, self.batch) for chw in inputs]
+
+    def _deblur_tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
+        result = np.empty_like(image)
+        bands = tiled_bands(lambda rows, cols: to_model_input(np.ascontiguousarray(image[rows, cols])),
+                            *image.shape[:2], self.infer, tile, min(self.overlap, tile // 2),
+                            self.backend.model.size_multiple, self.batch)
+        for rows, values in bands:
+            result[rows] = from_model_output(values, image[rows])
+        return result
 
 
 def limit_tile(tile: int | None, height: int, width: int, max_hw: tuple[int, int] | None, multiple: int) -> int | None:

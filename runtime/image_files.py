@@ -1,7 +1,8 @@
 """Still images read and written with what OpenCV alone would lose: orientation, EXIF, gray + alpha, pages.
 
 Reading turns a JPEG upright by its EXIF Orientation, keeps a PNG's gray + alpha as two channels
-(OpenCV would give BGRA) and refuses files holding several pictures (multi-page TIFF). Writing a
+(OpenCV would give BGRA) and refuses files holding several pictures (multi-page TIFF) and gray + alpha
+TIFFs (OpenCV would silently drop their alpha). Writing a
 JPEG puts the input's EXIF back (Orientation 1, as the pixels are upright now) at the input's quality.
 """
 
@@ -15,6 +16,7 @@ from .errors import SinkError, SourceError
 from .jpeg_exif import JPEG_SUFFIXES, apply_orientation, insert_exif, read_exif
 from .jpeg_quality import estimate_quality
 from .png_gray_alpha import encode_gray_alpha_png, is_gray_alpha_png
+from .tiff_header import is_gray_alpha_tiff
 
 MULTI_PICTURE_SUFFIXES = (".tif", ".tiff")
 DEFAULT_JPEG_QUALITY = 95  # for JPEG results of non-JPEG inputs (OpenCV's default)
@@ -47,6 +49,9 @@ def read_image(path: Path) -> tuple[np.ndarray, StillInfo]:
         raise SourceError(f"{path}: not a readable image")
     if path.suffix.lower() in MULTI_PICTURE_SUFFIXES and (pages := cv2.imcount(str(path))) > 1:
         raise SourceError(f"{path}: a TIFF of {pages} pages; only single-page images are supported (split it first)")
+    if path.suffix.lower() in MULTI_PICTURE_SUFFIXES and is_gray_alpha_tiff(data):
+        raise SourceError(f"{path}: a gray + alpha TIFF, which OpenCV reads without its alpha; save it as PNG "
+                          "(gray + alpha is kept) or as an RGBA TIFF")
     if is_gray_alpha_png(data):
         return np.dstack([image[..., 0], image[..., 3]]), StillInfo()
     exif = read_exif(data) if path.suffix.lower() in JPEG_SUFFIXES else None

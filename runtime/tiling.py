@@ -1,28 +1,42 @@
 """Frames of any size: reflect-pad to the model's size multiple, and overlapped tiling with smooth blending.
 
 Stateless: ``plan_tiles`` names each tile's rectangle, ``blend_window`` gives its weights, and
-``run_tiled`` accumulates ``weight * output`` and ``weight`` over all tiles and divides, so the
+``tiled_bands`` accumulates ``weight * output`` and ``weight`` over the tiles and divides, so the
 seams between tiles fade over the overlap instead of showing (a raised-cosine ramp that is zero
-only outside the tile). Arrays are float32 CHW; ``infer`` maps NCHW to NCHW of the same shape.
+only outside the tile), handing out finished rows band by band so that a large frame is never held
+in float whole. Arrays are float32 CHW; ``infer`` maps NCHW to NCHW of the same shape.
 """
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import groupby
 
 import numpy as np
 
 Infer = Callable[[np.ndarray], np.ndarray]
+ReadCrop = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> CHW float32 crop
 
 # Peak memory of one inference per input pixel per unit of network width C, in bytes: ONNX Runtime
-# fp32 on CPU (memory pattern off, see backend_onnxruntime), growth of peak RSS / (pixels * C)
-# measured 36-58 for C = 8, 16, 24, 32 from 256² to 1080x1296 (docs/runtime.md), then 64-69 for the
-# bundled C = 24 model between 128-, 256- and 440-px tiles on a later machine (onnxruntime 1.32,
-# 2026-12-02); the largest, rounded up, is used.
-ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 70
-# Frame-sized arrays beside the activations (float input, padded copy, blend sums, output
+# fp32 on CPU (memory pattern off, see backends/onnxruntime), peak RSS of deblur-run above its fixed cost
+# / (tile pixels * C). Measured 36-58 for C = 8 to 32 (docs/runtime.md), then for the bundled C = 24 model
+# in 128-, 256-, 416- and 512-px tiles (onnxruntime 1.32, 2026-12-03) 85, 75, 84 and 69, TILE_BYTES included:
+# the arena grows in steps, so the ratio is not monotone in the tile side. 84 (+ TILE_BYTES) covers them.
+ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH = 84
+# Frame-sized arrays beside the activations of a whole-frame run (float input, padded copy, output
 # conversions): 92-145 MB measured at 1920x1080, up to 70 bytes per frame pixel.
 FRAME_BYTES_PER_PIXEL = 72
+# A frame deblurred tile by tile stays in its own pixel type (the decoded input, the result, the encoded
+# file): bytes per frame pixel of an 8-bit frame; a 16-bit frame counts twice. A frame handed over in float
+# (the Python API) keeps FRAME_BYTES_PER_PIXEL when tiled too.
+TILED_FRAME_BYTES_PER_PIXEL = 12
+# The float sums of one band of tile rows and of the band handing over its overlap: 2 x (3 x 4 + 4) bytes
+# per pixel of a tile-high, frame-wide band.
+BAND_BYTES_PER_PIXEL = 32
+# Float copies of each tile beside the network's activations (the crop, its padded stack, the output, the
+# weighted output): a 768x1024 frame in 424-px tiles peaked 343 MB above the fixed cost, 18 MB more than the
+# other terms; 96 bytes per tile pixel covers it.
+TILE_BYTES_PER_PIXEL = 96
 MIN_AUTO_TILE = 128
 
 
@@ -92,32 +106,63 @@ def run_padded(batch: np.ndarray, infer: Infer, multiple: int) -> np.ndarray:
     return infer(padded)[:, :, :height, :width]
 
 
+def tiled_bands(read: ReadCrop, height: int, width: int, infer: Infer, tile: int, overlap: int, multiple: int,
+                batch: int = 1) -> Iterator[tuple[slice, np.ndarray]]:
+    """``infer`` over overlapping tiles of an image read crop by crop, blended: ``(rows, CHW of those rows)``
+    from top to bottom.
+
+    Rows are yielded as soon as no later tile covers them, so beside the caller's own frame only one band
+    of tile rows is held in float (two while a band hands its overlap to the next). ``read(rows, cols)``
+    returns the CHW float32 crop; ``batch`` tiles of a band go to ``infer`` at once.
+    """
+    carried_total = carried_weight = None
+    carried_top = 0
+    for top, band in groupby(plan_tiles(height, width, tile, overlap), key=lambda t: t.top):
+        band = list(band)
+        total = weight = None
+        for first in range(0, len(band), batch):
+            group = band[first : first + batch]
+            crops = np.stack([read(slice(t.top, t.bottom), slice(t.left, t.right)) for t in group])
+            if total is None:
+                total = np.zeros((crops.shape[1], group[0].bottom - top, width), dtype=np.float32)
+                weight = np.zeros(total.shape[1:], dtype=np.float32)
+                if carried_total is not None:
+                    done = top - carried_top  # rows above this band: final
+                    yield slice(carried_top, top), carried_total[:, :done] / carried_weight[:done]
+                    total[:, : carried_total.shape[1] - done] = carried_total[:, done:]
+                    weight[: carried_total.shape[1] - done] = carried_weight[done:]
+            for t, out in zip(group, run_padded(crops, infer, multiple)):
+                window = blend_window(t, height, width, overlap)
+                total[:, t.top - top : t.bottom - top, t.left : t.right] += out * window
+                weight[t.top - top : t.bottom - top, t.left : t.right] += window
+        carried_total, carried_weight, carried_top = total, weight, top
+    yield slice(carried_top, height), carried_total / carried_weight
+
+
 def run_tiled(chw: np.ndarray, infer: Infer, tile: int, overlap: int, multiple: int, batch: int = 1) -> np.ndarray:
     """``infer`` over overlapping tiles of one CHW image, blended into one CHW result."""
     _, height, width = chw.shape
-    tiles = plan_tiles(height, width, tile, overlap)
-    total = np.zeros(chw.shape, dtype=np.float32)
-    weight = np.zeros((height, width), dtype=np.float32)
-    for first in range(0, len(tiles), batch):
-        group = tiles[first : first + batch]
-        crops = np.stack([chw[:, t.top : t.bottom, t.left : t.right] for t in group])
-        for t, out in zip(group, run_padded(crops, infer, multiple)):
-            window = blend_window(t, height, width, overlap)
-            total[:, t.top : t.bottom, t.left : t.right] += out * window
-            weight[t.top : t.bottom, t.left : t.right] += window
-    return total / weight
+    result = np.empty(chw.shape, dtype=np.float32)
+    for rows, values in tiled_bands(lambda r, c: chw[:, r, c], height, width, infer, tile, overlap, multiple, batch):
+        result[:, rows] = values
+    return result
 
 
-def auto_tile_size(height: int, width: int, model_width: int, max_memory_mb: float, multiple: int) -> int | None:
+def auto_tile_size(height: int, width: int, model_width: int, max_memory_mb: float, multiple: int,
+                   tiled_frame_bytes: int = TILED_FRAME_BYTES_PER_PIXEL) -> int | None:
     """Largest square tile whose estimated memory fits ``max_memory_mb``; None if the frame fits whole.
 
-    Estimate: bytes = FRAME_BYTES_PER_PIXEL * frame pixels
-                      + ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * C * tile pixels (padded to the multiple).
+    Whole frame:  FRAME_BYTES_PER_PIXEL * frame pixels + ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * C * padded pixels.
+    Tiled:        tiled_frame_bytes * frame pixels + BAND_BYTES_PER_PIXEL * tile * width
+                  + (ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * C + TILE_BYTES_PER_PIXEL) * tile * tile.
     """
     per_pixel = ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * model_width
     padded = (height + -height % multiple) * (width + -width % multiple)
-    budget = max_memory_mb * 2**20 - FRAME_BYTES_PER_PIXEL * height * width
-    if padded * per_pixel <= budget:
+    budget = max_memory_mb * 2**20
+    if FRAME_BYTES_PER_PIXEL * height * width + padded * per_pixel <= budget:
         return None
-    side = int(math.sqrt(max(budget, 0) / per_pixel)) // multiple * multiple
-    return max(side, MIN_AUTO_TILE)
+    left = budget - tiled_frame_bytes * height * width
+    band = BAND_BYTES_PER_PIXEL * width
+    tile_pixel = per_pixel + TILE_BYTES_PER_PIXEL
+    side = (math.sqrt(band * band + 4 * tile_pixel * max(left, 0)) - band) / (2 * tile_pixel)  # a s^2 + b s = left
+    return max(int(side) // multiple * multiple, MIN_AUTO_TILE)

@@ -99,3 +99,12 @@ def test_commands_share_option_names(capsys, command, names):
     text = capsys.readouterr().out
     for name in names:
         assert name in text, f"{command.name}: no {name}"
+
+
+def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(monkeypatch, capsys):
+    def interrupted(name):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(console.importlib, "import_module", interrupted)
+    assert console.deblur_run(["clip.mp4"]) == console.INTERRUPTED_EXIT == 130
+    assert capsys.readouterr().err == "error: deblur-run interrupted while starting; nothing done\n"

@@ -83,14 +83,15 @@ def _models_inference_cannot_use(folder: Path, metadata: dict) -> dict[str, Path
 
 
 def _several_pictures(folder: Path) -> dict[str, Path]:
-    """A two-page TIFF and a two-frame animated GIF."""
+    """A two-page TIFF, a two-frame animated GIF and a gray + alpha TIFF."""
     import numpy as np
     from PIL import Image
 
     first, second = (Image.fromarray(np.full((16, 16), value, np.uint8)) for value in (40, 200))
     first.save(folder / "pages.tif", save_all=True, append_images=[second])
     first.save(folder / "moving.gif", save_all=True, append_images=[second])
-    return {"pages.tif": folder / "pages.tif", "moving.gif": folder / "moving.gif"}
+    Image.fromarray(np.full((16, 16, 2), 120, np.uint8), "LA").save(folder / "gray_alpha.tif")
+    return {name: folder / name for name in ("pages.tif", "moving.gif", "gray_alpha.tif")}
 
 
 def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video, deblur_onnx, foreign_onnx, make_metadata):
@@ -131,6 +132,7 @@ def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video
         ((str(tmp_path / "*.png"), *model), ["no images match"]),
         ((pages["pages.tif"], *model), ["pages.tif", "a TIFF of 2 pages"]),
         ((pages["moving.gif"], *model), ["moving.gif", "GIF is not supported"]),
+        ((pages["gray_alpha.tif"], *model), ["gray_alpha.tif", "a gray + alpha TIFF, which OpenCV reads without its alpha"]),
     ]
     for args, fragments in cases:
         _one_line_error(_cli(*args), *fragments)

@@ -6,14 +6,18 @@ import pytest
 from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.tiling import (
     ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH,
+    BAND_BYTES_PER_PIXEL,
     FRAME_BYTES_PER_PIXEL,
     MIN_AUTO_TILE,
+    TILE_BYTES_PER_PIXEL,
+    TILED_FRAME_BYTES_PER_PIXEL,
     auto_tile_size,
     blend_window,
     pad_to_multiple,
     plan_tiles,
     run_padded,
     run_tiled,
+    tiled_bands,
 )
 
 
@@ -85,14 +89,50 @@ def test_tiled_matches_untiled_on_a_real_network(deblur_onnx):
     assert hard_err > 4 * blended_err  # without overlap the tile borders show
 
 
+def _tiled_estimate(height, width, tile, model_width):
+    return (TILED_FRAME_BYTES_PER_PIXEL * height * width + BAND_BYTES_PER_PIXEL * tile * width
+            + (ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * model_width + TILE_BYTES_PER_PIXEL) * tile * tile)
+
+
 def test_auto_tile_size_follows_the_memory_budget():
     assert auto_tile_size(720, 1280, model_width=16, max_memory_mb=2048, multiple=8) is None
     tile = auto_tile_size(1080, 1920, model_width=24, max_memory_mb=1024, multiple=8)
-    frame = FRAME_BYTES_PER_PIXEL * 1080 * 1920  # the frame's own arrays come out of the budget first
-    assert tile % 8 == 0 and frame + tile * tile * 24 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH <= 1024 * 2**20
-    assert frame + (tile + 8) ** 2 * 24 * ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH > 1024 * 2**20
-    assert auto_tile_size(2160, 3840, model_width=16, max_memory_mb=512, multiple=8) == MIN_AUTO_TILE  # 4K's own arrays
+    assert tile % 8 == 0 and _tiled_estimate(1080, 1920, tile, 24) <= 1024 * 2**20 < _tiled_estimate(1080, 1920, tile + 8, 24)
+    whole = FRAME_BYTES_PER_PIXEL * 720 * 1280 + ACTIVATION_BYTES_PER_PIXEL_PER_WIDTH * 24 * 720 * 1280
+    assert auto_tile_size(720, 1280, 24, whole / 2**20, 8) is None and auto_tile_size(720, 1280, 24, whole / 2**20 - 1, 8)
+    assert auto_tile_size(6000, 8000, model_width=24, max_memory_mb=512, multiple=8) == MIN_AUTO_TILE  # its own bytes
     assert auto_tile_size(2160, 3840, model_width=32, max_memory_mb=1, multiple=8) == MIN_AUTO_TILE
+    float_frame = auto_tile_size(2160, 3840, 24, 1024, 8, tiled_frame_bytes=FRAME_BYTES_PER_PIXEL)
+    assert float_frame < auto_tile_size(2160, 3840, 24, 1024, 8)  # a frame held in float leaves less for tiles
+
+
+def test_bands_come_top_to_bottom_and_cover_every_row_once():
+    chw = _image(100, 70)
+    bands = list(tiled_bands(lambda r, c: chw[:, r, c], 100, 70, _checked_identity(8), tile=32, overlap=8, multiple=8))
+    rows = [r for r, _ in bands]
+    assert rows[0].start == 0 and rows[-1].stop == 100
+    assert all(a.stop == b.start for a, b in zip(rows, rows[1:]))
+    assert all(values.shape == (3, r.stop - r.start, 70) for r, values in bands)
+    assert np.allclose(np.concatenate([v for _, v in bands], axis=1), chw, atol=1e-6)
+
+
+@pytest.mark.parametrize("channels, dtype", [(3, np.uint8), (0, np.uint16), (4, np.uint8), (2, np.uint16)])
+def test_frames_tiled_band_by_band_equal_the_float_path(deblur_onnx, channels, dtype):
+    from deblur.runtime.deblurrer import FrameDeblurrer
+    from deblur.runtime.frames import from_model_output, to_model_input
+
+    rng = np.random.default_rng(0)
+    peak = np.iinfo(dtype).max
+    shape = (90, 130) if channels == 0 else (90, 130, channels)
+    frame = (rng.random(shape) * peak).astype(dtype)
+    backend = open_backend(deblur_onnx, device="cpu", threads=1)
+    deblurrer = FrameDeblurrer(backend, tile=48, overlap=16)
+    (streamed,) = deblurrer([frame])
+    assert deblurrer.last_tile == 48 and streamed.shape == frame.shape and streamed.dtype == frame.dtype
+    expected = from_model_output(run_tiled(to_model_input(frame), backend.infer, 48, 16, 8), frame)
+    assert np.array_equal(streamed, expected)
+    if channels in (2, 4):
+        assert np.array_equal(streamed[..., -1], frame[..., -1])  # alpha passed through
 
 
 def test_tiles_never_exceed_the_engine_profile():
@@ -137,11 +177,11 @@ def _peak_rss_mb(*args) -> int:
 
 @pytest.mark.slow
 def test_peak_rss_stays_within_the_budget_plus_the_fixed_runtime_cost(tmp_path, make_image):
-    """Equal 400-pixel tiles of the bundled model: ONNX Runtime's memory pattern used to double the peak."""
+    """384-pixel tiles of the bundled model: ONNX Runtime's memory pattern used to double the peak."""
     small, _ = make_image(tmp_path / "small.png", 64, 64)
     large, _ = make_image(tmp_path / "large.png", 768, 1024)
     fixed = _peak_rss_mb(small, "-o", tmp_path / "small_out.png")
     budget = 320
     peak = _peak_rss_mb(large, "-o", tmp_path / "large_out.png", "--max-memory-mb", budget)
-    assert auto_tile_size(768, 1024, 24, budget, 8) == 400
+    assert auto_tile_size(768, 1024, 24, budget, 8) == 384
     assert peak <= budget + fixed, f"peak {peak} MiB > budget {budget} + fixed {fixed}"
