@@ -1,9 +1,9 @@
 """Peak memory of ``deblur-run`` against ``--max-memory-mb``: one image per size and budget, as a Markdown table.
 
 Each run is a separate ``deblur-run`` process on a generated JPEG (smooth colour fields plus noise); its peak
-resident set size comes from the kernel's accounting of that child (``os.wait4``). The images are generated
-by another child: a child started with vfork inherits its parent's high-water mark until it execs, so a
-parent that once held an 8000x6000 float image would report that peak for every run. The fixed cost is the
+resident set size is the kernel's account of the children of a minimal wrapper process: a child started with
+vfork inherits its parent's high-water mark until it execs, so measured from this process (or from pytest)
+the peak of whatever the parent once held would be reported for every run. The fixed cost is the
 peak of the same command on a 64x64 image: Python, OpenCV, ONNX Runtime and the model. The runtime keeps
 its promise where ``peak RSS <= budget + fixed cost``.
 
@@ -12,7 +12,6 @@ Example (numbers in docs/runtime.md; 8000x6000 takes ~2 minutes per budget on 2 
 """
 
 import argparse
-import os
 import re
 import subprocess
 import sys
@@ -38,23 +37,21 @@ def write_test_image(path: Path, width: int, height: int, seed: int = 0) -> Path
     return path
 
 
-def write_in_child(path: Path, width: int, height: int) -> Path:
-    """``write_test_image`` run by a child process, so that this one never holds the image."""
-    subprocess.run([sys.executable, __file__, "--write-image", str(path), f"{width}x{height}"], check=True)
-    return path
+# Runs the command given as arguments and prints its exit status, then its peak RSS in KiB; Python without
+# numpy or OpenCV, so that its own high-water mark stays below any measured child's.
+WRAPPER = (
+    "import os, subprocess, sys; pid = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL).pid; "
+    "_, status, usage = os.wait4(pid, 0); print(os.waitstatus_to_exitcode(status), usage.ru_maxrss)"
+)
 
 
 def peak_rss_mb(command: list[str]) -> tuple[int, str]:
-    """(peak RSS in MiB, stderr) of ``command``; RuntimeError when it fails."""
-    with tempfile.TemporaryFile("w+") as stderr:
-        process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=stderr)
-        _, status, usage = os.wait4(process.pid, 0)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        stderr.seek(0)
-        text = stderr.read()
-    if process.returncode != 0:
-        raise RuntimeError(f"{' '.join(command)} exited {process.returncode}: {text.strip()[-300:]}")
-    return usage.ru_maxrss // 1024, text
+    """(peak RSS in MiB, stderr) of ``command``, run under a minimal wrapper; RuntimeError when it fails."""
+    done = subprocess.run([sys.executable, "-S", "-c", WRAPPER, *command], capture_output=True, text=True)
+    code, kib = done.stdout.split() if done.returncode == 0 else (str(done.returncode), "0")
+    if code != "0":
+        raise RuntimeError(f"{' '.join(command)} exited {code}: {done.stderr.strip()[-300:]}")
+    return int(kib) // 1024, done.stderr
 
 
 def tile_of(summary: str) -> str:
@@ -69,25 +66,20 @@ def main() -> None:
     parser.add_argument("--budgets", default="512,2048", help="--max-memory-mb values, comma-separated")
     parser.add_argument("--model", default="lite", help="bundled model name or ONNX path")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--write-image", nargs=2, metavar=("PATH", "WxH"), help=argparse.SUPPRESS)  # write_in_child
     args = parser.parse_args()
-    if args.write_image:
-        (width, height), = parse_sizes(args.write_image[1])
-        write_test_image(Path(args.write_image[0]), width, height)
-        return
     budgets = [int(value) for value in args.budgets.split(",")]
     run = [str(Path(sys.executable).parent / "deblur-run"), "--model", args.model, "--threads", str(args.threads)]
 
     print(machine_description())
     with tempfile.TemporaryDirectory(prefix="deblur-peak-rss-") as scratch:
         folder = Path(scratch)
-        small = write_in_child(folder / "small.jpg", *FIXED_COST_SIZE)
+        small = write_test_image(folder / "small.jpg", *FIXED_COST_SIZE)
         fixed, _ = peak_rss_mb([*run, str(small), "-o", str(folder / "small_out.jpg")])
         print(f"model {args.model}, {args.threads} threads; fixed cost (64x64 image) {fixed} MiB\n")
         print("| size | --max-memory-mb | tile | peak RSS MiB | budget + fixed | within |")
         print("| --- | ---: | --- | ---: | ---: | --- |")
         for width, height in args.sizes:
-            image = write_in_child(folder / f"{width}x{height}.jpg", width, height)
+            image = write_test_image(folder / f"{width}x{height}.jpg", width, height)
             for budget in budgets:
                 output = folder / f"{width}x{height}_{budget}.jpg"
                 peak, stderr = peak_rss_mb([*run, str(image), "-o", str(output), "--max-memory-mb", str(budget)])

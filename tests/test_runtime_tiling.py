@@ -22,7 +22,7 @@ from deblur.runtime.tiling import (
 
 from benchmark_scripts import load_benchmark
 
-peak_rss = load_benchmark("peak_rss")  # its images are written by a child process
+peak_rss = load_benchmark("peak_rss")  # measures a child under a minimal wrapper
 
 
 def _image(height, width, seed=0):
@@ -160,23 +160,13 @@ def test_engine_profile_is_read_from_the_sidecar(tmp_path):
         profile_max_hw(tmp_path / "m.engine", {"profile": {}})
 
 
-PEAK_RSS_SCRIPT = (
-    "import resource, subprocess, sys; done = subprocess.run(sys.argv[1:], capture_output=True, text=True); "
-    "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024, done.returncode, done.stderr.strip()[-300:])"
-)
-
-
 def _peak_rss_mb(*args) -> int:
-    """Peak RSS (MiB) of deblur-run with ``args``, measured from a wrapper process."""
-    import subprocess
+    """Peak RSS (MiB) of deblur-run with ``args`` on 2 threads, measured under a minimal wrapper process."""
     import sys
     from pathlib import Path
 
     command = [str(Path(sys.executable).parent / "deblur-run"), *map(str, args), "--threads", "2", "--quiet"]
-    done = subprocess.run([sys.executable, "-c", PEAK_RSS_SCRIPT, *command], capture_output=True, text=True, timeout=900)
-    peak, code, stderr = done.stdout.split(" ", 2)
-    assert code == "0", stderr + done.stderr
-    return int(peak)
+    return peak_rss.peak_rss_mb(command)[0]
 
 
 @pytest.mark.slow
@@ -195,7 +185,7 @@ def test_peak_rss_stays_within_the_budget_plus_the_fixed_runtime_cost(tmp_path, 
 def fixed_runtime_cost(tmp_path_factory):
     """Peak RSS (MiB) of deblur-run on a 64x64 image: Python, OpenCV, ONNX Runtime and the bundled model."""
     folder = tmp_path_factory.mktemp("fixed")
-    small = peak_rss.write_in_child(folder / "small.jpg", 64, 64)
+    small = peak_rss.write_test_image(folder / "small.jpg", 64, 64)
     return _peak_rss_mb(small, "-o", folder / "small_out.jpg")
 
 
@@ -203,6 +193,6 @@ def fixed_runtime_cost(tmp_path_factory):
 @pytest.mark.parametrize("width, height, budget", [(1920, 1080, 512), (3840, 2160, 1024), (8000, 6000, 2048)])
 def test_large_frames_stay_within_the_budget(tmp_path, fixed_runtime_cost, width, height, budget):
     """Tiled frames are never held in float whole: 8000x6000 alone would take 3.4 GB in float copies."""
-    image = peak_rss.write_in_child(tmp_path / "large.jpg", width, height)  # not in this process
+    image = peak_rss.write_test_image(tmp_path / "large.jpg", width, height)
     peak = _peak_rss_mb(image, "-o", tmp_path / "out.jpg", "--max-memory-mb", budget)
     assert peak <= budget + fixed_runtime_cost, f"peak {peak} MiB > budget {budget} + fixed {fixed_runtime_cost}"
