@@ -129,9 +129,10 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX, as does --int8-cpu")
     if precision == INT8_CPU_PRECISION and request.engine:
         raise ExportInputError(f"{request.source}: is {precision}, for ONNX Runtime's CPU provider; build engines from the fp32, fp16 or int8 ONNX")
+    frames = []
     if request.int8 or request.int8_cpu:
         on_stage(f"reading {request.calib_frames} calibration frames from {', '.join(request.calib)}")
-    frames = _calibration_frames(request) if request.int8 or request.int8_cpu else []
+        frames = _calibration_frames(request)
     artifacts: list[Artifact] = []
 
     def add(artifact: Artifact) -> None:

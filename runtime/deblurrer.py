@@ -34,7 +34,7 @@ class FrameDeblurrer:
     def __post_init__(self):
         self.infer = flip_ensemble(self.backend.infer, self.self_ensemble)
 
-    def tile_for(self, height: int, width: int, tiled_frame_bytes: int = TILED_FRAME_BYTES_PER_PIXEL) -> int | None:
+    def tile_for(self, height: int, width: int, tiled_frame_bytes: int) -> int | None:
         """Tile side used for a frame of this size, or None for the whole frame at once (``tiled_frame_bytes``:
         what the frame itself costs per pixel when tiled, see ``auto_tile_size``).
 

@@ -16,6 +16,7 @@ import numpy as np
 
 Infer = Callable[[np.ndarray], np.ndarray]
 ReadCrop = Callable[[slice, slice], np.ndarray]  # (rows, cols) -> CHW float32 crop
+CHANNELS = 3  # the model's RGB input and output
 
 # Peak memory of one inference per input pixel per unit of network width C, in bytes: ONNX Runtime
 # fp32 on CPU (memory pattern off, see backends/onnxruntime), peak RSS of deblur-run above its fixed cost
@@ -115,27 +116,26 @@ def tiled_bands(read: ReadCrop, height: int, width: int, infer: Infer, tile: int
     of tile rows is held in float (two while a band hands its overlap to the next). ``read(rows, cols)``
     returns the CHW float32 crop; ``batch`` tiles of a band go to ``infer`` at once.
     """
-    carried_total = carried_weight = None
-    carried_top = 0
+    carried = None  # (top, total, weight) of the band before
     for top, band in groupby(plan_tiles(height, width, tile, overlap), key=lambda t: t.top):
         band = list(band)
-        total = weight = None
+        total = np.zeros((CHANNELS, band[0].bottom - top, width), dtype=np.float32)
+        weight = np.zeros(total.shape[1:], dtype=np.float32)
+        if carried is not None:
+            carried_top, carried_total, carried_weight = carried
+            done = top - carried_top  # rows above this band: final
+            yield slice(carried_top, top), carried_total[:, :done] / carried_weight[:done]
+            total[:, : carried_total.shape[1] - done] = carried_total[:, done:]
+            weight[: carried_total.shape[1] - done] = carried_weight[done:]
         for first in range(0, len(band), batch):
             group = band[first : first + batch]
             crops = np.stack([read(slice(t.top, t.bottom), slice(t.left, t.right)) for t in group])
-            if total is None:
-                total = np.zeros((crops.shape[1], group[0].bottom - top, width), dtype=np.float32)
-                weight = np.zeros(total.shape[1:], dtype=np.float32)
-                if carried_total is not None:
-                    done = top - carried_top  # rows above this band: final
-                    yield slice(carried_top, top), carried_total[:, :done] / carried_weight[:done]
-                    total[:, : carried_total.shape[1] - done] = carried_total[:, done:]
-                    weight[: carried_total.shape[1] - done] = carried_weight[done:]
             for t, out in zip(group, run_padded(crops, infer, multiple)):
                 window = blend_window(t, height, width, overlap)
                 total[:, t.top - top : t.bottom - top, t.left : t.right] += out * window
                 weight[t.top - top : t.bottom - top, t.left : t.right] += window
-        carried_total, carried_weight, carried_top = total, weight, top
+        carried = (top, total, weight)
+    carried_top, carried_total, carried_weight = carried
     yield slice(carried_top, height), carried_total / carried_weight
 
 
