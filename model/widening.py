@@ -28,6 +28,8 @@ from .unet import DeblurUNet
 Layout = tuple[tuple[int, int], ...]
 
 WIDENABLE = ("width", "dmrfab_growth", "dmrfab_branch")
+# The variant is a name, not a shape: widening lite to the paper's widths gives the paper network.
+RENAMEABLE = ("variant",)
 
 
 def widen(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
@@ -50,12 +52,13 @@ def widen(source: DeblurUNet, config: ModelConfig) -> DeblurUNet:
 
 def check_widening(source: ModelConfig, target: ModelConfig) -> None:
     """Refuse targets that differ in anything but more channels."""
-    same_otherwise = dataclasses.replace(source, **{key: getattr(target, key) for key in WIDENABLE}) == target
+    changed = WIDENABLE + RENAMEABLE
+    same_otherwise = dataclasses.replace(source, **{key: getattr(target, key) for key in changed}) == target
     narrower = any(getattr(target, key) < getattr(source, key) for key in ("width", "growth", "branch"))
     if not same_otherwise or narrower:
         raise CheckpointError(
             f"checkpoint config {source} does not match {target}: widening may only add channels "
-            f"(width, dmrfab_growth, dmrfab_branch)"
+            f"(width, dmrfab_growth, dmrfab_branch) and rename the variant"
         )
 
 

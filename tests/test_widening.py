@@ -69,6 +69,19 @@ def test_init_weights_widen_and_deepen_a_checkpoint(tmp_path, trained_like):
         load_initial_weights(path, dataclasses.replace(SMALL, width=8, dmrfab_branch=8))
 
 
+def test_lite_widens_to_the_paper_network(tmp_path, trained_like):
+    lite = dataclasses.replace(SMALL, variant="lite", dmrfab_growth=32, dmrfab_branch=12)
+    source = trained_like(lite)
+    path = tmp_path / "lite.safetensors"
+    save_checkpoint(source, path)
+    paper = ModelConfig(variant="paper", width=16)
+    wide = load_initial_weights(path, paper).eval()
+    assert wide.config == paper and (wide.config.growth, wide.config.branch) == (128, 48)
+    x = torch.rand(1, 3, 32, 32)
+    with torch.no_grad():
+        torch.testing.assert_close(wide(x), source(x), atol=1e-5, rtol=0)
+
+
 def test_train_config_sets_the_dmrfab_widths():
     config = TrainConfig(width=16, dmrfab_growth=64, dmrfab_branch=24).model_config()
     assert (config.width, config.growth, config.branch) == (16, 64, 24)
