@@ -1,8 +1,10 @@
 """Ctrl-C and SIGTERM: the first stops the run after the current frame; later ones cannot cut the output short.
 
-``stop_on_signals`` (main thread only) makes SIGTERM act like Ctrl-C and raises KeyboardInterrupt for the
-first of them only. Once the run is finishing its output (``ignore_further_signals``) or has been stopped
-once, further signals are logged and otherwise ignored, so the encoder flush and the rename always complete.
+``stop_on_signals`` (main thread only) makes SIGTERM act like Ctrl-C. Outside ``stop_between_frames`` the
+first signal raises KeyboardInterrupt (nothing is being written yet). Inside it a signal only records the
+request, which ``stop_requested`` reports to the frame loop: an exception raised by a signal handler can land
+anywhere, also inside a queue's lock, which then stays taken and hangs the threads that share it. Once a stop
+was requested, further signals are logged and otherwise ignored, so the encoder flush and the rename complete.
 """
 
 import logging
@@ -17,15 +19,19 @@ STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class _StopHandler:
+    """The installed handler: ``requested`` once a stop signal arrived; ``deferred`` while frames are written."""
+
     def __init__(self) -> None:
-        self.stopping = False
+        self.requested = False
+        self.deferred = False
 
     def __call__(self, signum: int, frame) -> None:
-        if self.stopping:
+        if self.requested:
             log.warning("%s: already stopping; finishing the output written so far", signal.Signals(signum).name)
             return
-        self.stopping = True
-        raise KeyboardInterrupt
+        self.requested = True  # a plain attribute: taking any lock here could deadlock with the interrupted code
+        if not self.deferred:
+            raise KeyboardInterrupt
 
 
 _active: _StopHandler | None = None
@@ -33,7 +39,7 @@ _active: _StopHandler | None = None
 
 @contextmanager
 def stop_on_signals() -> Iterator[None]:
-    """Inside: SIGINT and SIGTERM raise KeyboardInterrupt once; a no-op outside the main thread or when nested."""
+    """Inside: SIGINT and SIGTERM stop the run; a no-op outside the main thread or when nested."""
     global _active
     if _active is not None or threading.current_thread() is not threading.main_thread():
         yield
@@ -49,7 +55,20 @@ def stop_on_signals() -> Iterator[None]:
             signal.signal(signum, before)
 
 
-def ignore_further_signals() -> None:
-    """From now until ``stop_on_signals`` ends, Ctrl-C and SIGTERM are only logged (the output is being finished)."""
-    if _active is not None:
-        _active.stopping = True
+@contextmanager
+def stop_between_frames() -> Iterator[None]:
+    """Inside ``stop_on_signals``: a stop signal raises nothing, ``stop_requested`` turns true instead."""
+    handler = _active
+    if handler is None:
+        yield
+        return
+    before, handler.deferred = handler.deferred, True
+    try:
+        yield
+    finally:
+        handler.deferred = before
+
+
+def stop_requested() -> bool:
+    """Whether a stop signal arrived since ``stop_on_signals`` began."""
+    return _active is not None and _active.requested

@@ -1,9 +1,10 @@
 """Decode, inference and encode overlapped: a reader thread and a writer thread around the inference loop.
 
 Bounded queues keep memory flat. Inference runs in the main thread (ONNX Runtime and TensorRT
-release the GIL), so Ctrl-C (and SIGTERM, see ``interrupts``) lands there: the loop stops reading, lets
-the writer finish the frames already deblurred, and returns ``interrupted=True`` so the caller closes
-the output normally; from then on further signals are ignored.
+release the GIL). A stop signal (Ctrl-C or SIGTERM, see ``interrupts``) is checked between frames: the
+loop stops reading, lets the writer finish the frames already deblurred, and returns ``interrupted=True``
+so the caller closes the output normally. Called outside ``stop_on_signals``, Ctrl-C arrives as
+KeyboardInterrupt and ends the loop the same way.
 """
 
 import queue
@@ -14,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .frames import side_by_side
-from .interrupts import ignore_further_signals
+from .interrupts import stop_requested
 from .preview import Preview
 from .progress import Progress
 from .sinks import Sink
@@ -73,9 +74,11 @@ def _write(sink: Sink, results: queue.Queue, progress: Progress, failures: list[
 
 
 def _next_batch(frames: queue.Queue, size: int, failures: list[Exception]) -> tuple[list[Frame], bool]:
-    """Up to ``size`` frames and whether the source has ended."""
+    """Up to ``size`` frames and whether the source has ended or a stop signal ends it."""
     batch: list[Frame] = []
     while len(batch) < size:
+        if stop_requested():
+            return batch, True
         if failures:
             raise failures[0]
         try:
@@ -121,14 +124,14 @@ def run_pipeline(
                 results.put((frame, image))
                 if preview is not None and not preview.show(image):
                     interrupted, ended = True, True
-    except KeyboardInterrupt:
+            ended = ended or stop_requested()
+    except KeyboardInterrupt:  # no stop_on_signals around this call
         interrupted = True
     finally:
-        ignore_further_signals()
         stop.set()
         results.put(_END)
         writer.join()
         reader.join(timeout=5 * POLL_SECONDS)
     if failures:
         raise failures[0]
-    return PipelineResult(progress.done, interrupted)
+    return PipelineResult(progress.done, interrupted or stop_requested())

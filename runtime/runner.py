@@ -11,7 +11,7 @@ from deblur.atomic import atomic_write
 from .backends.base import Backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
-from .interrupts import stop_on_signals
+from .interrupts import stop_between_frames, stop_on_signals, stop_requested
 from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
@@ -163,7 +163,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
         results.append(result)
 
     try:
-        with stop_on_signals():
+        with stop_on_signals(), stop_between_frames():
             if plan.kind == "video":
                 _write_video_file(plan.path, write_video)
             else:
@@ -175,5 +175,5 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             preview.close()
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      deblurrer.last_tile, result.interrupted, options.self_ensemble, len(plan.finished),
+                      deblurrer.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
                       tuple(source.failures))

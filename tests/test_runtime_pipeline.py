@@ -1,6 +1,7 @@
 """Pipeline behaviour: a real Ctrl-C leaves a playable video, errors from either thread surface, progress text."""
 
 import io
+import os
 import signal
 import subprocess
 import sys
@@ -12,6 +13,7 @@ import numpy as np
 import pytest
 
 from deblur.runtime.errors import SourceError
+from deblur.runtime.interrupts import stop_between_frames, stop_on_signals, stop_requested
 from deblur.runtime.pipeline import run_pipeline
 from deblur.runtime.preview import Preview
 from deblur.runtime.progress import Progress
@@ -109,6 +111,33 @@ def test_errors_in_reader_and_writer_reach_the_caller():
         run_pipeline(_ListSource(10, fail_at=4), _invert, _ListSink(), Progress(10, enabled=False))
     with pytest.raises(OSError, match="No space left"):
         run_pipeline(_ListSource(50), _invert, _ListSink(fail_at=2), Progress(50, enabled=False))
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_a_signal_between_frames_raises_nothing_and_ends_after_the_current_frame(signum):
+    """Raised from a handler, the stop could land inside a queue's lock and hang both threads (CI saw it)."""
+    sink = _ListSink()
+
+    def deblur_then_signal(images):
+        if images[0][0, 0, 0] == 3:
+            os.kill(os.getpid(), signum)  # handled before the next bytecode: mid-frame, as a real signal lands
+        return _invert(images)
+
+    with stop_on_signals(), stop_between_frames():
+        result = run_pipeline(_ListSource(50), deblur_then_signal, sink, Progress(50, enabled=False))
+        assert stop_requested()
+        os.kill(os.getpid(), signal.SIGTERM)  # a second one is only logged
+    assert result.interrupted and sink.written == [255 - i for i in range(4)]
+    assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not stop_requested()
+
+
+def test_a_signal_outside_the_frame_loop_raises_keyboardinterrupt():
+    """Also after a frame loop that ended normally: the run's next input stays stoppable."""
+    with pytest.raises(KeyboardInterrupt), stop_on_signals():
+        with stop_between_frames():
+            assert run_pipeline(_ListSource(3), _invert, _ListSink(), Progress(3, enabled=False)).frames == 3
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(1)
 
 
 def test_max_frames_stops_early():
