@@ -2,10 +2,12 @@
 
 With ``--config`` (repeatable) it also times that recipe's own training pairs (its crop, blur, photo scale and
 texture threshold) and one training step of its network (forward, backward, Adam, at its crop and batch, with
-``--threads`` torch threads), and prints where a step's time goes: the pairs a step needs versus the model.
+``--threads`` torch threads, or on ``--device cuda`` in the recipe's mixed precision), and prints where a step's
+time goes: the pairs a step needs versus the model, and how many synthesis cores keep up with it.
 
     .venv/bin/python benchmarks/data_throughput.py --photos ../shared/data/photos --count 200
     .venv/bin/python benchmarks/data_throughput.py --photos data/train-all --count 40 --config configs/real-lite.toml
+    python benchmarks/data_throughput.py --photos PHOTOS --count 20 --config configs/gpu-real-lite.toml --device cuda
 """
 
 import argparse
@@ -17,6 +19,7 @@ import torch
 
 from deblur.model.unet import DeblurUNet
 from deblur.train.data import BlurSettings, build_dataset
+from deblur.train.amp import autocast_dtype
 from deblur.train.losses import DeblurLoss
 from deblur.train.recipes import load_train_config
 
@@ -39,6 +42,7 @@ def main() -> None:
     parser.add_argument("--crop", type=int, default=256)
     parser.add_argument("--config", action="append", default=[], help="also time this recipe's pairs and step")
     parser.add_argument("--threads", type=int, default=2, help="torch threads of the timed training step")
+    parser.add_argument("--device", default="cpu", help="device of the timed training step (cpu, cuda)")
     args = parser.parse_args()
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
@@ -66,29 +70,38 @@ def main() -> None:
         print(f"| {name:<48} | {cpu.mean():6.1f} | {wall.mean():7.1f} | {np.percentile(wall, 95):8.1f} | "
               f"{1e3 / cpu.mean():12.0f} |")
     for config in args.config:
-        print_step_split(config, args.photos, args.count, args.threads)
+        print_step_split(config, args.photos, args.count, args.threads, torch.device(args.device))
 
 
-def step_ms(recipe, threads: int, repeats: int = 3) -> float:
-    """Median wall ms of one training step of the recipe's network on random data (after one warm-up)."""
+def step_ms(recipe, threads: int, device: torch.device, repeats: int = 5) -> float:
+    """Median wall ms of one training step of the recipe's network on random data (after one warm-up).
+
+    As the training loop runs it: channels-last, the forward pass under the recipe's autocast dtype.
+    """
     torch.set_num_threads(threads)
-    model = DeblurUNet(recipe.model_config()).train().to(memory_format=torch.channels_last)
+    amp = autocast_dtype(recipe.amp, device)
+    model = DeblurUNet(recipe.model_config()).train().to(device, memory_format=torch.channels_last)
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-4)
     loss_fn = DeblurLoss(recipe.loss, recipe.loss_weight, recipe.loss_reduction)
-    batch = torch.rand(recipe.batch_size, 3, recipe.crop, recipe.crop).to(memory_format=torch.channels_last)
+    batch = torch.rand(recipe.batch_size, 3, recipe.crop, recipe.crop, device=device)
+    batch = batch.to(memory_format=torch.channels_last)
     times = []
     for _ in range(repeats + 1):
         start = time.perf_counter()
-        loss, _ = loss_fn(model(batch), batch)
+        with torch.autocast(device.type, dtype=amp, enabled=amp is not None):
+            output = model(batch)
+        loss, _ = loss_fn(output, batch)
         optimizer.zero_grad()
         loss.backward()
         optimizer.step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
         times.append(time.perf_counter() - start)
     torch.set_num_threads(1)
     return float(np.median(times[1:])) * 1e3
 
 
-def print_step_split(config: str, photos: str, count: int, threads: int) -> None:
+def print_step_split(config: str, photos: str, count: int, threads: int, device: torch.device) -> None:
     """A recipe's pair cost against its model step: which one bounds the training speed."""
     recipe = load_train_config(config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else None
@@ -96,12 +109,13 @@ def print_step_split(config: str, photos: str, count: int, threads: int) -> None
                           min_texture=recipe.min_texture, photo_scale=recipe.photo_scale,
                           noise_variance=recipe.input_noise_variance)
     _, cpu = _timed(lambda i: pairs[i], count)
-    model = step_ms(recipe, threads)
+    model = step_ms(recipe, threads, device)
     data = cpu.mean() * recipe.batch_size
     print(f"\n{config}: {recipe.batch_size} pairs of {recipe.crop} px per step\n")
     print("| part | ms per step | steps/s alone |\n| --- | ---: | ---: |")
     print(f"| synthesis, one core (CPU ms x batch) | {data:.0f} | {1e3 / data:.2f} |")
-    print(f"| model step, {threads} torch threads | {model:.0f} | {1e3 / model:.2f} |")
+    where = f"{threads} torch threads" if device.type == "cpu" else f"{device}, amp {recipe.amp}"
+    print(f"| model step, {where} | {model:.0f} | {1e3 / model:.2f} |")
     print(f"\ncores of synthesis that keep up with the model: {data / model:.2f}")
 
 if __name__ == "__main__":

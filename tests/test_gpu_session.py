@@ -1,0 +1,62 @@
+"""configs/gpu-session.sh, the one-call device run, on the CPU: pool, step split, training, what comes back."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from deblur.model.checkpoint import read_checkpoint_config, read_checkpoint_metadata
+
+ROOT = Path(__file__).resolve().parents[1]
+CHECKOUT_PARTS = ("deblur", "model", "demo", "train", "export", "calibration", "runtime", "benchmarks", "configs")
+
+
+def _noise_image(path: Path, size: int, seed: int) -> None:
+    noise = np.random.default_rng(seed).random((size // 16, size // 16, 3)).astype(np.float32)
+    image = cv2.resize(noise, (size, size), interpolation=cv2.INTER_CUBIC).clip(0, 1)
+    cv2.imwrite(str(path), (image * 255).astype(np.uint8))
+
+
+def _checkout_with_device_data(tmp_path: Path) -> Path:
+    """A checkout (its parts linked) with .device-data as the docs make it: photos and real pairs."""
+    checkout = tmp_path / "checkout"
+    checkout.mkdir()
+    for part in CHECKOUT_PARTS:
+        (checkout / part).symlink_to(ROOT / part)
+    photos = checkout / ".device-data" / "photos"
+    photos.mkdir(parents=True)
+    for index in range(8):
+        _noise_image(photos / f"photo{index}.jpg", 448, index)
+    for side in ("blur", "sharp"):
+        (checkout / ".device-data" / "real-pairs" / side).mkdir(parents=True)
+    for index in range(2):
+        sharp = checkout / ".device-data" / "real-pairs" / "sharp" / f"pair{index}.png"
+        _noise_image(sharp, 64, 100 + index)
+        blurred = cv2.GaussianBlur(cv2.imread(str(sharp)), (0, 0), 2.0)
+        cv2.imwrite(str(sharp.parent.parent / "blur" / sharp.name), blurred)
+    return checkout
+
+
+@pytest.mark.slow
+def test_the_device_session_script_trains_from_a_pool_and_returns_the_checkpoint(tmp_path):
+    checkout = _checkout_with_device_data(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, DEVICE="cpu", OUT=str(out), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    settings = ["amp=off", "batch_size=2", "max_steps=2", "val_every=2", "val_length=2", "workers=1", "checkpoint_every=2"]
+    run = subprocess.run(["bash", "configs/gpu-session.sh", "configs/gpu-real-lite.toml", "6", *settings],
+                         cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    assert "6 pairs in" in (out / "pool.txt").read_text()
+    assert "| model step, 2 torch threads |" in (out / "step_split.txt").read_text()
+    resolved = json.loads((out / "recipe.txt").read_text().splitlines()[-1])
+    assert resolved["real_pairs"] == f"{checkout}/.device-data/real-pairs" and Path(resolved["init_weights"]).is_file()
+    records = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
+    assert any(record.get("real_psnr") for record in records if record.get("kind") == "val")
+    best = out / "run" / "best.safetensors"
+    assert read_checkpoint_config(best).width == 24 and "real_pairs_psnr" in read_checkpoint_metadata(best)
