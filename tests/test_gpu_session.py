@@ -43,20 +43,37 @@ def _checkout_with_device_data(tmp_path: Path) -> Path:
 
 
 @pytest.mark.slow
-def test_the_device_session_script_trains_from_a_pool_and_returns_the_checkpoint(tmp_path):
+def test_the_device_session_trains_two_recipes_from_one_pool_and_returns_their_checkpoints(tmp_path):
     checkout = _checkout_with_device_data(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
-    env = dict(os.environ, DEVICE="cpu", OUT=str(out), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    env = dict(os.environ, DEVICE="cpu", OUT=str(out), BUDGET_S="100000",
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     settings = ["amp=off", "batch_size=2", "max_steps=2", "val_every=2", "val_length=2", "workers=1", "checkpoint_every=2"]
-    run = subprocess.run(["bash", "configs/gpu-session.sh", "configs/gpu-real-lite.toml", "6", *settings],
-                         cwd=checkout, env=env, capture_output=True, text=True, timeout=600)
+    recipes = ["configs/gpu-real-lite.toml", "configs/gpu-real-paper.toml"]
+    run = subprocess.run(["bash", "configs/gpu-session.sh", "6", *recipes, "--", *settings],
+                         cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
-    assert "6 pairs in" in (out / "pool.txt").read_text()
-    assert "| model step, 2 torch threads |" in (out / "step_split.txt").read_text()
-    resolved = json.loads((out / "recipe.txt").read_text().splitlines()[-1])
+    session = (out / "session.txt").read_text()
+    assert "6 pairs in" in session and session.count("| model step, 2 torch threads |") == 2
+    resolved = json.loads(session.split("gpu-real-lite: ", 1)[1].splitlines()[0])
     assert resolved["real_pairs"] == f"{checkout}/.device-data/real-pairs" and Path(resolved["init_weights"]).is_file()
-    records = [json.loads(line) for line in (out / "run" / "metrics.jsonl").read_text().splitlines()]
-    assert any(record.get("real_psnr") for record in records if record.get("kind") == "val")
-    best = out / "run" / "best.safetensors"
-    assert read_checkpoint_config(best).width == 24 and "real_pairs_psnr" in read_checkpoint_metadata(best)
+    assert len([path for path in out.rglob("*") if path.is_file()]) <= 8  # what $OUT returns
+    for name, width in (("gpu-real-lite", 24), ("gpu-real-paper", 32)):
+        records = [json.loads(line) for line in (out / name / "metrics.jsonl").read_text().splitlines()]
+        assert any(record.get("real_psnr") for record in records if record.get("kind") == "val")
+        parts = sorted((out / name).glob("best.safetensors*"))
+        assert all(part.stat().st_size <= 16 * 2**20 for part in parts)
+        best = tmp_path / f"{name}.safetensors"
+        best.write_bytes(b"".join(part.read_bytes() for part in parts))
+        assert read_checkpoint_config(best).width == width and "real_pairs_psnr" in read_checkpoint_metadata(best)
+
+
+def test_the_device_session_refuses_recipes_that_one_pool_cannot_feed(tmp_path):
+    checkout = _checkout_with_device_data(tmp_path)
+    other = tmp_path / "other.toml"
+    other.write_text((ROOT / "configs" / "gpu-real-lite.toml").read_text().replace("\ncrop = 256", "\ncrop = 128"))
+    env = dict(os.environ, DEVICE="cpu", OUT=str(tmp_path), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    run = subprocess.run(["bash", "configs/gpu-session.sh", "6", "configs/gpu-real-lite.toml", str(other)],
+                         cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode != 0 and "other differs from gpu-real-lite in ['crop']" in run.stdout + run.stderr
