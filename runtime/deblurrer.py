@@ -6,6 +6,7 @@ import numpy as np
 
 from .backends.base import Backend
 from .frames import from_model_output, to_model_input
+from .interrupts import raise_if_stop_requested
 from .self_ensemble import Infer, flip_ensemble
 from .tiling import FRAME_BYTES_PER_PIXEL, TILED_FRAME_BYTES_PER_PIXEL, auto_tile_size, run_padded, run_tiled, tiled_bands
 
@@ -32,7 +33,12 @@ class FrameDeblurrer:
     infer: Infer = field(init=False, repr=False)  # the backend's infer, averaged over the self-ensemble flips
 
     def __post_init__(self):
-        self.infer = flip_ensemble(self.backend.infer, self.self_ensemble)
+        self.infer = flip_ensemble(self._infer_unless_stopped, self.self_ensemble)
+
+    def _infer_unless_stopped(self, batch: np.ndarray) -> np.ndarray:
+        """The backend's infer; after a stop signal (``interrupts``) it raises KeyboardInterrupt instead."""
+        raise_if_stop_requested()
+        return self.backend.infer(batch)
 
     def tile_for(self, height: int, width: int, tiled_frame_bytes: int) -> int | None:
         """Tile side used for a frame of this size, or None for the whole frame at once (``tiled_frame_bytes``:

@@ -3,8 +3,10 @@
 ``stop_on_signals`` (main thread only) makes SIGTERM act like Ctrl-C. Outside ``stop_between_frames`` the
 first signal raises KeyboardInterrupt (nothing is being written yet). Inside it a signal only records the
 request, which ``stop_requested`` reports to the frame loop: an exception raised by a signal handler can land
-anywhere, also inside a queue's lock, which then stays taken and hangs the threads that share it. Once a stop
-was requested, further signals are logged and otherwise ignored, so the encoder flush and the rename complete.
+anywhere, also inside a queue's lock, which then stays taken and hangs the threads that share it; code that
+loops over model calls (a frame's tiles) calls ``raise_if_stop_requested`` between them instead, where no lock
+is held. Once a stop was requested, further signals are logged and otherwise ignored, so the encoder flush and
+the rename complete.
 """
 
 import logging
@@ -72,3 +74,10 @@ def stop_between_frames() -> Iterator[None]:
 def stop_requested() -> bool:
     """Whether a stop signal arrived since ``stop_on_signals`` began."""
     return _active is not None and _active.requested
+
+
+def raise_if_stop_requested() -> None:
+    """KeyboardInterrupt when a stop signal arrived: called between model calls, so a frame of many tiles
+    is dropped at the next one instead of being finished first."""
+    if stop_requested():
+        raise KeyboardInterrupt

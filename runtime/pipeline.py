@@ -3,8 +3,9 @@
 Bounded queues keep memory flat. Inference runs in the main thread (ONNX Runtime and TensorRT
 release the GIL). A stop signal (Ctrl-C or SIGTERM, see ``interrupts``) is checked between frames: the
 loop stops reading, lets the writer finish the frames already deblurred, and returns ``interrupted=True``
-so the caller closes the output normally. Called outside ``stop_on_signals``, Ctrl-C arrives as
-KeyboardInterrupt and ends the loop the same way.
+so the caller closes the output normally. A frame deblurred in tiles is dropped at its next tile instead
+(the deblurrer raises KeyboardInterrupt there), as is any frame when the loop runs outside
+``stop_on_signals`` and Ctrl-C arrives as KeyboardInterrupt.
 """
 
 import queue
@@ -125,7 +126,7 @@ def run_pipeline(
                 if preview is not None and not preview.show(image):
                     interrupted, ended = True, True
             ended = ended or stop_requested()
-    except KeyboardInterrupt:  # no stop_on_signals around this call
+    except KeyboardInterrupt:  # from the deblurrer between tiles, or Ctrl-C without stop_on_signals
         interrupted = True
     finally:
         stop.set()

@@ -12,6 +12,8 @@ import av
 import numpy as np
 import pytest
 
+from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.errors import SourceError
 from deblur.runtime.interrupts import stop_between_frames, stop_on_signals, stop_requested
 from deblur.runtime.pipeline import run_pipeline
@@ -19,6 +21,7 @@ from deblur.runtime.preview import Preview
 from deblur.runtime.progress import Progress
 from deblur.runtime.sinks import Sink
 from deblur.runtime.sources import Frame, Source
+from deblur.runtime.tiling import plan_tiles
 
 BIN = Path(sys.executable).parent
 
@@ -74,14 +77,14 @@ def test_a_killed_run_leaves_a_temp_that_the_next_run_removes(tmp_path, make_vid
 class _ListSource(Source):
     kind, description = "images", "list"
 
-    def __init__(self, count, fail_at=None):
-        self.count, self.fail_at = count, fail_at
+    def __init__(self, count, fail_at=None, size=4):
+        self.count, self.fail_at, self.size = count, fail_at, size
 
     def frames(self):
         for index in range(self.count):
             if index == self.fail_at:
                 raise SourceError(f"frame {index} is corrupt")
-            yield Frame(np.full((4, 4, 3), index, np.uint8), index, name=f"{index}.png")
+            yield Frame(np.full((self.size, self.size, 3), index, np.uint8), index, name=f"{index}.png")
 
 
 class _ListSink(Sink):
@@ -129,6 +132,26 @@ def test_a_signal_between_frames_raises_nothing_and_ends_after_the_current_frame
         os.kill(os.getpid(), signal.SIGTERM)  # a second one is only logged
     assert result.interrupted and sink.written == [255 - i for i in range(4)]
     assert signal.getsignal(signal.SIGTERM) is signal.SIG_DFL and not stop_requested()
+
+
+def test_a_signal_during_a_tiled_frame_drops_it_at_the_next_tile(identity_onnx):
+    backend = open_backend(identity_onnx, "onnxruntime", "cpu", threads=1)
+    tiles_per_frame = len(plan_tiles(64, 64, 32, 8))
+    calls, infer = [], backend.infer
+
+    def infer_then_signal(batch):
+        calls.append(batch.shape)
+        if len(calls) == tiles_per_frame + 2:  # the second tile of the second frame
+            os.kill(os.getpid(), signal.SIGTERM)
+        return infer(batch)
+
+    backend.infer = infer_then_signal
+    sink = _ListSink()
+    with stop_on_signals(), stop_between_frames():
+        result = run_pipeline(_ListSource(5, size=64), FrameDeblurrer(backend, tile=32, overlap=8), sink,
+                              Progress(5, enabled=False))
+    assert tiles_per_frame > 2 and len(calls) == tiles_per_frame + 2
+    assert result.interrupted and sink.written == [0]
 
 
 def test_a_signal_outside_the_frame_loop_raises_keyboardinterrupt():
