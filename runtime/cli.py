@@ -90,7 +90,7 @@ def main(
                          max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
                          skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps)
     failures: list[str] = []
-    with stop_on_signals():  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
+    with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
             specs = select_sources(sources or [])

@@ -40,8 +40,13 @@ _active: _StopHandler | None = None
 
 
 @contextmanager
-def stop_on_signals() -> Iterator[None]:
-    """Inside: SIGINT and SIGTERM stop the run; a no-op outside the main thread or when nested."""
+def stop_on_signals(keep_after_stop: bool = False) -> Iterator[None]:
+    """Inside: SIGINT and SIGTERM stop the run; a no-op outside the main thread or when nested.
+
+    ``keep_after_stop`` (a command's main): once stopped, the signals stay ignored until the process exits,
+    so a second Ctrl-C that lands while it exits cannot kill it (exit status 130 either way). Ignored, not
+    handled: the interpreter resets Python handlers to the default as it shuts down, but keeps SIG_IGN.
+    """
     global _active
     if _active is not None or threading.current_thread() is not threading.main_thread():
         yield
@@ -54,7 +59,7 @@ def stop_on_signals() -> Iterator[None]:
     finally:
         _active = None
         for signum, before in previous.items():
-            signal.signal(signum, before)
+            signal.signal(signum, signal.SIG_IGN if keep_after_stop and handler.requested else before)
 
 
 @contextmanager
