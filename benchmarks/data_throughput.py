@@ -18,8 +18,8 @@ import numpy as np
 import torch
 
 from deblur.model.unet import DeblurUNet
-from deblur.train.data import BlurSettings, build_dataset
 from deblur.train.amp import autocast_dtype
+from deblur.train.data import BlurSettings, build_dataset
 from deblur.train.losses import DeblurLoss
 from deblur.train.recipes import load_train_config
 

@@ -46,14 +46,13 @@ repo, data, work, *rest = sys.argv[1:]
 split = rest.index("--")
 recipes, settings = rest[:split], rest[split + 1:]
 POOL_KEYS = ("crop", "blur", "photo_scale", "min_texture")
-first = None
-for recipe in recipes:
-    config = load_train_config(recipe).to_dict()
-    name = Path(recipe).stem
-    first = first or config
+configs = {Path(recipe).stem: load_train_config(recipe, settings).to_dict() for recipe in recipes}
+first_name, first = next(iter(configs.items()))
+for name, config in configs.items():  # all compared before any is changed below
     differ = [key for key in POOL_KEYS if config[key] != first[key]]
     if differ:
-        sys.exit(f"error: {name} differs from {Path(recipes[0]).stem} in {differ}: one pool cannot feed both")
+        sys.exit(f"error: {name} differs from {first_name} in {differ}: one pool cannot feed both")
+for name, config in configs.items():
     config["init_weights"] = f"{repo}/{config['init_weights']}" if config["init_weights"] else None
     config["real_pairs"] = f"{data}/real-pairs"
     blur = config["blur"] or {}
@@ -61,12 +60,6 @@ for recipe in recipes:
         h264, jpeg = blur["h264_probability"], blur.get("jpeg_probability", 0.0)
         blur["h264_probability"], blur["jpeg_probability"] = 0.0, round(h264 + (1 - h264) * jpeg, 4)
         print(f"{name}: no PyAV here, H.264 round trips ({h264}) become JPEG (jpeg_probability {blur['jpeg_probability']})")
-    for item in settings:
-        key, _, text = item.partition("=")
-        try:
-            config[key] = json.loads(text)
-        except json.JSONDecodeError:
-            config[key] = text
     json.dump(config, open(f"{work}/{name}.json", "w"), indent=1)
     print(f"{name}: {json.dumps(config)}")
 EOF

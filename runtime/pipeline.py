@@ -125,7 +125,6 @@ def run_pipeline(
                 results.put((frame, image))
                 if preview is not None and not preview.show(image):
                     interrupted, ended = True, True
-            ended = ended or stop_requested()
     except KeyboardInterrupt:  # from the deblurrer between tiles, or Ctrl-C without stop_on_signals
         interrupted = True
     finally:
