@@ -2,7 +2,9 @@
 
 With ``--real-pairs DIR`` (``DIR/blur``, ``DIR/sharp``: real blurred/sharp pairs such as
 ../shared/data/real-pairs) the real pairs come first, whole images, one row per pair and their mean: the
-figure that says whether a model deblurs real footage. Never train on them.
+figure that says whether a model deblurs real footage. Never train on them. ``--real-scale 0.5 0.35`` also
+scores them shrunk (their blur shrinks with them): a model that fails at full size but gains on the shrunk
+pairs lacks blur length; one that fails on both meets something else its training data lacks.
 
 Held-out synthetic sets, both cut from the validation photos (a file-name-hash split the training
 never sees), 512x512 crops with the training recipe's texture threshold, deterministic for a seed:
@@ -29,6 +31,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import cv2
 import numpy as np
 from gain_stats import GainEstimate, gain_estimate  # beside this script (benchmarks/ is on sys.path when run)
 
@@ -67,10 +70,26 @@ def uniform_motion_pairs(photos: Path, count: int, seed: int, blur: BlurSettings
         yield photo_name(dataset, index), blur_with_kernel(sharp, kernel, rng, blur), sharp, kernel
 
 
-def real_pairs(folder: Path):
-    """(pair name, blurred, sharp, None) for every pair of ``folder/blur`` and ``folder/sharp``, whole images."""
+def real_pairs(folder: Path, scale: float = 1.0):
+    """(pair name, blurred, sharp, None) for every pair of ``folder/blur`` and ``folder/sharp``, whole images,
+    both shrunk by ``scale`` (area averaging; the blur shrinks with them) when it is below 1."""
     for blurred_path, sharp_path in folder_pairs(folder):
-        yield blurred_path.stem, read_image_rgb(blurred_path), read_image_rgb(sharp_path), None
+        blurred, sharp = read_image_rgb(blurred_path), read_image_rgb(sharp_path)
+        if scale < 1:
+            size = (max(1, round(blurred.shape[1] * scale)), max(1, round(blurred.shape[0] * scale)))
+            blurred, sharp = (cv2.resize(image, size, interpolation=cv2.INTER_AREA) for image in (blurred, sharp))
+        yield blurred_path.stem, blurred, sharp, None
+
+
+def scale_factor(text: str) -> float:
+    """A downscale factor in (0, 1)."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = 0.0
+    if not 0 < value < 1:
+        raise argparse.ArgumentTypeError(f"expected a factor between 0 and 1 (e.g. 0.5), got {text!r}")
+    return value
 
 
 def length_ranges(text: str) -> list[tuple[float, float]]:
@@ -194,6 +213,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--photos", type=Path, required=True, help="folder of sharp photos (the training folder)")
     parser.add_argument("--real-pairs", type=Path, help="folder of real pairs (blur/, sharp/): scored first")
+    parser.add_argument("--real-scale", type=scale_factor, nargs="+", default=[], metavar="FACTOR",
+                        help="also score the real pairs shrunk by each factor (e.g. 0.5 0.35): their blur shrinks "
+                             "with them, which tells blur length apart from other differences to training data")
     parser.add_argument("--length-split", type=length_ranges, metavar="RANGES",
                         help="camera-shake sets per blur-length range, e.g. 4-16,16-32,32-64 (replaces the "
                              "camera-shake and uniform-motion sets)")
@@ -208,6 +230,8 @@ def main() -> None:
                         help="also score every model averaged over this many flips")
     parser.add_argument("--per-photo", action="store_true", help="also print each held-out photo's mean gain")
     args = parser.parse_args()
+    if args.real_scale and not args.real_pairs:
+        parser.error("--real-scale needs --real-pairs")
 
     models = {}
     for path in args.model:
@@ -223,6 +247,8 @@ def main() -> None:
     sets = {}
     if args.real_pairs:
         sets["real pairs"] = real_pairs(args.real_pairs)
+        for factor in args.real_scale:
+            sets[f"real pairs x{factor:g}"] = real_pairs(args.real_pairs, factor)
     if args.length_split:
         for low, high in args.length_split:
             bucket = dataclasses.replace(blur, length=(low, high), length_median=None)
@@ -242,11 +268,12 @@ def main() -> None:
         print()
         for set_name, scores in results.items():
             print_differences(set_name, scores, list(models))
-    if "real pairs" in results:
-        print_per_pair("real pairs", results["real pairs"])
+    real_sets = [set_name for set_name in results if set_name.startswith("real pairs")]
+    for set_name in real_sets:
+        print_per_pair(set_name, results[set_name])
     if args.per_photo:
         for set_name, scores in results.items():
-            if set_name != "real pairs":
+            if set_name not in real_sets:
                 print_per_photo(set_name, scores)
 
 

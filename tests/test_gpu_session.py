@@ -72,7 +72,7 @@ def test_the_device_session_trains_two_recipes_from_one_pool_and_returns_their_c
 def test_the_device_session_refuses_recipes_that_one_pool_cannot_feed(tmp_path):
     checkout = _checkout_with_device_data(tmp_path)
     other = tmp_path / "other.toml"
-    other.write_text((ROOT / "configs" / "gpu-real-lite.toml").read_text().replace("\ncrop = 256", "\ncrop = 128"))
+    other.write_text(f'base = "{ROOT / "configs" / "gpu-real-lite.toml"}"\ncrop = 128\n')
     env = dict(os.environ, DEVICE="cpu", OUT=str(tmp_path), PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     run = subprocess.run(["bash", "configs/gpu-session.sh", "6", "configs/gpu-real-lite.toml", str(other)],
                          cwd=checkout, env=env, capture_output=True, text=True, timeout=300)

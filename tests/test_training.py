@@ -85,6 +85,24 @@ def test_overrides_and_config_files(tmp_path):
         load_train_config(str(tmp_path / "missing.json"))
 
 
+def test_config_file_may_start_from_another_file(tmp_path):
+    (tmp_path / "shared").mkdir()
+    (tmp_path / "shared" / "long.toml").write_text(
+        'base = "cpu-lite"\ncrop = 64\nseed = 5\n[blur]\nlength = [4.0, 72.0]\nkink_probability = 0.3\n')
+    (tmp_path / "gpu.toml").write_text('base = "shared/long.toml"\nbatch_size = 32\n[blur]\nkink_probability = 0.5\n')
+    config = load_train_config(str(tmp_path / "gpu.toml"))
+    assert (config.name, config.crop, config.seed, config.batch_size) == ("gpu", 64, 5, 32)
+    assert config.blur == {"length": [4.0, 72.0], "kink_probability": 0.5}  # tables merge key by key
+    (tmp_path / "a.toml").write_text('base = "b.toml"\n')
+    (tmp_path / "b.toml").write_text('base = "a.toml"\n')
+    for text, message in [('base = "a.toml"', "includes itself"), ('base = "mine.toml"', "includes itself"),
+                          ('base = "missing.toml"', "no such config file"), ('base = "fast"', "neither a recipe"),
+                          ("base = 3", "recipe name or a config file")]:
+        (tmp_path / "mine.toml").write_text(text + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_train_config(str(tmp_path / "mine.toml"))
+
+
 def test_batch_order_depends_on_seed_and_epoch_and_shards_across_ranks():
     single = ShardedBatchSampler(10, 4, seed=5)
     single.set_epoch(3)
@@ -265,7 +283,9 @@ def test_progress_line_shows_rate_and_eta():
     timed = Progress(total=100, stream=io.StringIO(), deadline=bar.began + 1015.0, plain_interval_s=0)
     timed.began = bar.began
     timed.update(20)
-    assert "ETA 00:15" in timed.stream.getvalue()  # the time budget ends before the steps do
+    timed_line = timed.stream.getvalue()
+    assert "ETA 00:15" in timed_line  # the time budget ends before the steps do
+    assert "20/~20 " in timed_line and "[#######################." in timed_line  # 1000 of 1015 s: filled by time
     assert format_duration(3725) == "1:02:05"
 
 

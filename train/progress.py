@@ -46,14 +46,19 @@ class Progress:
 
     def line(self, step: int, now: float, fields: dict) -> str:
         remaining = (self.total - step) / self.rate if self.rate > 0 else float("inf")
-        if self.deadline is not None:
-            remaining = min(remaining, max(self.deadline - now, 0.0))
+        shown_total, fraction = str(self.total), step / self.total if self.total else 1.0
+        if self.deadline is not None and max(self.deadline - now, 0.0) < remaining:
+            # The time budget ends the run first: fill by time and show the steps it will reach.
+            remaining = max(self.deadline - now, 0.0)
+            elapsed = now - self.began
+            shown_total = f"~{step + int(self.rate * remaining)}"
+            fraction = elapsed / (elapsed + remaining) if elapsed + remaining > 0 else 1.0
         eta = format_duration(remaining) if remaining != float("inf") else "?"
         width = 24
-        filled = int(width * step / self.total) if self.total else width
+        filled = min(width, int(width * fraction))
         extras = " ".join(f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in fields.items())
         return (
-            f"[{'#' * filled}{'.' * (width - filled)}] {step}/{self.total} "
+            f"[{'#' * filled}{'.' * (width - filled)}] {step}/{shown_total} "
             f"{self.rate:.2f} it/s elapsed {format_duration(now - self.began)} ETA {eta} {extras}"
         ).rstrip()
 

@@ -214,7 +214,7 @@ RECIPES: dict[str, TrainConfig] = {
 
 
 def load_train_config(source: str, overrides: list[str] = ()) -> TrainConfig:
-    """A recipe name or a ``.json`` / ``.toml`` file (optionally ``base = "<recipe>"``), then overrides."""
+    """A recipe name or a ``.json`` / ``.toml`` file (optionally ``base = "<recipe or file>"``), then overrides."""
     if source in RECIPES:
         data = RECIPES[source].to_dict()
     else:
@@ -238,7 +238,9 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
     return TrainConfig.from_dict(data)
 
 
-def _read_config_file(path: Path) -> dict:
+def _read_config_file(path: Path, included: tuple[Path, ...] = ()) -> dict:
+    """A config file's settings on top of its ``base``: a recipe name or another config file (a path relative
+    to this file's folder). Tables such as ``[blur]`` are merged key by key, so a file changes only what it names."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file and no recipe of that name (recipes: {sorted(RECIPES)})")
     try:
@@ -255,9 +257,24 @@ def _read_config_file(path: Path) -> dict:
     base = data.pop("base", None)
     if base is None:
         return data
-    if base not in RECIPES:
-        raise ConfigError(f"{path}: base {base!r} is not a recipe (recipes: {sorted(RECIPES)})")
-    return {**RECIPES[base].to_dict(), "name": path.stem, **data}
+    if not isinstance(base, str):
+        raise ConfigError(f"{path}: base must be a recipe name or a config file, got {base!r}")
+    if base in RECIPES:
+        inherited = RECIPES[base].to_dict()
+    elif Path(base).suffix in (".toml", ".json"):
+        base_path = (path.parent / base).resolve()
+        if base_path in included or base_path == path.resolve():
+            raise ConfigError(f"{path}: base {base!r} includes itself")
+        inherited = _read_config_file(base_path, (*included, path.resolve()))
+    else:
+        raise ConfigError(f"{path}: base {base!r} is neither a recipe (recipes: {sorted(RECIPES)}) "
+                          "nor a .toml/.json config file")
+    merged = {**inherited, "name": path.stem}
+    for key, value in data.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            value = {**merged[key], **value}
+        merged[key] = value
+    return merged
 
 
 def _coerce(key: str, value, hint):
