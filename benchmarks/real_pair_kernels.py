@@ -10,7 +10,9 @@ on this re-blurred one:
   camera's tone curve);
 - a model that fails on the re-blurred frame too cannot undo that kernel's shape or length.
 How close the uniform blur comes to the real one (PSNR between them) says how much the single kernel
-explains. For reporting and diagnosis only: these pairs are never trained or tuned on.
+explains; ``--grid 3x4`` also fits one kernel per window of a 3x4 grid (how the blur varies over the frame)
+and, with ``--out``, writes them as one mosaic per pair. For reporting and diagnosis only: these pairs are
+never trained or tuned on.
 
     python benchmarks/real_pair_kernels.py --real-pairs ../shared/data/real-pairs \
         --model runtime/models/deblur-lite.onnx --out kernels/ --threads 2
@@ -39,7 +41,9 @@ def luma(rgb: np.ndarray) -> np.ndarray:
 def fit_kernel(blurred: np.ndarray, sharp: np.ndarray, radius: int = 24, regularisation: float = 1e-3) -> np.ndarray:
     """The (2r+1)^2 convolution kernel k with blurred ~ k * sharp, fitted on the gradients of two gray images.
 
-    Normalised to sum 1, weights under ``SUPPORT_FRACTION`` of the peak set to zero; index [r, r] is no shift.
+    Normalised to sum 1; index [r, r] is no shift. Only the path through the peak is kept: weights under
+    ``SUPPORT_FRACTION`` of the peak are dropped, then any not connected to the peak (gaps of one pixel
+    bridged, as GoPro's averaged frames leave dotted paths).
     """
     height, width = blurred.shape
     if min(height, width) < 2 * radius + 1:
@@ -54,7 +58,10 @@ def fit_kernel(blurred: np.ndarray, sharp: np.ndarray, radius: int = 24, regular
     kernel = np.fft.fftshift(np.real(np.fft.ifft2(cross / (power + regularisation * power.mean()))))
     centre_y, centre_x = height // 2, width // 2
     kernel = kernel[centre_y - radius:centre_y + radius + 1, centre_x - radius:centre_x + radius + 1]
-    kernel = np.where(kernel > SUPPORT_FRACTION * kernel.max(), kernel, 0.0)
+    support = (kernel > SUPPORT_FRACTION * kernel.max()).astype(np.uint8)
+    _, labels = cv2.connectedComponents(cv2.dilate(support, np.ones((3, 3), np.uint8)), connectivity=8)
+    path = (labels == labels[np.unravel_index(kernel.argmax(), kernel.shape)]) & support.astype(bool)
+    kernel = np.where(path, kernel, 0.0)
     return (kernel / kernel.sum()).astype(np.float32)
 
 
@@ -87,9 +94,25 @@ def deblur_function(path: Path, threads: int | None):
     return deblur
 
 
-def save_kernel(kernel: np.ndarray, path: Path, zoom: int = 8) -> None:
+def kernel_image(kernel: np.ndarray, zoom: int = 8) -> np.ndarray:
     image = np.round(kernel / kernel.max() * 255).astype(np.uint8)
-    cv2.imwrite(str(path), cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST))
+    return cv2.resize(image, None, fx=zoom, fy=zoom, interpolation=cv2.INTER_NEAREST)
+
+
+def grid_kernels(blurred: np.ndarray, sharp: np.ndarray, rows: int, cols: int, radius: int) -> list[list[np.ndarray]]:
+    """One fitted kernel per window of a ``rows`` x ``cols`` grid over two gray images."""
+    height, width = blurred.shape[0] // rows, blurred.shape[1] // cols
+    return [[fit_kernel(blurred[r * height:(r + 1) * height, c * width:(c + 1) * width],
+                        sharp[r * height:(r + 1) * height, c * width:(c + 1) * width], radius)
+             for c in range(cols)] for r in range(rows)]
+
+
+def grid_size(text: str) -> tuple[int, int]:
+    """``"3x4"`` -> (3, 4)."""
+    rows, sep, cols = text.partition("x")
+    if not (sep and rows.isdigit() and cols.isdigit() and int(rows) > 0 and int(cols) > 0):
+        raise argparse.ArgumentTypeError(f"expected ROWSxCOLS such as 3x4, got {text!r}")
+    return int(rows), int(cols)
 
 
 def main() -> None:
@@ -97,13 +120,14 @@ def main() -> None:
     parser.add_argument("--real-pairs", type=Path, required=True, help="folder with blur/ and sharp/")
     parser.add_argument("--model", type=Path, action="append", required=True, help="ONNX model; repeatable")
     parser.add_argument("--radius", type=int, default=24, help="kernel radius in px (default 24: up to 49 px)")
+    parser.add_argument("--grid", type=grid_size, metavar="ROWSxCOLS", help="also fit one kernel per window")
     parser.add_argument("--out", type=Path, help="folder for the fitted kernels as images (8x zoom)")
     parser.add_argument("--threads", type=int, default=None)
     args = parser.parse_args()
     models = {path.stem: deblur_function(path, args.threads) for path in args.model}
     if args.out:
         args.out.mkdir(parents=True, exist_ok=True)
-    shapes, scores = [], []
+    shapes, scores, grids = [], [], []
     for pair in folder_pairs(args.real_pairs):
         blurred, sharp = read_image_rgb(pair.blurred), read_image_rgb(pair.sharp)
         kernel = fit_kernel(luma(blurred), luma(sharp), args.radius)
@@ -111,7 +135,13 @@ def main() -> None:
         name = pair.blurred.stem
         shapes.append((name, kernel_shape(kernel), psnr(reblurred, blurred)))
         if args.out:
-            save_kernel(kernel, args.out / f"{name}.kernel.png")
+            cv2.imwrite(str(args.out / f"{name}.kernel.png"), kernel_image(kernel))
+        if args.grid:
+            windows = grid_kernels(luma(blurred), luma(sharp), *args.grid, args.radius)
+            grids.append((name, [[kernel_shape(window) for window in row] for row in windows]))
+            if args.out:
+                mosaic = np.vstack([np.hstack([kernel_image(window, 4) for window in row]) for row in windows])
+                cv2.imwrite(str(args.out / f"{name}.grid.png"), mosaic)
         for blur_name, image in (("real blur", blurred), ("fitted kernel, uniform", reblurred)):
             before = psnr(image, sharp)
             scores.append((name, blur_name, before, {model: psnr(deblur(image), sharp) - before
@@ -121,6 +151,9 @@ def main() -> None:
     for name, shape, match in shapes:
         print(f"| {name} | {shape['width']:.0f} x {shape['height']:.0f} | {shape['centroid']:.1f} | "
               f"{shape['peak_mass']:.2f} | {match:.2f} |")
+    for name, rows in grids:
+        print(f"\n{name}: kernel support w x h px per window (top row first)\n")
+        print("\n".join(" ".join(f"{shape['width']:3.0f}x{shape['height']:<3.0f}" for shape in row) for row in rows))
     print("\n| pair | input | PSNR dB | " + " | ".join(f"{model} gain dB" for model in models) + " |")
     print("|" + " --- |" * (3 + len(models)))
     for name, blur_name, before, gains in scores:
