@@ -5,7 +5,9 @@ fast GPU then trains at model speed from a ``pairs`` folder instead of waiting o
 threshold; no flips, rotations or input noise: the ``pairs`` training set adds those) and stores them as
 lossless 8-bit PNGs, ``POOL/blur/NNNNNNN.png`` and ``POOL/sharp/NNNNNNN.png``. Pair ``i`` is item ``i`` of
 epoch 0 of the split, so a pool is fixed by (seed, count) whatever the worker count, and a pool that was
-cut short is completed by running the same command again.
+cut short is completed by running the same command again. ``shrink`` F stores both images area-averaged over
+F x F blocks: pairs for a network that runs at 1/F of the frame size (a coarse pass, docs/data.md), whose blur
+was still made, degraded and compressed at full size, as a real frame's is before it is shrunk.
 """
 
 import multiprocessing
@@ -35,13 +37,14 @@ def pair_name(index: int) -> str:
     return f"{index:07d}.png"
 
 
-def write_pool(pairs, out: Path, count: int, workers: int, progress=None) -> PoolResult:
-    """Write items 0..count-1 of ``pairs`` (a synthetic training split) to ``out``; finished pairs are kept.
+def write_pool(pairs, out: Path, count: int, workers: int, progress=None, shrink: int = 1) -> PoolResult:
+    """Write items 0..count-1 of ``pairs`` (a synthetic split) to ``out``, shrunk by ``shrink``; finished pairs
+    are kept.
 
     ``workers`` forked processes share the decoded photos. ``progress(done)`` is called as pairs finish.
     """
-    if count < 1 or workers < 1:
-        raise DataError(f"a pool needs count >= 1 and workers >= 1, got {count} and {workers}")
+    if count < 1 or workers < 1 or shrink < 1:
+        raise DataError(f"a pool needs count >= 1, workers >= 1 and shrink >= 1, got {count}, {workers} and {shrink}")
     out = Path(out)
     for side in POOL_SIDES:
         (out / side).mkdir(parents=True, exist_ok=True)
@@ -49,12 +52,12 @@ def write_pool(pairs, out: Path, count: int, workers: int, progress=None) -> Poo
             if not all((out / side / pair_name(index)).is_file() for side in POOL_SIDES)]
     start = time.monotonic()
     if workers == 1:
-        finished = (_PairWriter(pairs, out)(index) for index in todo)
+        finished = (_PairWriter(pairs, out, shrink)(index) for index in todo)
         _report(finished, progress)
     else:
         # fork: the workers inherit the decoded photos instead of receiving a pickled copy
         context = multiprocessing.get_context("fork")
-        with context.Pool(workers, initializer=_start_worker, initargs=(pairs, out)) as pool:
+        with context.Pool(workers, initializer=_start_worker, initargs=(pairs, out, shrink)) as pool:
             _report(pool.imap_unordered(_write_in_worker, todo, chunksize=4), progress)
     return PoolResult(count, len(todo), time.monotonic() - start)
 
@@ -66,14 +69,16 @@ def _report(finished, progress) -> None:
 
 
 class _PairWriter:
-    """Synthesises pair ``index`` and writes both images atomically."""
+    """Synthesises pair ``index``, shrinks it by ``shrink`` and writes both images atomically."""
 
-    def __init__(self, pairs, out: Path):
-        self.pairs, self.out = pairs, out
+    def __init__(self, pairs, out: Path, shrink: int = 1):
+        self.pairs, self.out, self.shrink = pairs, out, shrink
 
     def __call__(self, index: int) -> int:
-        blurred, sharp = self.pairs.numpy_item(index)
-        for side, image in zip(POOL_SIDES, (blurred, sharp)):
+        for side, image in zip(POOL_SIDES, self.pairs.numpy_item(index)):
+            if self.shrink > 1:
+                height, width = image.shape[:2]
+                image = cv2.resize(image, (width // self.shrink, height // self.shrink), interpolation=cv2.INTER_AREA)
             ok, encoded = cv2.imencode(".png", to_uint8(np.clip(image, 0, 1))[..., ::-1])
             if not ok:
                 raise DataError(f"OpenCV could not encode pair {index} as PNG")
@@ -84,9 +89,9 @@ class _PairWriter:
 _worker_writer: _PairWriter | None = None  # one per pool worker process, set by its initializer
 
 
-def _start_worker(pairs, out: Path) -> None:
+def _start_worker(pairs, out: Path, shrink: int) -> None:
     global _worker_writer
-    _worker_writer = _PairWriter(pairs, out)
+    _worker_writer = _PairWriter(pairs, out, shrink)
 
 
 def _write_in_worker(index: int) -> int:

@@ -1,0 +1,128 @@
+"""Would a coarse pass help? What a deblurrer run at 1/F could gain on whole pairs, and what models gain there.
+
+For every pair of each ``--pairs`` folder (``blur/``, ``sharp/``, whole images: the real pairs, or a folder of
+synthetic pairs to compare with) and every factor F of ``--factors``:
+- **headroom**: the blurred frame corrected by a perfect deblurrer at 1/F, i.e. plus the bilinearly upsampled
+  difference of the area-shrunk sharp and blurred frames. What any coarse pass at that scale can gain at
+  most; the finer detail it cannot restore;
+- for each ``--model``: its gain at full size, its gain as a coarse pass (run on the frame shrunk by F, its
+  correction upsampled and added), and its gain at 1/F scored against the shrunk sharp frame.
+A large headroom with a small model gain says the model, not the scale, is what is missing; a model that
+gains on synthetic pairs at 1/F but not on real ones at the same scale meets a difference in the blur, not
+in its length. For diagnosis and reporting only: the real pairs are never trained or tuned on.
+
+    python benchmarks/coarse_pass.py --pairs ../shared/data/real-pairs --model runtime/models/deblur-lite.onnx \
+        --factors 2 4 8 --threads 2
+"""
+
+import argparse
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from deblur.metrics import psnr
+from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.tiling import run_padded
+from deblur.train.data.images import read_image_rgb
+from deblur.train.data.pair_lists import folder_pairs
+
+
+def shrink(image: np.ndarray, factor: int) -> np.ndarray:
+    """Area average over factor x factor blocks (height and width must be multiples of ``factor``)."""
+    height, width = image.shape[:2]
+    return cv2.resize(image, (width // factor, height // factor), interpolation=cv2.INTER_AREA)
+
+
+def enlarge(image: np.ndarray, factor: int) -> np.ndarray:
+    """Bilinear upsampling by ``factor`` (pixel centres aligned, as ONNX Resize's half_pixel mode)."""
+    height, width = image.shape[:2]
+    return cv2.resize(image, (width * factor, height * factor), interpolation=cv2.INTER_LINEAR)
+
+
+def coarse_corrected(blurred: np.ndarray, corrected_small: np.ndarray, factor: int) -> np.ndarray:
+    """``blurred`` plus the upsampled correction ``corrected_small - shrink(blurred)``, clipped to [0, 1]."""
+    correction = corrected_small - shrink(blurred, factor)
+    return np.clip(blurred + enlarge(correction, factor), 0.0, 1.0)
+
+
+def crop_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
+    height, width = image.shape[:2]
+    return image[:height - height % multiple, :width - width % multiple]
+
+
+def deblur_function(path: Path, threads: int | None):
+    """HxWx3 float RGB -> deblurred, any size, through the runtime's backend (what deblur-run uses)."""
+    backend = open_backend(path, threads=threads)
+
+    def deblur(image: np.ndarray) -> np.ndarray:
+        chw = np.ascontiguousarray(image.transpose(2, 0, 1))[None]
+        return run_padded(chw, backend.infer, backend.model.size_multiple)[0].transpose(1, 2, 0)
+
+    return deblur
+
+
+def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models: dict) -> list[list[str]]:
+    """One row per factor: headroom, then each model's full-size, coarse-pass and 1/F gains (dB)."""
+    full_gains = {name: psnr(deblur(blurred), sharp) - psnr(blurred, sharp) for name, deblur in models.items()}
+    rows = []
+    for factor in factors:
+        small_blurred, small_sharp = shrink(blurred, factor), shrink(sharp, factor)
+        input_psnr = psnr(blurred, sharp)
+        row = [str(factor), f"{psnr(small_blurred, small_sharp):.2f}",
+               f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}"]
+        for name, deblur in models.items():
+            small_output = deblur(small_blurred)
+            coarse_gain = psnr(coarse_corrected(blurred, small_output, factor), sharp) - input_psnr
+            small_gain = psnr(small_output, small_sharp) - psnr(small_blurred, small_sharp)
+            row += [f"{full_gains[name]:+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}"]
+        rows.append(row)
+    return rows
+
+
+def print_table(rows: list[list[str]], model_names: list[str]) -> None:
+    header = ["pairs", "pair", "F", "input PSNR at 1/F", "headroom at 1/F"]
+    for name in model_names:
+        header += [f"{name}: full size", f"{name}: coarse pass", f"{name}: at 1/F"]
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    for row in rows:
+        print("| " + " | ".join(row) + " |")
+
+
+def mean_rows(rows: list[list[str]], folder: str, factors: list[int]) -> list[list[str]]:
+    """The mean of every numeric column over the pairs, per factor."""
+    means = []
+    for factor in factors:
+        selected = [row for row in rows if row[0] == folder and row[2] == str(factor)]
+        columns = np.array([[float(cell) for cell in row[3:]] for row in selected]).mean(axis=0)
+        means.append([folder, f"**mean of {len(selected)}**", str(factor), f"{columns[0]:.2f}"]
+                     + [f"{value:+.2f}" for value in columns[1:]])
+    return means
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--pairs", type=Path, action="append", required=True,
+                        help="folder with blur/ and sharp/ (repeatable): real pairs, or synthetic ones to compare")
+    parser.add_argument("--model", type=Path, action="append", default=[], help="ONNX model (repeatable)")
+    parser.add_argument("--factors", type=int, nargs="+", default=[2, 4, 8], help="shrink factors F")
+    parser.add_argument("--limit", type=int, default=None, help="at most this many pairs per folder")
+    parser.add_argument("--threads", type=int, default=None, help="ONNX Runtime threads")
+    args = parser.parse_args()
+    if any(factor < 1 for factor in args.factors):
+        parser.error("--factors must be positive integers")
+    models = {path.stem: deblur_function(path, args.threads) for path in args.model}
+    multiple = int(np.lcm.reduce(args.factors))
+    rows = []
+    for folder in args.pairs:
+        for blurred_path, sharp_path in folder_pairs(folder)[:args.limit]:
+            blurred, sharp = (crop_to_multiple(read_image_rgb(path), multiple) for path in (blurred_path, sharp_path))
+            rows += [[folder.name, blurred_path.stem] + row for row in pair_rows(blurred, sharp, args.factors, models)]
+        rows += mean_rows(rows, folder.name, args.factors)
+    print("gains in dB over the blurred input; headroom: a perfect deblurrer at 1/F, its correction upsampled\n")
+    print_table(rows, list(models))
+
+
+if __name__ == "__main__":
+    main()
