@@ -21,9 +21,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from real_pair_kernels import deblur_function  # beside this script (benchmarks/ is on sys.path when run)
+
 from deblur.metrics import psnr
-from deblur.runtime.backends.registry import open_backend
-from deblur.runtime.tiling import run_padded
 from deblur.train.data.images import read_image_rgb
 from deblur.train.data.pair_lists import folder_pairs
 
@@ -51,30 +51,20 @@ def crop_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
     return image[:height - height % multiple, :width - width % multiple]
 
 
-def deblur_function(path: Path, threads: int | None):
-    """HxWx3 float RGB -> deblurred, any size, through the runtime's backend (what deblur-run uses)."""
-    backend = open_backend(path, threads=threads)
-
-    def deblur(image: np.ndarray) -> np.ndarray:
-        chw = np.ascontiguousarray(image.transpose(2, 0, 1))[None]
-        return run_padded(chw, backend.infer, backend.model.size_multiple)[0].transpose(1, 2, 0)
-
-    return deblur
-
-
 def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models: dict) -> list[list[str]]:
     """One row per factor: headroom, then each model's full-size, coarse-pass and 1/F gains (dB)."""
-    full_gains = {name: psnr(deblur(blurred), sharp) - psnr(blurred, sharp) for name, deblur in models.items()}
+    input_psnr = psnr(blurred, sharp)
+    full_gains = {name: psnr(deblur(blurred), sharp) - input_psnr for name, deblur in models.items()}
     rows = []
     for factor in factors:
         small_blurred, small_sharp = shrink(blurred, factor), shrink(sharp, factor)
-        input_psnr = psnr(blurred, sharp)
-        row = [str(factor), f"{psnr(small_blurred, small_sharp):.2f}",
+        small_input_psnr = psnr(small_blurred, small_sharp)
+        row = [str(factor), f"{small_input_psnr:.2f}",
                f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}"]
         for name, deblur in models.items():
             small_output = deblur(small_blurred)
             coarse_gain = psnr(coarse_corrected(blurred, small_output, factor), sharp) - input_psnr
-            small_gain = psnr(small_output, small_sharp) - psnr(small_blurred, small_sharp)
+            small_gain = psnr(small_output, small_sharp) - small_input_psnr
             row += [f"{full_gains[name]:+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}"]
         rows.append(row)
     return rows

@@ -1,4 +1,4 @@
-"""benchmarks/coarse_pass.py and coarse_pass_onnx.py: the coarse correction, its headroom, the table, the composed ONNX."""
+"""benchmarks/coarse_pass.py and coarse_pass_onnx.py: the coarse correction, headroom, table and composed ONNX."""
 
 import sys
 
@@ -36,8 +36,8 @@ def test_rows_for_an_identity_model_show_headroom_and_no_gain(tmp_path, identity
     for side, image in (("blur", blurred), ("sharp", sharp)):
         (tmp_path / "synthetic" / side).mkdir(parents=True)
         cv2.imwrite(str(tmp_path / "synthetic" / side / "a.png"), (image * 255).round().astype(np.uint8))
-    monkeypatch.setattr(sys, "argv", ["coarse_pass.py", "--pairs", str(tmp_path / "synthetic"), "--model", str(identity_onnx),
-                                      "--factors", "2", "4", "--threads", "1"])
+    monkeypatch.setattr(sys, "argv", ["coarse_pass.py", "--pairs", str(tmp_path / "synthetic"),
+                                      "--model", str(identity_onnx), "--factors", "2", "4", "--threads", "1"])
     coarse.main()
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synthetic |")]
     rows = [line.split(" | ") for line in lines]

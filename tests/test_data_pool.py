@@ -63,20 +63,21 @@ def test_pool_cli_writes_a_pool_and_refuses_bad_input(photos: Path, tmp_path: Pa
                                  "--workers", "2", "--quiet"])
     assert result.exit_code == 0, result.output
     assert "4 pairs" in result.output and len(list((tmp_path / "pool" / "blur").iterdir())) == 4
+    def held_out_pair(crop: int) -> np.ndarray:  # blurred image of item 1 of the recipe's test split
+        return build_dataset("synthetic", photos, "test", crop=crop, seed=5, length=2,
+                             blur=BlurSettings(length=(4.0, 12.0), h264_probability=0.5)).numpy_item(1)[0]
+
     held_out = runner.invoke(app, [str(config), "--data", str(photos), "-o", str(tmp_path / "held"), "--count", "2",
                                    "--split", "test", "--seed", "5", "--workers", "1", "--quiet"])
     assert held_out.exit_code == 0, held_out.output
-    expected, _ = build_dataset("synthetic", photos, "test", crop=32, seed=5, length=2,
-                                blur=BlurSettings(length=(4.0, 12.0), h264_probability=0.5)).numpy_item(1)
     stored = cv2.imread(str(tmp_path / "held" / "blur" / pair_name(1)))[..., ::-1].astype(np.float32) / 255
-    np.testing.assert_allclose(stored, expected, atol=0.5 / 255 + 1e-6)  # the held-out photos' test pairs
+    np.testing.assert_allclose(stored, held_out_pair(32), atol=0.5 / 255 + 1e-6)  # the held-out photos' test pairs
     shrunk = runner.invoke(app, [str(config), "--data", str(photos), "-o", str(tmp_path / "small"), "--count", "2",
                                  "--split", "test", "--seed", "5", "--workers", "1", "--shrink", "2", "--quiet"])
     assert shrunk.exit_code == 0, shrunk.output  # pairs made at 64 px, stored at the recipe's 32
-    large, _ = build_dataset("synthetic", photos, "test", crop=64, seed=5, length=2,
-                             blur=BlurSettings(length=(4.0, 12.0), h264_probability=0.5)).numpy_item(1)
     small = cv2.imread(str(tmp_path / "small" / "blur" / pair_name(1)))[..., ::-1].astype(np.float32) / 255
-    np.testing.assert_allclose(small, cv2.resize(large, (32, 32), interpolation=cv2.INTER_AREA), atol=0.5 / 255 + 1e-6)
+    expected = cv2.resize(held_out_pair(64), (32, 32), interpolation=cv2.INTER_AREA)
+    np.testing.assert_allclose(small, expected, atol=0.5 / 255 + 1e-6)
     bad_split = runner.invoke(app, [str(config), "--data", str(photos), "-o", str(tmp_path / "p4"), "--split", "all"])
     assert bad_split.exit_code == 2 and "unknown split" in bad_split.output
     missing = runner.invoke(app, [str(config), "--data", str(tmp_path / "nowhere"), "-o", str(tmp_path / "p2")])
