@@ -6,7 +6,12 @@ synthetic pairs to compare with) and every factor F of ``--factors``:
   difference of the area-shrunk sharp and blurred frames. What any coarse pass at that scale can gain at
   most; the finer detail it cannot restore;
 - for each ``--model``: its gain at full size, its gain as a coarse pass (run on the frame shrunk by F, its
-  correction upsampled and added), and its gain at 1/F scored against the shrunk sharp frame.
+  correction upsampled and added), and its gain at 1/F scored against the shrunk sharp frame;
+- **level**: how much brighter the blurred frame, and each model's full-size output, is than the sharp frame
+  on average (8-bit codes). Blur averaged in linear light brightens high-contrast content; a model trained
+  on such pairs learns to darken, which costs it on frames whose blur did not brighten.
+- **concentration**: the share of the squared error held by the worst tenth of 32 px blocks: local blur
+  (people and cars near the camera) concentrates it, camera shake over the whole frame spreads it.
 A large headroom with a small model gain says the model, not the scale, is what is missing; a model that
 gains on synthetic pairs at 1/F but not on real ones at the same scale meets a difference in the blur, not
 in its length. For diagnosis and reporting only: the real pairs are never trained or tuned on.
@@ -51,29 +56,48 @@ def crop_to_multiple(image: np.ndarray, multiple: int) -> np.ndarray:
     return image[:height - height % multiple, :width - width % multiple]
 
 
+def level_shift(image: np.ndarray, sharp: np.ndarray) -> float:
+    """How much brighter ``image`` is than ``sharp`` on average, in 8-bit code values."""
+    return 255.0 * float(image.mean() - sharp.mean())
+
+
+def worst_block_share(blurred: np.ndarray, sharp: np.ndarray, block: int = 32, fraction: float = 0.1) -> float:
+    """The share of the squared error held by the worst ``fraction`` of ``block`` x ``block`` blocks: high when
+    the blur is local (moving people and cars), low when it covers the frame."""
+    error = ((blurred - sharp) ** 2).mean(axis=2)
+    rows, cols = error.shape[0] // block, error.shape[1] // block
+    blocks = np.sort(error[:rows * block, :cols * block].reshape(rows, block, cols, block).sum(axis=(1, 3)).ravel())
+    worst = blocks[::-1][:max(1, int(len(blocks) * fraction))]
+    return float(worst.sum() / max(blocks.sum(), 1e-12))
+
+
 def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models: dict) -> list[list[str]]:
-    """One row per factor: headroom, then each model's full-size, coarse-pass and 1/F gains (dB)."""
+    """One row per factor: headroom, the blurred frame's level shift and error concentration, then each model's
+    full-size gain (dB) and level shift (codes), coarse-pass and 1/F gains (dB)."""
     input_psnr = psnr(blurred, sharp)
-    full_gains = {name: psnr(deblur(blurred), sharp) - input_psnr for name, deblur in models.items()}
+    full_outputs = {name: deblur(blurred) for name, deblur in models.items()}
     rows = []
     for factor in factors:
         small_blurred, small_sharp = shrink(blurred, factor), shrink(sharp, factor)
         small_input_psnr = psnr(small_blurred, small_sharp)
         row = [str(factor), f"{small_input_psnr:.2f}",
-               f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}"]
+               f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}",
+               f"{level_shift(blurred, sharp):+.2f}", f"{100 * worst_block_share(blurred, sharp):.2f}"]
         for name, deblur in models.items():
             small_output = deblur(small_blurred)
             coarse_gain = psnr(coarse_corrected(blurred, small_output, factor), sharp) - input_psnr
             small_gain = psnr(small_output, small_sharp) - small_input_psnr
-            row += [f"{full_gains[name]:+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}"]
+            row += [f"{psnr(full_outputs[name], sharp) - input_psnr:+.2f}",
+                    f"{level_shift(full_outputs[name], sharp):+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}"]
         rows.append(row)
     return rows
 
 
 def print_table(rows: list[list[str]], model_names: list[str]) -> None:
-    header = ["pairs", "pair", "F", "input PSNR at 1/F", "headroom at 1/F"]
+    header = ["pairs", "pair", "F", "input PSNR at 1/F", "headroom at 1/F", "blurred - sharp level",
+              "worst 10 % of blocks, % of error"]
     for name in model_names:
-        header += [f"{name}: full size", f"{name}: coarse pass", f"{name}: at 1/F"]
+        header += [f"{name}: full size", f"{name}: level", f"{name}: coarse pass", f"{name}: at 1/F"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -86,8 +110,9 @@ def mean_rows(rows: list[list[str]], folder: str, factors: list[int]) -> list[li
     for factor in factors:
         selected = [row for row in rows if row[0] == folder and row[2] == str(factor)]
         columns = np.array([[float(cell) for cell in row[3:]] for row in selected]).mean(axis=0)
-        means.append([folder, f"**mean of {len(selected)}**", str(factor), f"{columns[0]:.2f}"]
-                     + [f"{value:+.2f}" for value in columns[1:]])
+        signed = [cell[0] in "+-" for cell in selected[0][3:]]  # gains and shifts keep their sign
+        means.append([folder, f"**mean of {len(selected)}**", str(factor)]
+                     + [f"{value:+.2f}" if sign else f"{value:.2f}" for value, sign in zip(columns, signed)])
     return means
 
 
@@ -110,7 +135,8 @@ def main() -> None:
             blurred, sharp = (crop_to_multiple(read_image_rgb(path), multiple) for path in (blurred_path, sharp_path))
             rows += [[folder.name, blurred_path.stem] + row for row in pair_rows(blurred, sharp, args.factors, models)]
         rows += mean_rows(rows, folder.name, args.factors)
-    print("gains in dB over the blurred input; headroom: a perfect deblurrer at 1/F, its correction upsampled\n")
+    print("gains in dB over the blurred input; headroom: a perfect deblurrer at 1/F, its correction upsampled;\n"
+          "level: mean brightness minus the sharp frame's, in 8-bit codes (blurred frame; model output at full size)\n")
     print_table(rows, list(models))
 
 

@@ -4,6 +4,7 @@ import sys
 
 import cv2
 import numpy as np
+import pytest
 import torch
 from benchmark_scripts import load_benchmark
 
@@ -28,6 +29,16 @@ def test_a_coarse_correction_restores_what_the_shrunk_frames_differ_by():
     assert np.abs(coarse.shrink(corrected, 4) - coarse.shrink(sharp, 4)).mean() < 0.02
 
 
+def test_local_blur_concentrates_the_error_in_few_blocks():
+    rng = np.random.default_rng(4)
+    sharp = rng.random((128, 128, 3)).astype(np.float32)
+    everywhere = cv2.blur(sharp, (7, 1))
+    local = sharp.copy()
+    local[:32, :32] = everywhere[:32, :32]  # one block of 16 blurred
+    assert coarse.worst_block_share(local, sharp, block=32, fraction=0.1) == pytest.approx(1.0)
+    assert coarse.worst_block_share(everywhere, sharp, block=32, fraction=0.1) < 0.2
+
+
 def test_rows_for_an_identity_model_show_headroom_and_no_gain(tmp_path, identity_onnx, monkeypatch, capsys):
     rng = np.random.default_rng(2)
     sharp = (cv2.resize(rng.random((12, 20, 3)).astype(np.float32), (84, 52), interpolation=cv2.INTER_CUBIC)
@@ -42,9 +53,13 @@ def test_rows_for_an_identity_model_show_headroom_and_no_gain(tmp_path, identity
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| synthetic |")]
     rows = [line.split(" | ") for line in lines]
     assert [row[2] for row in rows] == ["2", "4", "2", "4"]  # two factors, then their means
+    level = (np.round(blurred * 255) - np.round(sharp * 255)).mean()  # codes, as the PNGs hold them
     for row in rows:
-        headroom, full, coarse_gain, small = (float(cell.strip(" |")) for cell in row[4:8])
+        headroom, blurred_level, share, full, full_level, coarse_gain, small = (float(cell.strip(" |"))
+                                                                                for cell in row[4:11])
+        assert 10 < share < 100  # a uniform blur of random texture: spread, not all in one block
         assert headroom > 0.5 and full == coarse_gain == small == 0.0
+        assert blurred_level == full_level == pytest.approx(level, abs=0.006)  # the identity keeps the level
 
 
 def test_a_composed_coarse_pass_runs_in_the_runtime_as_it_does_in_torch(tmp_path):

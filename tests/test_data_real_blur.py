@@ -39,6 +39,29 @@ def test_heavy_tailed_lengths_stay_in_range_with_most_in_the_middle():
     assert np.mean(lengths > 40) > 0.03  # a real tail, not a hard cap at 40
 
 
+def test_moving_objects_draw_their_own_longer_paths():
+    settings = BlurSettings(length=(4, 72), length_median=18, length_spread=0.55, object_length=(12, 120),
+                            object_length_median=48)
+    rng = np.random.default_rng(0)
+    lengths = np.array([blur_synthesis._draw_object_length(rng, settings) for _ in range(4000)])
+    assert lengths.min() >= 12 and lengths.max() <= 120
+    assert np.median(lengths) == pytest.approx(48, rel=0.05)
+    # A still camera and one object: the object's sub-frame path is as long as its drawn length.
+    still = dataclasses.replace(CLEAN, length=(0, 0), moving_object_probability=1, object_length=(40, 40))
+    box = (0, 0, 128, 128)
+    camera, layers = blur_synthesis._sample_scene(np.random.default_rng(2), still, box, (128, 128))
+    points = camera_path.box_points(*box)
+    assert camera_path.path_length(camera_path.apply(camera, points)) == pytest.approx(0, abs=1e-6)
+    assert camera_path.path_length(camera_path.apply(layers[0].matrices, points)) == pytest.approx(40, rel=1e-3)
+
+
+def test_objects_follow_the_camera_lengths_unless_given_their_own():
+    settings = BlurSettings(length=(4, 72), length_median=18)
+    first, second = np.random.default_rng(7), np.random.default_rng(7)
+    assert [blur_synthesis._draw_object_length(first, settings) for _ in range(5)] == \
+        [blur_synthesis._draw_length(second, settings) for _ in range(5)]
+
+
 def test_kinked_paths_turn_sharply_once():
     curve = camera_path.kinked_curve(np.random.default_rng(3), 0.0, (90, 90))
     steps = np.diff(curve, axis=0)
@@ -135,6 +158,10 @@ def test_new_settings_are_validated():
         BlurSettings(length_median=0)
     with pytest.raises(DataError, match="max_objects"):
         BlurSettings(max_objects=0)
+    with pytest.raises(DataError, match="object_length"):
+        BlurSettings(object_length=(50, 20))
+    with pytest.raises(DataError, match="object_length_median"):
+        BlurSettings(object_length_median=40)
     with pytest.raises(DataError, match="h264_crf"):
         BlurSettings(h264_crf=(10, 60))
     with pytest.raises(DataError, match="probability"):

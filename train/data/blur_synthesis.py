@@ -50,7 +50,11 @@ class BlurSettings:
     discrete_probability / discrete_frames: chance of averaging only a few discrete frames (GoPro averaged
         7-13 frames of 240 fps video: long blur then shows ghosted copies) and their count range.
     moving_object_probability / max_objects: chance of independently moving soft-edged objects (ellipses or
-        boxes, each on its own path with a length drawn like the camera's) and their largest count.
+        boxes, each on its own path) and their largest count.
+    object_length / object_length_median: the objects' own path lengths, drawn like the camera's (uniform over
+        ``object_length``, or log-normal about ``object_length_median`` with ``length_spread``, clipped to it);
+        when ``object_length`` is None they are drawn exactly as the camera's length. People and cars near the
+        camera move much further over an exposure than the camera shakes.
     depth_probability / depth_parallax: chance of a depth region (an irregular 20-60 % of the box) whose
         translation is the camera's times a parallax factor drawn log-uniformly from ``depth_parallax``.
     highlight_probability / highlight_gain: chance and range of the factor by which near-white pixels are
@@ -87,6 +91,8 @@ class BlurSettings:
     discrete_probability: float = 0.0
     discrete_frames: tuple[int, int] = (7, 13)
     max_objects: int = 1
+    object_length: tuple[float, float] | None = None
+    object_length_median: float | None = None
     depth_probability: float = 0.0
     depth_parallax: tuple[float, float] = (0.4, 2.5)
     highlight_probability: float = 0.0
@@ -117,6 +123,13 @@ class BlurSettings:
         if self.length_median is not None and not (self.length_median > 0 and self.length_spread >= 0):
             raise DataError(f"blur settings need length_median > 0 and length_spread >= 0, "
                             f"got {self.length_median}, {self.length_spread}")
+        if self.object_length is not None and not 0 <= self.object_length[0] <= self.object_length[1]:
+            raise DataError(f"blur setting object_length must be a range 0 <= low <= high, got {self.object_length}")
+        if self.object_length_median is not None and (self.object_length is None or self.object_length_median <= 0
+                                                      or self.length_spread < 0):
+            raise DataError(f"blur setting object_length_median needs object_length, a median > 0 and "
+                            f"length_spread >= 0, got {self.object_length_median}, {self.object_length}, "
+                            f"{self.length_spread}")
         if self.max_objects < 1 or self.discrete_frames[0] < 1 or self.highlight_gain[0] < 1:
             raise DataError(f"blur settings need max_objects >= 1, discrete_frames >= 1 and highlight_gain >= 1, "
                             f"got {self.max_objects}, {self.discrete_frames}, {self.highlight_gain}")
@@ -209,11 +222,21 @@ def _chance(rng: np.random.Generator, probability: float) -> bool:
 
 
 def _draw_length(rng: np.random.Generator, settings: BlurSettings) -> float:
-    """A blur length: uniform over ``length``, or log-normal about ``length_median`` clipped to ``length``."""
-    if settings.length_median is None:
-        return rng.uniform(*settings.length)
-    return float(np.clip(settings.length_median * math.exp(settings.length_spread * rng.standard_normal()),
-                         *settings.length))
+    """A camera blur length: uniform over ``length``, or log-normal about ``length_median`` clipped to it."""
+    return _draw_from(rng, settings.length, settings.length_median, settings.length_spread)
+
+
+def _draw_object_length(rng: np.random.Generator, settings: BlurSettings) -> float:
+    """A moving object's own path length: from ``object_length`` when set, else like the camera's."""
+    if settings.object_length is None:
+        return _draw_length(rng, settings)
+    return _draw_from(rng, settings.object_length, settings.object_length_median, settings.length_spread)
+
+
+def _draw_from(rng: np.random.Generator, span: tuple[float, float], median: float | None, spread: float) -> float:
+    if median is None:
+        return rng.uniform(*span)
+    return float(np.clip(median * math.exp(spread * rng.standard_normal()), *span))
 
 
 def _sample_scene(rng, settings, box, image_hw) -> tuple[np.ndarray, list[scene_layers.Layer]]:
@@ -232,7 +255,7 @@ def _sample_scene(rng, settings, box, image_hw) -> tuple[np.ndarray, list[scene_
     objects = 0
     if rng.random() < settings.moving_object_probability:
         objects = int(rng.integers(1, settings.max_objects + 1)) if settings.max_objects > 1 else 1
-    object_lengths = [_draw_length(rng, settings) for _ in range(objects)]
+    object_lengths = [_draw_object_length(rng, settings) for _ in range(objects)]
     parallax = math.exp(rng.uniform(*np.log(settings.depth_parallax))) if _chance(rng, settings.depth_probability) \
         else None
     longest = max([length, length * (parallax or 0)] + object_lengths)
