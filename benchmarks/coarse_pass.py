@@ -10,6 +10,8 @@ synthetic pairs to compare with) and every factor F of ``--factors``:
 - **level**: how much brighter the blurred frame, and each model's full-size output, is than the sharp frame
   on average (8-bit codes). Blur averaged in linear light brightens high-contrast content; a model trained
   on such pairs learns to darken, which costs it on frames whose blur did not brighten.
+- **alignment**: the cosine between a model's correction at 1/F and the one needed there (sharp − blurred):
+  whether it recognises the blur at all, apart from how far it goes;
 - **concentration**: the share of the squared error held by the worst tenth of 32 px blocks: local blur
   (people and cars near the camera) concentrates it, camera shake over the whole frame spreads it.
 A large headroom with a small model gain says the model, not the scale, is what is missing; a model that
@@ -71,9 +73,17 @@ def worst_block_share(blurred: np.ndarray, sharp: np.ndarray, block: int = 32, f
     return float(worst.sum() / max(blocks.sum(), 1e-12))
 
 
+def correction_alignment(blurred: np.ndarray, output: np.ndarray, sharp: np.ndarray) -> float:
+    """Cosine between the model's correction (output - blurred) and the one needed (sharp - blurred): 1 is the
+    right direction, 0 unrelated; with its size it sets the gain, so a low gain with a high alignment says the
+    model corrects too little, a low alignment that it does not recognise the blur."""
+    made, needed = (output - blurred).ravel(), (sharp - blurred).ravel()
+    return float(made @ needed / max(np.linalg.norm(made) * np.linalg.norm(needed), 1e-12))
+
+
 def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models: dict) -> list[list[str]]:
     """One row per factor: headroom, the blurred frame's level shift and error concentration, then each model's
-    full-size gain (dB) and level shift (codes), coarse-pass and 1/F gains (dB)."""
+    full-size gain (dB) and level shift (codes), coarse-pass and 1/F gains (dB), alignment of its 1/F correction."""
     input_psnr = psnr(blurred, sharp)
     full_outputs = {name: deblur(blurred) for name, deblur in models.items()}
     rows = []
@@ -88,7 +98,8 @@ def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models
             coarse_gain = psnr(coarse_corrected(blurred, small_output, factor), sharp) - input_psnr
             small_gain = psnr(small_output, small_sharp) - small_input_psnr
             row += [f"{psnr(full_outputs[name], sharp) - input_psnr:+.2f}",
-                    f"{level_shift(full_outputs[name], sharp):+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}"]
+                    f"{level_shift(full_outputs[name], sharp):+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}",
+                    f"{correction_alignment(small_blurred, small_output, small_sharp):+.2f}"]
         rows.append(row)
     return rows
 
@@ -97,7 +108,8 @@ def print_table(rows: list[list[str]], model_names: list[str]) -> None:
     header = ["pairs", "pair", "F", "input PSNR at 1/F", "headroom at 1/F", "blurred - sharp level",
               "worst 10 % of blocks, % of error"]
     for name in model_names:
-        header += [f"{name}: full size", f"{name}: level", f"{name}: coarse pass", f"{name}: at 1/F"]
+        header += [f"{name}: full size", f"{name}: level", f"{name}: coarse pass", f"{name}: at 1/F",
+                   f"{name}: alignment at 1/F"]
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
     for row in rows:
@@ -136,7 +148,8 @@ def main() -> None:
             rows += [[folder.name, blurred_path.stem] + row for row in pair_rows(blurred, sharp, args.factors, models)]
         rows += mean_rows(rows, folder.name, args.factors)
     print("gains in dB over the blurred input; headroom: a perfect deblurrer at 1/F, its correction upsampled;\n"
-          "level: mean brightness minus the sharp frame's, in 8-bit codes (blurred frame; model output at full size)\n")
+          "level: mean brightness minus the sharp frame's, in 8-bit codes (blurred frame; model output at full size);\n"
+          "alignment: cosine of the model's correction at 1/F with the needed one\n")
     print_table(rows, list(models))
 
 

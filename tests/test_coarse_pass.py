@@ -39,6 +39,15 @@ def test_local_blur_concentrates_the_error_in_few_blocks():
     assert coarse.worst_block_share(everywhere, sharp, block=32, fraction=0.1) < 0.2
 
 
+def test_alignment_is_one_for_the_right_correction_and_negative_for_the_wrong_one():
+    rng = np.random.default_rng(5)
+    sharp = rng.random((16, 16, 3)).astype(np.float32)
+    blurred = cv2.blur(sharp, (5, 1))
+    halfway = blurred + 0.3 * (sharp - blurred)
+    assert coarse.correction_alignment(blurred, halfway, sharp) == pytest.approx(1.0)
+    assert coarse.correction_alignment(blurred, 2 * blurred - halfway, sharp) == pytest.approx(-1.0)
+
+
 def test_rows_for_an_identity_model_show_headroom_and_no_gain(tmp_path, identity_onnx, monkeypatch, capsys):
     rng = np.random.default_rng(2)
     sharp = (cv2.resize(rng.random((12, 20, 3)).astype(np.float32), (84, 52), interpolation=cv2.INTER_CUBIC)
@@ -55,8 +64,9 @@ def test_rows_for_an_identity_model_show_headroom_and_no_gain(tmp_path, identity
     assert [row[2] for row in rows] == ["2", "4", "2", "4"]  # two factors, then their means
     level = (np.round(blurred * 255) - np.round(sharp * 255)).mean()  # codes, as the PNGs hold them
     for row in rows:
-        headroom, blurred_level, share, full, full_level, coarse_gain, small = (float(cell.strip(" |"))
-                                                                                for cell in row[4:11])
+        headroom, blurred_level, share, full, full_level, coarse_gain, small, alignment = (
+            float(cell.strip(" |")) for cell in row[4:12])
+        assert alignment == 0.0  # the identity corrects nothing
         assert 10 < share < 100  # a uniform blur of random texture: spread, not all in one block
         assert headroom > 0.5 and full == coarse_gain == small == 0.0
         assert blurred_level == full_level == pytest.approx(level, abs=0.006)  # the identity keeps the level
