@@ -85,21 +85,23 @@ def pair_rows(blurred: np.ndarray, sharp: np.ndarray, factors: list[int], models
     """One row per factor: headroom, the blurred frame's level shift and error concentration, then each model's
     full-size gain (dB) and level shift (codes), coarse-pass and 1/F gains (dB), alignment of its 1/F correction."""
     input_psnr = psnr(blurred, sharp)
-    full_outputs = {name: deblur(blurred) for name, deblur in models.items()}
+    blurred_cells = [f"{level_shift(blurred, sharp):+.2f}", f"{100 * worst_block_share(blurred, sharp):.2f}"]
+    full_cells = {}  # each model's full-size gain and level: the same for every factor
+    for name, deblur in models.items():
+        output = deblur(blurred)
+        full_cells[name] = [f"{psnr(output, sharp) - input_psnr:+.2f}", f"{level_shift(output, sharp):+.2f}"]
     rows = []
     for factor in factors:
         small_blurred, small_sharp = shrink(blurred, factor), shrink(sharp, factor)
         small_input_psnr = psnr(small_blurred, small_sharp)
         row = [str(factor), f"{small_input_psnr:.2f}",
-               f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}",
-               f"{level_shift(blurred, sharp):+.2f}", f"{100 * worst_block_share(blurred, sharp):.2f}"]
+               f"{psnr(coarse_corrected(blurred, small_sharp, factor), sharp) - input_psnr:+.2f}"] + blurred_cells
         for name, deblur in models.items():
             small_output = deblur(small_blurred)
             coarse_gain = psnr(coarse_corrected(blurred, small_output, factor), sharp) - input_psnr
             small_gain = psnr(small_output, small_sharp) - small_input_psnr
-            row += [f"{psnr(full_outputs[name], sharp) - input_psnr:+.2f}",
-                    f"{level_shift(full_outputs[name], sharp):+.2f}", f"{coarse_gain:+.2f}", f"{small_gain:+.2f}",
-                    f"{correction_alignment(small_blurred, small_output, small_sharp):+.2f}"]
+            row += full_cells[name] + [f"{coarse_gain:+.2f}", f"{small_gain:+.2f}",
+                                       f"{correction_alignment(small_blurred, small_output, small_sharp):+.2f}"]
         rows.append(row)
     return rows
 

@@ -106,7 +106,9 @@ class BlurSettings:
         if self.sharp_pose not in SHARP_POSES:
             raise DataError(f"blur setting sharp_pose must be one of {list(SHARP_POSES)}, got {self.sharp_pose!r}")
         for name in ("length", "subframes", "shot_noise", "read_noise", "jpeg_quality", "kink_turn_deg",
-                     "discrete_frames", "highlight_gain", "h264_crf"):
+                     "discrete_frames", "highlight_gain", "h264_crf", "object_length"):
+            if getattr(self, name) is None:  # object_length: unset, objects follow the camera's lengths
+                continue
             low, high = getattr(self, name)
             if not 0 <= low <= high:
                 raise DataError(f"blur setting {name} must be a range 0 <= low <= high, got {(low, high)}")
@@ -123,8 +125,6 @@ class BlurSettings:
         if self.length_median is not None and not (self.length_median > 0 and self.length_spread >= 0):
             raise DataError(f"blur settings need length_median > 0 and length_spread >= 0, "
                             f"got {self.length_median}, {self.length_spread}")
-        if self.object_length is not None and not 0 <= self.object_length[0] <= self.object_length[1]:
-            raise DataError(f"blur setting object_length must be a range 0 <= low <= high, got {self.object_length}")
         if self.object_length_median is not None and (self.object_length is None or self.object_length_median <= 0
                                                       or self.length_spread < 0):
             raise DataError(f"blur setting object_length_median needs object_length, a median > 0 and "
