@@ -3,8 +3,9 @@
 For every pair of ``--real-pairs`` (``blur/``, ``sharp/``) the script fits the single kernel that best maps
 the sharp frame's luma gradients onto the blurred frame's (regularised least squares in the Fourier
 domain, Hann-windowed; weights under 10 % of the peak dropped), then blurs the sharp frame with that kernel
-in linear light, uniformly, and rounds to 8 bits. Each ``--model`` is scored on the real blurred frame and
-on this re-blurred one:
+in linear light, uniformly, and rounds to 8 bits; and once more averaging code values, as GoPro's standard
+blurred frames were made (no tone curve). Each ``--model`` is scored on the real blurred frame and on these
+re-blurred ones:
 - a model that gains on the re-blurred frame but not on the real one meets something in real footage
   beyond the average kernel (blur that varies across the frame, moving objects, noise, compression, the
   camera's tone curve);
@@ -32,6 +33,7 @@ from deblur.train.data.images import read_image_rgb
 from deblur.train.data.pair_lists import folder_pairs
 
 SUPPORT_FRACTION = 0.1  # kernel weights below this fraction of the peak are fitting noise
+UNIFORM, UNIFORM_CODES = "fitted kernel, uniform", "fitted kernel, uniform, in codes"
 
 
 def luma(rgb: np.ndarray) -> np.ndarray:
@@ -77,9 +79,12 @@ def kernel_shape(kernel: np.ndarray) -> dict[str, float]:
             "peak_mass": float(kernel[near_peak].sum())}
 
 
-def blur_uniformly(sharp: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """``sharp`` (sRGB, HxWx3) convolved with ``kernel`` in linear light, rounded to 8 bits."""
+def blur_uniformly(sharp: np.ndarray, kernel: np.ndarray, in_codes: bool = False) -> np.ndarray:
+    """``sharp`` (sRGB, HxWx3) convolved with ``kernel`` in linear light (or in code values, as GoPro's
+    standard blurred frames were averaged), rounded to 8 bits."""
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])  # filter2D correlates
+    if in_codes:
+        return np.round(cv2.filter2D(sharp, -1, flipped, borderType=cv2.BORDER_REFLECT) * 255).astype(np.float32) / 255
     linear = cv2.filter2D(srgb_to_linear(sharp), -1, flipped, borderType=cv2.BORDER_REFLECT)
     return np.round(linear_to_srgb(linear) * 255).astype(np.float32) / 255
 
@@ -132,8 +137,9 @@ def main() -> None:
         blurred, sharp = read_image_rgb(pair.blurred), read_image_rgb(pair.sharp)
         kernel = fit_kernel(luma(blurred), luma(sharp), args.radius)
         reblurred = blur_uniformly(sharp, kernel)
+        in_codes = blur_uniformly(sharp, kernel, in_codes=True)
         name = pair.blurred.stem
-        shapes.append((name, kernel_shape(kernel), psnr(reblurred, blurred)))
+        shapes.append((name, kernel_shape(kernel), psnr(reblurred, blurred), psnr(in_codes, blurred)))
         if args.out:
             cv2.imwrite(str(args.out / f"{name}.kernel.png"), kernel_image(kernel))
         if args.grid:
@@ -142,15 +148,15 @@ def main() -> None:
             if args.out:
                 mosaic = np.vstack([np.hstack([kernel_image(window, 4) for window in row]) for row in windows])
                 cv2.imwrite(str(args.out / f"{name}.grid.png"), mosaic)
-        for blur_name, image in (("real blur", blurred), ("fitted kernel, uniform", reblurred)):
+        for blur_name, image in (("real blur", blurred), (UNIFORM, reblurred), (UNIFORM_CODES, in_codes)):
             before = psnr(image, sharp)
             scores.append((name, blur_name, before, {model: psnr(deblur(image), sharp) - before
                                                      for model, deblur in models.items()}))
     print("| pair | kernel support w x h px | centroid offset px | mass within 1.5 px of peak | "
-          "uniform re-blur vs real blur dB |\n| --- | --- | --- | --- | --- |")
-    for name, shape, match in shapes:
+          "uniform re-blur vs real blur dB | the same averaged in codes dB |\n| --- | --- | --- | --- | --- | --- |")
+    for name, shape, match, match_codes in shapes:
         print(f"| {name} | {shape['width']:.0f} x {shape['height']:.0f} | {shape['centroid']:.1f} | "
-              f"{shape['peak_mass']:.2f} | {match:.2f} |")
+              f"{shape['peak_mass']:.2f} | {match:.2f} | {match_codes:.2f} |")
     for name, rows in grids:
         print(f"\n{name}: kernel support w x h px per window (top row first)\n")
         print("\n".join(" ".join(f"{shape['width']:3.0f}x{shape['height']:<3.0f}" for shape in row) for row in rows))
@@ -158,7 +164,7 @@ def main() -> None:
     print("|" + " --- |" * (3 + len(models)))
     for name, blur_name, before, gains in scores:
         print(f"| {name} | {blur_name} | {before:.2f} | " + " | ".join(f"{gain:+.2f}" for gain in gains.values()) + " |")
-    for blur_name in ("real blur", "fitted kernel, uniform"):
+    for blur_name in ("real blur", UNIFORM, UNIFORM_CODES):
         rows = [gains for _, kind, _, gains in scores if kind == blur_name]
         print(f"| mean | {blur_name} | {np.mean([s[2] for s in scores if s[1] == blur_name]):.2f} | "
               + " | ".join(f"{np.mean([row[model] for row in rows]):+.2f}" for model in models) + " |")

@@ -71,6 +71,28 @@ def test_kinked_paths_turn_sharply_once():
     assert np.abs(curve).max() == pytest.approx(1)
 
 
+def test_dwelling_kinks_slow_down_into_the_corner_on_the_same_path():
+    instant = camera_path.kinked_curve(np.random.default_rng(3), 0.0, (90, 90))
+    dwelling = camera_path.kinked_curve(np.random.default_rng(3), 0.0, (90, 90), dwell=0.25)
+
+    def headings(curve):
+        return np.round(np.degrees(np.arctan2(*np.diff(curve, axis=0).T[::-1])), 6)
+
+    def corner(curve):
+        return curve[np.argmax(headings(curve) != headings(curve)[0])]
+
+    def share_near_corner(curve):
+        samples = camera_path.sample_at(curve, 61)
+        return np.mean(np.linalg.norm(samples - corner(curve), axis=1) < 0.1 * camera_path.path_length(samples[:, None]))
+
+    assert set(headings(dwelling)) == set(headings(instant))  # the same two directions: an L
+    assert share_near_corner(dwelling) > 1.5 * share_near_corner(instant)  # more of the exposure at the corner
+    steps = np.linalg.norm(np.diff(dwelling, axis=0), axis=1)
+    assert steps.min() < 0.2 * steps.max()
+    with pytest.raises(DataError, match="kink_dwell"):
+        BlurSettings(kink_dwell=-0.1)
+
+
 def test_discrete_frames_leave_ghost_copies():
     # A single lit dot blurred over 7 frames of a long straight path shows up to 7 separate copies.
     dot = np.zeros((96, 96, 3), np.float32)
@@ -133,6 +155,25 @@ def test_tone_curves_round_trip_and_keep_the_target():
     _, sharp = synthesize_pair_crop(photo, (0, 0, 96, 96), np.random.default_rng(0),
                                     dataclasses.replace(CLEAN, gamma_probability=1))
     np.testing.assert_allclose(sharp, photo / np.float32(255), atol=1e-7)
+
+
+def test_code_averaging_keeps_the_level_that_linear_light_averaging_raises():
+    """GoPro's standard frames average recorded codes: the mean level stays; linear light brightens the smear."""
+    photo = textured_photo(128)
+    box, settings = (16, 16, 96, 96), dataclasses.replace(CLEAN, length=(20, 20), rotation_deg=0, tilt_deg=0, zoom=0)
+    linear, sharp = synthesize_pair_crop(photo, box, np.random.default_rng(3), settings)
+    codes, same_sharp = synthesize_pair_crop(photo, box, np.random.default_rng(3),
+                                             dataclasses.replace(settings, code_average_probability=1,
+                                                                 highlight_probability=1))
+    np.testing.assert_array_equal(sharp, same_sharp)  # no highlight boost on averaged recorded frames
+    assert linear.mean() - sharp.mean() > 0.01
+    assert abs(codes.mean() - sharp.mean()) < 0.003
+    assert psnr(codes, linear) < 40  # a different blur, not only a level shift
+
+
+def test_code_averaging_probability_is_checked():
+    with pytest.raises(DataError, match="code_average_probability"):
+        BlurSettings(code_average_probability=1.5)
 
 
 def test_h264_round_trip_blocks_like_video_and_keeps_odd_sizes():

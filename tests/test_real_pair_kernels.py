@@ -39,3 +39,13 @@ def test_uniform_reblur_shifts_by_a_shifted_delta_and_rejects_small_images():
     assert moved[10, 12].min() == 1.0 and moved[10, 10].max() == 0.0
     with pytest.raises(ValueError, match="smaller than a kernel"):
         kernels.fit_kernel(np.zeros((20, 20), np.float32), np.zeros((20, 20), np.float32), radius=12)
+
+
+def test_reblur_in_codes_keeps_the_mean_that_linear_light_raises():
+    image = np.zeros((32, 32, 3), np.float32)
+    image[:, ::2] = 1.0  # black and white stripes, a box blur across them
+    box = np.zeros((5, 5), np.float32)
+    box[2, 1:3] = 0.5
+    linear, codes = kernels.blur_uniformly(image, box), kernels.blur_uniformly(image, box, in_codes=True)
+    assert abs(codes.mean() - image.mean()) < 0.02  # mid-grey codes: the mean stays
+    assert linear.mean() > 0.7  # half the light is sRGB code 188, not 128

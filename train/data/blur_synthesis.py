@@ -1,7 +1,8 @@
 """Synthetic motion blur (numpy + OpenCV only, no torch): sharp image in, (blurred, sharp) pair out.
 
-The blurred image is the average, in linear light, of sub-frames: warped copies of the sharp image along a
-random camera path (translation on a smooth or kinked path, roll, yaw/pitch tilt, zoom; see ``camera_path``),
+The blurred image is the average, in linear light (or in code values, as GoPro's standard frames were made), of
+sub-frames: warped copies of the sharp image along a random camera path (translation on a smooth or kinked
+path, roll, yaw/pitch tilt, zoom; see ``camera_path``),
 with optional scene layers that move otherwise (a depth region with its own parallax, several independently
 moving objects that occlude what is behind them; see ``scene_layers``), highlights pushed past the white point
 before averaging and clipped after (light streaks), then sensor noise, a camera tone curve (sRGB or a power
@@ -47,6 +48,8 @@ class BlurSettings:
         log) clipped to ``length``: heavy-tailed like real footage; otherwise uniform over ``length``.
     kink_probability / kink_turn_deg: chance that the translation path turns abruptly once (L-shaped and
         kinked hand-shake paths) and the range of the turn angle.
+    kink_dwell: fraction of the exposure on each side of the turn over which the camera slows to a tenth of its
+        speed at the corner (a hand stops to change direction: the kernel is heaviest there); 0 turns instantly.
     discrete_probability / discrete_frames: chance of averaging only a few discrete frames (GoPro averaged
         7-13 frames of 240 fps video: long blur then shows ghosted copies) and their count range.
     moving_object_probability / max_objects: chance of independently moving soft-edged objects (ellipses or
@@ -60,6 +63,11 @@ class BlurSettings:
     highlight_probability / highlight_gain: chance and range of the factor by which near-white pixels are
         pushed past the white point in linear light before averaging (clipped after; the target is clipped too).
     gamma_probability / gamma: chance of a power-law tone curve with an exponent from ``gamma`` instead of sRGB.
+    code_average_probability: chance that the sub-frames are averaged as recorded 8-bit frames, in code values
+        rather than linear light (no tone curve, no highlights past white: recorded frames are clipped). This is
+        how the GoPro dataset's standard ``blur`` frames were made from 240 fps video (its ``blur_gamma`` used a
+        gamma of 2.2), so GoPro-trained models and GoPro pairs expect it; averaging in linear light brightens
+        the smear of high-contrast content instead.
     h264_probability / h264_crf: chance and CRF range of an H.264 intra-frame round trip (instead of JPEG).
     shot_noise / read_noise: standard deviations in linear light of signal-dependent and constant noise.
     jpeg_probability / jpeg_quality: chance and quality range of a JPEG round trip; otherwise the result is
@@ -88,6 +96,7 @@ class BlurSettings:
     length_spread: float = 0.5
     kink_probability: float = 0.0
     kink_turn_deg: tuple[float, float] = (45.0, 150.0)
+    kink_dwell: float = 0.0
     discrete_probability: float = 0.0
     discrete_frames: tuple[int, int] = (7, 13)
     max_objects: int = 1
@@ -99,6 +108,7 @@ class BlurSettings:
     highlight_gain: tuple[float, float] = (2.0, 12.0)
     gamma_probability: float = 0.0
     gamma: tuple[float, float] = (1.8, 2.6)
+    code_average_probability: float = 0.0
     h264_probability: float = 0.0
     h264_crf: tuple[int, int] = (20, 36)
 
@@ -112,11 +122,12 @@ class BlurSettings:
             low, high = getattr(self, name)
             if not 0 <= low <= high:
                 raise DataError(f"blur setting {name} must be a range 0 <= low <= high, got {(low, high)}")
-        for name in ("rotation_deg", "tilt_deg", "zoom", "curvature"):
+        for name in ("rotation_deg", "tilt_deg", "zoom", "curvature", "kink_dwell"):
             if getattr(self, name) < 0:
                 raise DataError(f"blur setting {name} must be >= 0, got {getattr(self, name)}")
         for name in ("moving_object_probability", "jpeg_probability", "kink_probability", "discrete_probability",
-                     "depth_probability", "highlight_probability", "gamma_probability", "h264_probability"):
+                     "depth_probability", "highlight_probability", "gamma_probability", "h264_probability",
+                     "code_average_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"blur setting {name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.subframes[0] < 1 or self.max_step <= 0:
@@ -180,14 +191,18 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     ``image`` is HxWx3 RGB: uint8/uint16 codes or float32 in [0, 1]. Only the box and a margin around it are
     processed (reflected where the margin leaves the image); the optical centre is the centre of the whole
     image, so roll and zoom blur vary across the box as they would in the full frame. The sharp image is the
-    box itself, except where highlights were pushed past the white point: there it is clipped as the camera
-    would clip it. Returns two float32 HxWx3 RGB arrays in [0, 1] of the box's size.
+    box itself, except where highlights were pushed past the
+    white point: there it is clipped as the camera would clip it. Returns two float32 HxWx3 RGB arrays in [0, 1] of the box's size.
     """
     top, left, height, width = box
     if not (0 <= top and 0 <= left and top + height <= image.shape[0] and left + width <= image.shape[1]):
         raise DataError(f"box {box} does not fit in an image of shape {image.shape}")
     camera, layers = _sample_scene(rng, settings, box, image.shape[:2])
-    response = ResponseCurve(rng.uniform(*settings.gamma) if _chance(rng, settings.gamma_probability) else None)
+    code_average = _chance(rng, settings.code_average_probability)
+    if code_average:
+        response = ResponseCurve(1.0)  # codes are averaged as they are: the tone curve is the identity
+    else:
+        response = ResponseCurve(rng.uniform(*settings.gamma) if _chance(rng, settings.gamma_probability) else None)
     points = camera_path.box_points(top, left, height, width)
     reach = max(np.abs(camera_path.apply(matrices, points) - points).max()
                 for matrices in [camera] + [layer.matrices for layer in layers])
@@ -195,7 +210,10 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     area = (top - margin, left - margin, height + 2 * margin, width + 2 * margin)
     codes = _extract(image, *area)
     linear = response.decode(codes)
-    highlight_gain = rng.uniform(*settings.highlight_gain) if _chance(rng, settings.highlight_probability) else 1.0
+    inner = (margin, margin, height, width)  # the box within the processed area
+    sharp = to_float(cut(codes, inner))
+    highlight = not code_average and _chance(rng, settings.highlight_probability)
+    highlight_gain = rng.uniform(*settings.highlight_gain) if highlight else 1.0
     linear, boosted = _boost_highlights(linear, highlight_gain)
     to_area = _translate(np.array([[-area[1], -area[0]]]))
     from_box = _translate(np.array([[left, top]]))
@@ -208,8 +226,6 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
         moving = [(np.dstack([linear, alpha]), to_area @ layer.matrices @ from_box)
                   for (alpha, _), layer in zip(maps, layers)]
         blurred = _average_layers(background, to_area @ camera @ from_box, moving, (width, height))
-    inner = (margin, margin, height, width)  # the box within the processed area
-    sharp = to_float(cut(codes, inner))
     if boosted is not None:
         clipped = quantize_8bit(response.encode(np.minimum(cut(linear, inner), 1.0)))
         sharp = np.where(cut(boosted, inner)[..., None], clipped, sharp)
@@ -246,7 +262,8 @@ def _sample_scene(rng, settings, box, image_hw) -> tuple[np.ndarray, list[scene_
     focal = max(image_hw) * rng.uniform(*_FOCAL_RANGE)
     center = ((image_hw[1] - 1) / 2, (image_hw[0] - 1) / 2)
     if _chance(rng, settings.kink_probability):
-        shift_curve = camera_path.kinked_curve(rng, rng.uniform(0, settings.curvature) / 4, settings.kink_turn_deg)
+        shift_curve = camera_path.kinked_curve(rng, rng.uniform(0, settings.curvature) / 4, settings.kink_turn_deg,
+                                               settings.kink_dwell)
     else:
         shift_curve = camera_path.smooth_curve(rng, 2, rng.uniform(0, settings.curvature))
     angle_curves = [camera_path.smooth_curve(rng, 1, rng.uniform(0, settings.curvature)) for _ in range(4)]

@@ -15,6 +15,7 @@ import numpy as np
 
 KNOTS = 33  # samples of each curve over the exposure; sub-frames interpolate between them
 _MIDDLE = KNOTS // 2
+_CORNER_SPEED = 0.1  # a dwelling path's speed at its turn, relative to its speed away from it
 
 
 def smooth_curve(rng: np.random.Generator, dims: int, curvature: float) -> np.ndarray:
@@ -32,16 +33,24 @@ def smooth_curve(rng: np.random.Generator, dims: int, curvature: float) -> np.nd
     return position / max(float(np.abs(position).max()), 1e-12)
 
 
-def kinked_curve(rng: np.random.Generator, curvature: float, turn_deg: tuple[float, float]) -> np.ndarray:
+def kinked_curve(rng: np.random.Generator, curvature: float, turn_deg: tuple[float, float],
+                 dwell: float = 0.0) -> np.ndarray:
     """(KNOTS, 2) image-plane path like ``smooth_curve``'s, but the direction of travel turns abruptly once,
     by an angle drawn from ``turn_deg``, at a random time in the middle half of the exposure, and the speed
     changes there: the L-shaped and kinked paths fitted to real GoPro pairs.
+
+    ``dwell`` > 0: over that fraction of the exposure on each side of the turn the speed falls linearly to a
+    tenth at the corner, as a hand slows to change direction, so the blur is heaviest at the corner (as on
+    GoPro's fitted L kernels); 0 turns at full speed. It draws no random numbers.
     """
     angle = rng.uniform(0, 2 * np.pi)
     turn = np.radians(rng.uniform(*turn_deg)) * rng.choice([-1.0, 1.0])
     kink = int(rng.integers(KNOTS // 4, 3 * KNOTS // 4))
     headings = np.where(np.arange(KNOTS - 1) < kink, angle, angle + turn)
     speed = rng.uniform(0.5, 2.0) ** np.where(np.arange(KNOTS - 1) < kink, -0.5, 0.5)
+    if dwell > 0:
+        from_turn = np.abs(np.arange(KNOTS - 1) + 0.5 - kink) / (dwell * (KNOTS - 1))
+        speed = speed * np.clip(from_turn, _CORNER_SPEED, 1.0)
     velocity = np.stack([np.cos(headings), np.sin(headings)], axis=1) * speed[:, None]
     velocity += np.cumsum(rng.standard_normal((KNOTS - 1, 2)) * curvature, axis=0)
     position = np.concatenate([np.zeros((1, 2)), np.cumsum(velocity, axis=0)])
