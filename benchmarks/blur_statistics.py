@@ -6,7 +6,9 @@ filter horizontally and vertically and measure how much of its neighbour-differe
 sharp, 1 is flat. It needs no ground truth, so it applies to real footage. Every set is measured on 256x256
 crops at its own resolution (real frames at camera resolution, synthetic crops from photos whose longer side
 is at most 1280 px), so pixel-sized blur compares with pixel-sized blur. A second column gives the 99th
-percentile of the gradient magnitude (strong edges survive only short blur).
+percentile of the gradient magnitude (strong edges survive only short blur), a third Immerkaer's fast estimate
+of the pixel noise in 8-bit codes (fine texture reads as noise too: it says how much pixel-level detail, noise
+and compression an image carries; real GoPro blurred frames carry far less than crisp photos blurred).
 
     python benchmarks/blur_statistics.py --real ../shared/data/real-blurry --real ../shared/data/real \\
         --real-pairs ../shared/data/real-pairs --photos data/eval-photos \\
@@ -49,6 +51,15 @@ def strong_gradient(rgb: np.ndarray) -> float:
     return float(np.percentile(gradient_magnitude(rgb.astype(np.float32)), 99))
 
 
+def pixel_noise(rgb: np.ndarray) -> float:
+    """Immerkaer's (CVIU 1996) noise estimate of the grey image, in 8-bit codes: the mean absolute response
+    to the difference of two Laplacians, which cancels smooth structure."""
+    grey = cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY) * 255
+    kernel = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+    response = cv2.filter2D(grey, -1, kernel)[1:-1, 1:-1]
+    return float(np.sqrt(np.pi / 2) / 6 * np.abs(response).mean())
+
+
 def crops(image: np.ndarray, rng: np.random.Generator, count: int):
     """Up to ``count`` random CROP x CROP crops of ``image`` (none if it is smaller)."""
     height, width = image.shape[:2]
@@ -81,10 +92,10 @@ def real_images(folder: Path, frames_per_video: int):
 
 
 def measure(images, rng: np.random.Generator, crops_per_image: int) -> np.ndarray:
-    """(N, 2) Crete blur and strong-gradient values of random crops of ``images``."""
-    values = [(crete_blur(crop), strong_gradient(crop))
+    """(N, 3) Crete blur, strong-gradient and pixel-noise values of random crops of ``images``."""
+    values = [(crete_blur(crop), strong_gradient(crop), pixel_noise(crop))
               for _, image in images for crop in crops(image, rng, crops_per_image)]
-    return np.array(values).reshape(-1, 2)
+    return np.array(values).reshape(-1, 3)
 
 
 def synthetic_sets(photos: Path, config: str, count: int):
@@ -98,9 +109,10 @@ def synthetic_sets(photos: Path, config: str, count: int):
 
 
 def row(name: str, values: np.ndarray) -> str:
-    blur, gradient = values[:, 0], values[:, 1]
+    blur, gradient, noise = values[:, 0], values[:, 1], values[:, 2]
     low, middle, high = np.percentile(blur, [10, 50, 90])
-    return f"| {name} | {len(values)} | {low:.3f} / {middle:.3f} / {high:.3f} | {np.median(gradient):.2f} |"
+    return (f"| {name} | {len(values)} | {low:.3f} / {middle:.3f} / {high:.3f} | {np.median(gradient):.2f} | "
+            f"{np.median(noise):.2f} |")
 
 
 def main() -> None:
@@ -123,10 +135,11 @@ def main() -> None:
     for config in args.config:
         blurred, sharp = synthetic_sets(args.photos, config, args.count)
         rows.append(row(f"synthetic {Path(config).stem}: blurred", measure(blurred, rng, 1)))
-    rows.append(row("synthetic: sharp targets", measure(sharp, rng, 1)))
+        rows.append(row(f"synthetic {Path(config).stem}: sharp targets", measure(sharp, rng, 1)))
     print(f"Crete blur metric (0 sharp .. 1 flat) of {CROP}x{CROP} crops: 10th / 50th / 90th percentile; "
-          "median 99th-percentile gradient\n")
-    print("| set | crops | blur metric p10 / p50 / p90 | strong gradient |\n| --- | --- | --- | --- |")
+          "median 99th-percentile gradient; median pixel noise (Immerkaer, 8-bit codes)\n")
+    print("| set | crops | blur metric p10 / p50 / p90 | strong gradient | pixel noise |\n"
+          "| --- | --- | --- | --- | --- |")
     print("\n".join(rows))
 
 

@@ -171,6 +171,38 @@ def test_code_averaging_keeps_the_level_that_linear_light_averaging_raises():
     assert psnr(codes, linear) < 40  # a different blur, not only a level shift
 
 
+def test_averaged_recorded_frames_carry_less_noise_and_no_blocking():
+    grey = np.full((96, 96, 3), 128, np.uint8)
+    settings = dataclasses.replace(CLEAN, length=(20, 20), subframes=(25, 25), shot_noise=(0.02, 0.02),
+                                   read_noise=(0.01, 0.01), quantize=True)
+    recorded = dataclasses.replace(settings, code_average_probability=1)
+    box = (8, 8, 80, 80)
+
+    def blurred(settings):
+        return synthesize_pair_crop(grey, box, np.random.default_rng(0), settings)[0]
+
+    assert blurred(recorded).std() < 0.35 * blurred(settings).std()  # 25 frames: the noise falls by 5
+    np.testing.assert_array_equal(blurred(dataclasses.replace(recorded, jpeg_probability=1, h264_probability=1)),
+                                  blurred(recorded))  # stored losslessly: no JPEG or H.264 on the mean
+
+
+def test_softening_blurs_the_sharp_target_and_every_sub_frame_alike():
+    photo = np.random.default_rng(2).integers(0, 256, (128, 128, 3), dtype=np.uint8)
+    box = (16, 16, 96, 96)
+    still = dataclasses.replace(CLEAN, length=(0, 0), rotation_deg=0, tilt_deg=0, zoom=0, quantize=True)
+    blurred, sharp = synthesize_pair_crop(photo, box, np.random.default_rng(1),
+                                          dataclasses.replace(still, soften_probability=1, soften_sigma=(1, 1)))
+    crisp = photo[16:112, 16:112] / np.float32(255)
+
+    def gradient(image):
+        return np.abs(np.diff(image, axis=1)).mean()
+
+    assert gradient(sharp) < 0.5 * gradient(crisp)
+    assert psnr(blurred, sharp) > 45  # no motion: the blurred frame is the softened one
+    with pytest.raises(DataError, match="soften"):
+        BlurSettings(soften_probability=-1)
+
+
 def test_code_averaging_probability_is_checked():
     with pytest.raises(DataError, match="code_average_probability"):
         BlurSettings(code_average_probability=1.5)

@@ -67,7 +67,11 @@ class BlurSettings:
         rather than linear light (no tone curve, no highlights past white: recorded frames are clipped). This is
         how the GoPro dataset's standard ``blur`` frames were made from 240 fps video (its ``blur_gamma`` used a
         gamma of 2.2), so GoPro-trained models and GoPro pairs expect it; averaging in linear light brightens
-        the smear of high-contrast content instead.
+        the smear of high-contrast content instead. Each recorded frame had its own noise and compression, so
+        the mean has the noise reduced by sqrt(frames) and no blocking (stored losslessly, as GoPro's were).
+    soften_probability / soften_sigma: chance and range of a Gaussian sigma (px, linear light) that softens the
+        photo before anything else, in the sharp target as in every sub-frame: action cameras and phones
+        record softer frames than crisp downscaled photos (docs/data.md, "Averaged in linear light or in codes").
     h264_probability / h264_crf: chance and CRF range of an H.264 intra-frame round trip (instead of JPEG).
     shot_noise / read_noise: standard deviations in linear light of signal-dependent and constant noise.
     jpeg_probability / jpeg_quality: chance and quality range of a JPEG round trip; otherwise the result is
@@ -109,6 +113,8 @@ class BlurSettings:
     gamma_probability: float = 0.0
     gamma: tuple[float, float] = (1.8, 2.6)
     code_average_probability: float = 0.0
+    soften_probability: float = 0.0
+    soften_sigma: tuple[float, float] = (0.4, 1.2)
     h264_probability: float = 0.0
     h264_crf: tuple[int, int] = (20, 36)
 
@@ -116,7 +122,7 @@ class BlurSettings:
         if self.sharp_pose not in SHARP_POSES:
             raise DataError(f"blur setting sharp_pose must be one of {list(SHARP_POSES)}, got {self.sharp_pose!r}")
         for name in ("length", "subframes", "shot_noise", "read_noise", "jpeg_quality", "kink_turn_deg",
-                     "discrete_frames", "highlight_gain", "h264_crf", "object_length"):
+                     "discrete_frames", "highlight_gain", "h264_crf", "object_length", "soften_sigma"):
             if getattr(self, name) is None:  # object_length: unset, objects follow the camera's lengths
                 continue
             low, high = getattr(self, name)
@@ -127,7 +133,7 @@ class BlurSettings:
                 raise DataError(f"blur setting {name} must be >= 0, got {getattr(self, name)}")
         for name in ("moving_object_probability", "jpeg_probability", "kink_probability", "discrete_probability",
                      "depth_probability", "highlight_probability", "gamma_probability", "h264_probability",
-                     "code_average_probability"):
+                     "code_average_probability", "soften_probability"):
             if not 0 <= getattr(self, name) <= 1:
                 raise DataError(f"blur setting {name} must be a probability in [0, 1], got {getattr(self, name)}")
         if self.subframes[0] < 1 or self.max_step <= 0:
@@ -191,7 +197,7 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     ``image`` is HxWx3 RGB: uint8/uint16 codes or float32 in [0, 1]. Only the box and a margin around it are
     processed (reflected where the margin leaves the image); the optical centre is the centre of the whole
     image, so roll and zoom blur vary across the box as they would in the full frame. The sharp image is the
-    box itself, except where highlights were pushed past the
+    box itself (softened when ``soften_probability`` fires), except where highlights were pushed past the
     white point: there it is clipped as the camera would clip it. Returns two float32 HxWx3 RGB arrays in [0, 1] of the box's size.
     """
     top, left, height, width = box
@@ -203,15 +209,20 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
         response = ResponseCurve(1.0)  # codes are averaged as they are: the tone curve is the identity
     else:
         response = ResponseCurve(rng.uniform(*settings.gamma) if _chance(rng, settings.gamma_probability) else None)
+    soften_sigma = rng.uniform(*settings.soften_sigma) if _chance(rng, settings.soften_probability) else 0.0
     points = camera_path.box_points(top, left, height, width)
     reach = max(np.abs(camera_path.apply(matrices, points) - points).max()
                 for matrices in [camera] + [layer.matrices for layer in layers])
-    margin = int(math.ceil(reach)) + 2
+    margin = int(math.ceil(reach + 3 * soften_sigma)) + 2
     area = (top - margin, left - margin, height + 2 * margin, width + 2 * margin)
     codes = _extract(image, *area)
     linear = response.decode(codes)
     inner = (margin, margin, height, width)  # the box within the processed area
-    sharp = to_float(cut(codes, inner))
+    if soften_sigma > 0:  # a softer camera: its optics and processing, in the sharp frame and every sub-frame
+        linear = cv2.GaussianBlur(linear, (0, 0), soften_sigma, borderType=cv2.BORDER_REFLECT)
+        sharp = quantize_8bit(response.encode(cut(linear, inner)))
+    else:
+        sharp = to_float(cut(codes, inner))
     highlight = not code_average and _chance(rng, settings.highlight_probability)
     highlight_gain = rng.uniform(*settings.highlight_gain) if highlight else 1.0
     linear, boosted = _boost_highlights(linear, highlight_gain)
@@ -229,7 +240,7 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     if boosted is not None:
         clipped = quantize_8bit(response.encode(np.minimum(cut(linear, inner), 1.0)))
         sharp = np.where(cut(boosted, inner)[..., None], clipped, sharp)
-    return finish(blurred, rng, settings, response), sharp
+    return finish(blurred, rng, settings, response, recorded_frames=len(camera) if code_average else None), sharp
 
 
 def _chance(rng: np.random.Generator, probability: float) -> bool:
@@ -393,13 +404,21 @@ def _average_layers(background: np.ndarray, matrices: np.ndarray, layers: list[t
 
 
 def finish(linear: np.ndarray, rng: np.random.Generator, settings: BlurSettings,
-           response: ResponseCurve | None = None) -> np.ndarray:
+           response: ResponseCurve | None = None, recorded_frames: int | None = None) -> np.ndarray:
     """Sensor noise in linear light, the tone curve (sRGB by default), then an H.264 intra frame, a JPEG
-    round trip or 8-bit rounding."""
-    noisy = add_sensor_noise(linear, rng, rng.uniform(*settings.shot_noise), rng.uniform(*settings.read_noise))
+    round trip or 8-bit rounding.
+
+    ``recorded_frames`` n: the image is the mean of n recorded frames (GoPro's convention), each with its own
+    noise and compression: the noise averages down by sqrt(n), the blocking averages away, the mean is
+    stored losslessly (8-bit rounding only)."""
+    noise_scale = 1.0 if recorded_frames is None else 1.0 / math.sqrt(recorded_frames)
+    noisy = add_sensor_noise(linear, rng, rng.uniform(*settings.shot_noise) * noise_scale,
+                             rng.uniform(*settings.read_noise) * noise_scale)
     srgb = (response or ResponseCurve()).encode(noisy)
     use_jpeg = rng.random() < settings.jpeg_probability
     quality = int(rng.integers(settings.jpeg_quality[0], settings.jpeg_quality[1] + 1))
+    if recorded_frames is not None:
+        return quantize_8bit(srgb)
     if _chance(rng, settings.h264_probability):
         return h264_roundtrip(srgb, int(rng.integers(settings.h264_crf[0], settings.h264_crf[1] + 1)))
     if use_jpeg:
