@@ -28,7 +28,7 @@ import numpy as np
 from deblur.metrics import psnr
 from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.tiling import run_padded
-from deblur.train.data.degrade import linear_to_srgb, srgb_to_linear
+from deblur.train.data.degrade import linear_to_srgb, quantize_8bit, srgb_to_linear
 from deblur.train.data.images import read_image_rgb
 from deblur.train.data.pair_lists import folder_pairs
 
@@ -84,9 +84,9 @@ def blur_uniformly(sharp: np.ndarray, kernel: np.ndarray, in_codes: bool = False
     standard blurred frames were averaged), rounded to 8 bits."""
     flipped = np.ascontiguousarray(kernel[::-1, ::-1])  # filter2D correlates
     if in_codes:
-        return np.round(cv2.filter2D(sharp, -1, flipped, borderType=cv2.BORDER_REFLECT) * 255).astype(np.float32) / 255
+        return quantize_8bit(cv2.filter2D(sharp, -1, flipped, borderType=cv2.BORDER_REFLECT))
     linear = cv2.filter2D(srgb_to_linear(sharp), -1, flipped, borderType=cv2.BORDER_REFLECT)
-    return np.round(linear_to_srgb(linear) * 255).astype(np.float32) / 255
+    return quantize_8bit(linear_to_srgb(linear))
 
 
 def deblur_function(path: Path, threads: int | None):

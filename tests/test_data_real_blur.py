@@ -83,7 +83,8 @@ def test_dwelling_kinks_slow_down_into_the_corner_on_the_same_path():
 
     def share_near_corner(curve):
         samples = camera_path.sample_at(curve, 61)
-        return np.mean(np.linalg.norm(samples - corner(curve), axis=1) < 0.1 * camera_path.path_length(samples[:, None]))
+        radius = 0.1 * camera_path.path_length(samples[:, None])
+        return np.mean(np.linalg.norm(samples - corner(curve), axis=1) < radius)
 
     assert set(headings(dwelling)) == set(headings(instant))  # the same two directions: an L
     assert share_near_corner(dwelling) > 1.5 * share_near_corner(instant)  # more of the exposure at the corner

@@ -1,14 +1,14 @@
 """Synthetic motion blur (numpy + OpenCV only, no torch): sharp image in, (blurred, sharp) pair out.
 
 The blurred image is the average, in linear light (or in code values, as GoPro's standard frames were made), of
-sub-frames: warped copies of the sharp image along a random camera path (translation on a smooth or kinked
-path, roll, yaw/pitch tilt, zoom; see ``camera_path``),
-with optional scene layers that move otherwise (a depth region with its own parallax, several independently
-moving objects that occlude what is behind them; see ``scene_layers``), highlights pushed past the white point
-before averaging and clipped after (light streaks), then sensor noise, a camera tone curve (sRGB or a power
-law) and 8-bit quantization, a JPEG or an H.264 intra frame. Sub-frames are dense (no ghosting) or, like
-GoPro's averaged 240 fps frames, a few discrete frames. The sharp image shows the camera's mean pose over the
-exposure (the blur's centroid) by default, or the path's middle sub-frame as in GoPro (``sharp_pose``).
+sub-frames: warped copies of the sharp image along a random camera path (translation on a smooth or kinked path,
+roll, yaw/pitch tilt, zoom; see ``camera_path``), with optional scene layers that move otherwise (a depth region
+with its own parallax, several independently moving objects that occlude what is behind them; see
+``scene_layers``), highlights pushed past the white point before averaging and clipped after (light streaks),
+then sensor noise, a camera tone curve (sRGB or a power law) and 8-bit quantization, a JPEG or an H.264 intra
+frame. Sub-frames are dense (no ghosting) or, like GoPro's averaged 240 fps frames, a few discrete frames. The
+sharp image shows the camera's mean pose over the exposure (the blur's centroid) by default, or the path's middle
+sub-frame as in GoPro (``sharp_pose``).
 
 Work is done on the output box plus a margin as wide as the largest displacement, so warps never sample
 outside real (or reflected) image content: no black borders.
@@ -198,7 +198,8 @@ def synthesize_pair_crop(image: np.ndarray, box: tuple[int, int, int, int], rng:
     processed (reflected where the margin leaves the image); the optical centre is the centre of the whole
     image, so roll and zoom blur vary across the box as they would in the full frame. The sharp image is the
     box itself (softened when ``soften_probability`` fires), except where highlights were pushed past the
-    white point: there it is clipped as the camera would clip it. Returns two float32 HxWx3 RGB arrays in [0, 1] of the box's size.
+    white point: there it is clipped as the camera would clip it. Returns two float32 HxWx3 RGB arrays in
+    [0, 1] of the box's size.
     """
     top, left, height, width = box
     if not (0 <= top and 0 <= left and top + height <= image.shape[0] and left + width <= image.shape[1]):
