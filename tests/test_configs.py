@@ -27,6 +27,8 @@ def test_config_loads_with_valid_blur_and_start(path):
     if config.data_kind != "synthetic":
         assert "deblur-synth-pool" in path.read_text()
     assert BlurSettings.from_dict(config.blur).length[0] > 0
+    if config.blur_alternate is not None:
+        assert BlurSettings.from_dict(config.blur_alternate).length[0] > 0
     if config.init_weights is not None:
         start = Path(config.init_weights)
         assert start.parts[0] == "runs" or (ROOT / start).is_file(), start

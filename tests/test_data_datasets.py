@@ -131,6 +131,29 @@ def test_photo_scale_shrinks_training_photos_only(photo_folder):
         build_dataset("synthetic", photo_folder, "train", crop=40, blur=FAST_BLUR, photo_scale=(0.0, 1.0))
 
 
+def test_alternate_blur_takes_its_share_of_the_pairs(photo_folder):
+    heavy = BlurSettings(length=(24, 24), subframes=(9, 9), shot_noise=(0, 0), read_noise=(0, 0), jpeg_probability=0,
+                         moving_object_probability=0)
+    light = BlurSettings(length=(1, 1), subframes=(3, 3), shot_noise=(0, 0), read_noise=(0, 0), jpeg_probability=0,
+                         moving_object_probability=0)
+
+    def item_blur(share):
+        dataset = build_dataset("synthetic", photo_folder, "val", crop=48, length=24, blur=heavy,
+                                alternate_blur=light, alternate_share=share)
+        return [float((blurred - sharp).abs().mean()) for blurred, sharp in (dataset[i] for i in range(24))]
+
+    threshold = 0.02
+    assert all(error > threshold for error in item_blur(0.0))
+    assert all(error < threshold for error in item_blur(1.0))
+    mixed = item_blur(0.5)
+    assert 6 <= sum(error < threshold for error in mixed) <= 18
+    plain = build_dataset("synthetic", photo_folder, "val", crop=48, length=3, blur=heavy)
+    unused = build_dataset("synthetic", photo_folder, "val", crop=48, length=3, blur=heavy, alternate_blur=light)
+    assert torch.equal(stacked(plain), stacked(unused))  # share 0 draws nothing: old recipes make the same pairs
+    with pytest.raises(DataError, match="alternate_share"):
+        build_dataset("synthetic", photo_folder, "val", crop=48, blur=heavy, alternate_share=0.5)
+
+
 def test_shrink_keeps_the_crop_size_reachable():
     photo = np.zeros((96, 128, 3), np.uint8)
     assert shrink(photo, 0.5, 32).shape == (48, 64, 3)

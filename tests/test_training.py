@@ -93,6 +93,12 @@ def test_config_file_may_start_from_another_file(tmp_path):
     config = load_train_config(str(tmp_path / "gpu.toml"))
     assert (config.name, config.crop, config.seed, config.batch_size) == ("gpu", 64, 5, 32)
     assert config.blur == {"length": [4.0, 72.0], "kink_probability": 0.5}  # tables merge key by key
+    (tmp_path / "mixed.toml").write_text('base = "gpu.toml"\nblur_alternate_share = 0.5\n'
+                                         '[blur_alternate]\nlength = [4.0, 16.0]\n')
+    mixed = load_train_config(str(tmp_path / "mixed.toml"))
+    assert (mixed.blur_alternate, mixed.blur_alternate_share) == ({"length": [4.0, 16.0]}, 0.5)
+    with pytest.raises(ConfigError, match="blur_alternate_share"):
+        load_train_config(str(tmp_path / "gpu.toml"), ["blur_alternate_share=0.5"])
     (tmp_path / "a.toml").write_text('base = "b.toml"\n')
     (tmp_path / "b.toml").write_text('base = "a.toml"\n')
     for text, message in [('base = "a.toml"', "includes itself"), ('base = "mine.toml"', "includes itself"),

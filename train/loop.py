@@ -61,11 +61,12 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
     if config.data is None:
         raise ConfigError("no data folder given: pass --data DIR (or set data=DIR)")
     blur = BlurSettings.from_dict(config.blur) if config.blur is not None else None
+    alternate = dict(alternate_share=config.blur_alternate_share, alternate_blur=(
+        BlurSettings.from_dict(config.blur_alternate) if config.blur_alternate is not None else None))
     common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset,
                   noise_variance=config.input_noise_variance)
     if config.data_kind == "synthetic":
-        common["min_texture"] = config.min_texture
-        common["photo_scale"] = config.photo_scale
+        common.update(min_texture=config.min_texture, photo_scale=config.photo_scale, **alternate)
     train = build_dataset(
         config.data_kind, config.data, "train", crop=config.crop, augment=config.augment,
         length=config.train_length, **common,
@@ -75,7 +76,8 @@ def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
                             length=config.val_length, **common)
     else:  # e.g. training from a pre-synthesised pool: validate on fresh pairs of held-out photos
         val = build_dataset("synthetic", config.val_data, "val", crop=config.val_crop, length=config.val_length,
-                            seed=config.seed, blur=blur, min_texture=config.min_texture, noise_variance=0.0)
+                            seed=config.seed, blur=blur, min_texture=config.min_texture, noise_variance=0.0,
+                            **alternate)
     return train, val
 
 

@@ -41,9 +41,11 @@ def main(
     try:
         recipe = load_train_config(config)
         blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else None
+        alternate = BlurSettings.from_dict(recipe.blur_alternate) if recipe.blur_alternate is not None else None
         pairs = build_dataset("synthetic", data, split, crop=recipe.crop * shrink,
                               seed=recipe.seed if seed is None else seed, length=count, blur=blur, min_texture=recipe.min_texture,
-                              photo_scale=recipe.photo_scale, noise_variance=0.0)
+                              photo_scale=recipe.photo_scale, noise_variance=0.0, alternate_blur=alternate,
+                              alternate_share=recipe.blur_alternate_share)
         bar = Progress(count, enabled=not quiet)
         result = write_pool(pairs, output, count, workers, progress=bar.update, shrink=shrink)
         bar.close()

@@ -54,6 +54,8 @@ class TrainConfig:
     data: str | None = None
     realblur_subset: str = "J"
     blur: dict | None = None  # synthetic blur settings (BlurSettings.from_dict)
+    blur_alternate: dict | None = None  # a second set of blur settings, for a share of the synthetic pairs
+    blur_alternate_share: float = 0.0  # the share of pairs (training and validation) blurred with blur_alternate
     min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
     photo_scale: tuple[float, float] | None = None  # synthetic training: shrink each photo by a random factor in (low, high)
     crop: int = 256
@@ -114,6 +116,9 @@ class TrainConfig:
             check_photo_scale(self.photo_scale)
         except DataError as error:
             raise ConfigError(str(error)) from error
+        if not 0 <= self.blur_alternate_share <= 1 or (self.blur_alternate_share > 0 and self.blur_alternate is None):
+            raise ConfigError(f"blur_alternate_share must lie in [0, 1] and needs a [blur_alternate] table, "
+                              f"got {self.blur_alternate_share}")
         if self.input_noise_variance < 0:
             raise ConfigError(f"input_noise_variance must be >= 0, got {self.input_noise_variance}")
         if self.workers < 0:

@@ -22,15 +22,21 @@ class SyntheticPairs(SeededPairs):
     index). ``crop=None`` blurs whole photos. ``min_texture`` > 0 prefers crops with at least that much
     texture (``augment.texture``), skipping flat sky and defocused background. ``photo_scale = (low, high)``
     (training only) first shrinks the photo by a factor drawn uniformly from that range (area averaging), so
-    the same photos also show their content smaller and denser. Default length: 8 pairs per photo for
-    training, 32 otherwise.
+    the same photos also show their content smaller and denser. ``alternate_blur`` with ``alternate_share``
+    blurs that share of the items with a second set of settings instead (e.g. clean small shake beside
+    real-footage blur, so a fine-tune keeps what it could do); the choice is one more draw of the item's
+    generator, made only when the share is above 0. Default length: 8 pairs per photo for training, 32
+    otherwise.
     """
 
     def __init__(self, photos: PhotoStore, split: str, crop: int | None = 256, seed: int = 0,
                  augment: bool = False, length: int | None = None, blur: BlurSettings | None = None,
                  min_texture: float = 0.0, noise_variance: float = NOISE_VARIANCE,
-                 photo_scale: tuple[float, float] | None = None):
+                 photo_scale: tuple[float, float] | None = None, alternate_blur: BlurSettings | None = None,
+                 alternate_share: float = 0.0):
         super().__init__(split, seed)
+        if not 0 <= alternate_share <= 1 or (alternate_share > 0 and alternate_blur is None):
+            raise DataError(f"alternate_share must lie in [0, 1] and needs alternate_blur, got {alternate_share}")
         if crop is not None and crop < 1:
             raise DataError(f"crop must be a positive size or None, got {crop}")
         check_photo_scale(photo_scale)
@@ -43,6 +49,8 @@ class SyntheticPairs(SeededPairs):
         self.min_texture = min_texture
         self.noise_variance = noise_variance
         self.photo_scale = photo_scale if split == "train" else None
+        self.alternate_blur = alternate_blur
+        self.alternate_share = alternate_share
         default_length = len(photos) * TRAIN_PAIRS_PER_PHOTO if split == "train" else EVAL_LENGTH
         self.length = length or default_length
 
@@ -62,10 +70,16 @@ class SyntheticPairs(SeededPairs):
             photo = shrink(photo, float(rng.uniform(*self.photo_scale)), self.crop or 1)
         height, width = photo.shape[:2]
         box = (0, 0, height, width) if self.crop is None else textured_box(rng, photo, self.crop, self.min_texture)
-        blurred, sharp = synthesize_pair_crop(photo, box, rng, self.blur)
+        blurred, sharp = synthesize_pair_crop(photo, box, rng, self.item_blur(rng))
         if self.augment:
             blurred, sharp = paper_augment(blurred, sharp, rng, self.noise_variance)
         return blurred, sharp
+
+    def item_blur(self, rng: np.random.Generator) -> BlurSettings:
+        """The settings one item is blurred with: ``alternate_blur`` for a share ``alternate_share``."""
+        if self.alternate_share > 0 and rng.random() < self.alternate_share:
+            return self.alternate_blur
+        return self.blur
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         blurred, sharp = self.numpy_item(index)
