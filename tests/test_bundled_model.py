@@ -34,6 +34,6 @@ def test_the_bundled_model_improves_camera_shake():
         blurred = synthesize_blur(sharp, np.random.default_rng(seed), shake)
         restored = run_padded(blurred.transpose(2, 0, 1)[None].copy(), backend.infer, 8)[0].transpose(1, 2, 0)
         gains.append(psnr(restored, sharp) - psnr(blurred, sharp))
-    # The shipped model gains 2.6-5.5 dB on these four (MODEL.md: +2.8 dB on held-out 4-16 px shake);
+    # The shipped model gains 3.2-5.8 dB on these four (MODEL.md: +2.8 dB on held-out 4-16 px shake);
     # an untrained network scores about 10 dB below its input.
     assert min(gains) > 1.5, gains
