@@ -56,13 +56,12 @@ class TrainResult:
 
 def build_datasets(config: TrainConfig) -> tuple[Dataset, Dataset]:
     """The train and val splits named by the config (``deblur.train.data.build_dataset``)."""
-    from .data import BlurSettings, build_dataset
+    from .data import build_dataset
 
     if config.data is None:
         raise ConfigError("no data folder given: pass --data DIR (or set data=DIR)")
-    blur = BlurSettings.from_dict(config.blur) if config.blur is not None else None
-    alternate = dict(alternate_share=config.blur_alternate_share, alternate_blur=(
-        BlurSettings.from_dict(config.blur_alternate) if config.blur_alternate is not None else None))
+    blur, alternate_blur = config.blur_settings()
+    alternate = dict(alternate_blur=alternate_blur, alternate_share=config.blur_alternate_share)
     common = dict(seed=config.seed, blur=blur, realblur_subset=config.realblur_subset,
                   noise_variance=config.input_noise_variance)
     if config.data_kind == "synthetic":

@@ -7,7 +7,7 @@ import typer
 
 from deblur.model.config import ConfigError
 
-from .data import BlurSettings, build_dataset
+from .data import build_dataset
 from .data.images import DataError
 from .data.pool import write_pool
 from .progress import Progress
@@ -40,8 +40,7 @@ def main(
 ) -> None:
     try:
         recipe = load_train_config(config)
-        blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else None
-        alternate = BlurSettings.from_dict(recipe.blur_alternate) if recipe.blur_alternate is not None else None
+        blur, alternate = recipe.blur_settings()
         pairs = build_dataset("synthetic", data, split, crop=recipe.crop * shrink,
                               seed=recipe.seed if seed is None else seed, length=count, blur=blur, min_texture=recipe.min_texture,
                               photo_scale=recipe.photo_scale, noise_variance=0.0, alternate_blur=alternate,

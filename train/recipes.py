@@ -24,7 +24,8 @@ from deblur.model.config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError,
 
 from .data.augment import NOISE_VARIANCE
 from .data.images import DataError
-from .data.synthetic import check_photo_scale
+from .data.blur_synthesis import BlurSettings
+from .data.synthetic import check_alternate_share, check_photo_scale
 from .losses import REDUCTIONS, check_loss_name
 
 MODEL_OVERRIDES = ("width", "dmrfab_growth", "dmrfab_branch", "bottleneck_blocks")  # keys that set ModelConfig
@@ -116,9 +117,10 @@ class TrainConfig:
             check_photo_scale(self.photo_scale)
         except DataError as error:
             raise ConfigError(str(error)) from error
-        if not 0 <= self.blur_alternate_share <= 1 or (self.blur_alternate_share > 0 and self.blur_alternate is None):
-            raise ConfigError(f"blur_alternate_share must lie in [0, 1] and needs a [blur_alternate] table, "
-                              f"got {self.blur_alternate_share}")
+        try:
+            check_alternate_share(self.blur_alternate_share, self.blur_alternate)
+        except DataError as error:
+            raise ConfigError(f"blur_alternate_share / [blur_alternate]: {error}") from error
         if self.input_noise_variance < 0:
             raise ConfigError(f"input_noise_variance must be >= 0, got {self.input_noise_variance}")
         if self.workers < 0:
@@ -135,6 +137,11 @@ class TrainConfig:
         config = build_config(self.variant, self.ablation)
         overrides = {key: getattr(self, key) for key in MODEL_OVERRIDES if getattr(self, key) is not None}
         return dataclasses.replace(config, **overrides)
+
+    def blur_settings(self) -> tuple[BlurSettings | None, BlurSettings | None]:
+        """The ``[blur]`` and ``[blur_alternate]`` tables as generator settings (None where unset)."""
+        return tuple(None if table is None else BlurSettings.from_dict(table)
+                     for table in (self.blur, self.blur_alternate))
 
     def to_dict(self) -> dict:
         return dataclasses.asdict(self)

@@ -35,8 +35,7 @@ class SyntheticPairs(SeededPairs):
                  photo_scale: tuple[float, float] | None = None, alternate_blur: BlurSettings | None = None,
                  alternate_share: float = 0.0):
         super().__init__(split, seed)
-        if not 0 <= alternate_share <= 1 or (alternate_share > 0 and alternate_blur is None):
-            raise DataError(f"alternate_share must lie in [0, 1] and needs alternate_blur, got {alternate_share}")
+        check_alternate_share(alternate_share, alternate_blur)
         if crop is not None and crop < 1:
             raise DataError(f"crop must be a positive size or None, got {crop}")
         check_photo_scale(photo_scale)
@@ -92,6 +91,12 @@ def check_photo_scale(photo_scale: tuple[float, float] | None) -> None:
         return
     if len(photo_scale) != 2 or not 0 < photo_scale[0] <= photo_scale[1] <= 1:
         raise DataError(f"photo_scale must be (low, high) with 0 < low <= high <= 1, got {photo_scale}")
+
+
+def check_alternate_share(share: float, alternate_blur) -> None:
+    """Raise DataError unless 0 <= ``share`` <= 1 and a share above 0 has ``alternate_blur`` settings."""
+    if not 0 <= share <= 1 or (share > 0 and alternate_blur is None):
+        raise DataError(f"alternate_share must lie in [0, 1], and above 0 needs alternate blur settings, got {share}")
 
 
 def shrink(photo: np.ndarray, factor: float, min_side: int) -> np.ndarray:
