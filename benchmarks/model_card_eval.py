@@ -16,7 +16,8 @@ never sees), 512x512 crops with the training recipe's texture threshold, determi
 - with ``--length-split 4-16,16-32,32-64``: one camera-shake set per blur-length range (uniform lengths in
   the range, every other setting from the recipe), to see where a model stops coping.
 Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-run`` uses);
-``--self-ensemble N`` adds a row per model averaged over N flips (``deblur-run --self-ensemble N``).
+``--self-ensemble N`` adds a row per model averaged over N flips (``deblur-run --self-ensemble N``), ``--coarse-pass F``
+a row per model run as a coarse pass at 1/F (``deblur-run --coarse-pass F``).
 
 Example:
     python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
@@ -38,6 +39,7 @@ from gain_stats import GainEstimate, gain_estimate  # beside this script (benchm
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backends.base import Backend
 from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.coarse_pass import coarse_pass
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve
@@ -108,13 +110,18 @@ def photo_name(dataset, index: int) -> str:
     return dataset.photos.paths[dataset.photo_position(index)].stem
 
 
-def model_method(backend: Backend, passes: int = 1):
-    """A restore function running ``backend``'s model, averaged over ``passes`` flips."""
+def model_method(backend: Backend, passes: int = 1, coarse_factor: float = 1.0):
+    """A restore function running ``backend``'s model, averaged over ``passes`` flips, as a coarse pass at
+    1/``coarse_factor`` when that is above 1 (``deblur-run --coarse-pass``)."""
     infer = flip_ensemble(backend.infer, passes)
 
+    def run_model(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return list(run_padded(np.stack(frames), infer, backend.model.size_multiple))
+
     def restore(blurred: np.ndarray, _kernel) -> np.ndarray:
-        chw = np.ascontiguousarray(blurred.transpose(2, 0, 1))[None]
-        return run_padded(chw, infer, backend.model.size_multiple)[0].transpose(1, 2, 0)
+        chw = np.ascontiguousarray(blurred.transpose(2, 0, 1))
+        (output,) = coarse_pass([chw], coarse_factor, run_model) if coarse_factor > 1 else run_model([chw])
+        return output.transpose(1, 2, 0)
 
     return restore
 
@@ -228,6 +235,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None)
     parser.add_argument("--self-ensemble", type=int, choices=sorted(FLIPS)[1:],
                         help="also score every model averaged over this many flips")
+    parser.add_argument("--coarse-pass", type=float, nargs="+", default=[], metavar="FACTOR",
+                        help="also score every model as a coarse pass at 1/FACTOR (deblur-run --coarse-pass)")
     parser.add_argument("--per-photo", action="store_true", help="also print each held-out photo's mean gain")
     args = parser.parse_args()
     if args.real_scale and not args.real_pairs:
@@ -239,6 +248,8 @@ def main() -> None:
         models[f"deblur {path.stem}"] = model_method(backend)
         if args.self_ensemble:
             models[f"deblur {path.stem}, self-ensemble x{args.self_ensemble}"] = model_method(backend, args.self_ensemble)
+        for factor in args.coarse_pass:
+            models[f"deblur {path.stem}, coarse pass 1/{factor:g}"] = model_method(backend, coarse_factor=factor)
     methods = classical_methods() | models
     recipe = load_train_config(args.config)
     blur = BlurSettings.from_dict(recipe.blur) if recipe.blur is not None else BlurSettings()

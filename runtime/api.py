@@ -17,6 +17,7 @@ import numpy as np
 
 from .backends.base import Backend
 from .backends.registry import open_backend
+from .coarse_pass import MAX_FACTOR
 from .deblurrer import FrameDeblurrer
 from .model_file import ModelInfo
 from .self_ensemble import FLIPS
@@ -34,23 +35,27 @@ class Deblurrer:
     ``cpu``, ``cuda`` or ``tensorrt``. ``color``: the channel order of the frames passed in and returned.
     ``tile``: tile side in pixels (None: whole frames, tiled only when they exceed the memory budget).
     ``self_ensemble``: average over 1, 2 or 4 flips (that many times slower, slightly sharper).
+    ``coarse_pass``: run the model on frames shrunk by this factor (1 to 8; 1: off) and add its upsampled
+    correction: for blur longer than the model's 4-16 px, as in HD footage (MODEL.md, "Coarse pass").
     ``batch_size``: frames per inference call in :meth:`batch`. ``threads``: CPU threads (None: one per core).
     Model problems raise ``deblur.runtime.errors.DeblurRunError`` subclasses naming the file and the cause.
     """
 
     def __init__(self, model: str | Path | None = None, device: str = "auto", color: str = "rgb",
                  tile: int | None = None, self_ensemble: int = 1, batch_size: int = 1,
-                 threads: int | None = None) -> None:
+                 threads: int | None = None, coarse_pass: float = 1.0) -> None:
         if color not in COLOR_ORDERS:
             raise ValueError(f"color must be one of {', '.join(COLOR_ORDERS)}, got {color!r}")
         _check_count("tile", tile, minimum=8, optional=True)
         _check_count("batch_size", batch_size, minimum=1)
         if self_ensemble not in FLIPS:
             raise ValueError(f"self_ensemble must be one of {', '.join(map(str, FLIPS))}, got {self_ensemble!r}")
+        if not 1 <= coarse_pass <= MAX_FACTOR:
+            raise ValueError(f"coarse_pass must be between 1 (off) and {MAX_FACTOR:g}, got {coarse_pass!r}")
         self.color = color
         self.batch_size = batch_size
         self._backend: Backend | None = open_backend(model, device=device, threads=threads)
-        self._frames = FrameDeblurrer(self._backend, tile=tile or 0, self_ensemble=self_ensemble)
+        self._frames = FrameDeblurrer(self._backend, tile=tile or 0, self_ensemble=self_ensemble, coarse_pass=coarse_pass)
 
     @property
     def model(self) -> ModelInfo:

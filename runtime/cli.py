@@ -64,6 +64,7 @@ def main(
     max_memory_mb: float = typer.Option(DEFAULT_MAX_MEMORY_MB, help="Activation memory budget that sets the automatic tile size."),
     batch: int = typer.Option(1, help="Frames (or tiles) per inference call."),
     self_ensemble: int = typer.Option(1, "--self-ensemble", help="Average over 1, 2 or 4 flips of each frame: N times slower, slightly sharper (MODEL.md)."),
+    coarse_pass: float = typer.Option(1.0, "--coarse-pass", help="Run the model on frames shrunk by this factor (2-4) and add its upsampled correction: for blur longer than ~16 px (HD footage, pans), F² times fewer pixels; 1 (default) is off (MODEL.md).", show_default=False),
     compare: bool = typer.Option(False, "--compare", help="Write input and result side by side."),
     preview: bool = typer.Option(False, "--preview", help="Show a live preview window (q or Esc stops)."),
     max_frames: int = typer.Option(None, help="Stop after this many frames (cameras and streams run until stopped)."),
@@ -88,7 +89,8 @@ def main(
         return
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
-                         skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps)
+                         skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
+                         coarse_pass=coarse_pass)
     failures: list[str] = []
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None

@@ -5,6 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends.base import Backend
+from .coarse_pass import check_factor, coarse_pass
 from .frames import from_model_output, to_model_input
 from .interrupts import raise_if_stop_requested
 from .self_ensemble import Infer, flip_ensemble
@@ -21,6 +22,8 @@ class FrameDeblurrer:
     ``tile``: fixed tile side (0: pick from ``max_memory_mb`` per frame size, whole frames when they fit).
     ``batch``: frames (or tiles of one frame) per backend call.
     ``self_ensemble``: average over this many flips of every input (1, 2 or 4; N times slower).
+    ``coarse_pass``: run the model on frames shrunk by this factor and add its upsampled correction (1: off;
+    ``coarse_pass`` module). Coarse-pass frames are converted to float whole; the shrunk frame is tiled as usual.
     """
 
     backend: Backend
@@ -29,10 +32,12 @@ class FrameDeblurrer:
     max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
     batch: int = 1
     self_ensemble: int = 1
+    coarse_pass: float = 1.0
     last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
     infer: Infer = field(init=False, repr=False)  # the backend's infer, averaged over the self-ensemble flips
 
     def __post_init__(self):
+        check_factor(self.coarse_pass)
         self.infer = flip_ensemble(self._infer_unless_stopped, self.self_ensemble)
 
     def _infer_unless_stopped(self, batch: np.ndarray) -> np.ndarray:
@@ -58,10 +63,14 @@ class FrameDeblurrer:
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """OpenCV-layout frames (gray, BGR or BGRA; uint8 or uint16) -> deblurred frames of the same layout.
 
-        Tiled frames are read tile by tile and written band by band, never converted to float whole.
+        Tiled frames are read tile by tile and written band by band, never converted to float whole (except with
+        a coarse pass, which tiles the shrunk frame).
         """
         if len({image.shape[:2] for image in images}) > 1:
             return [out for image in images for out in self([image])]
+        if self.coarse_pass > 1:
+            outputs = self.run_model_inputs([to_model_input(image) for image in images])
+            return [from_model_output(out, like) for out, like in zip(outputs, images)]
         tile = self.last_tile = self.tile_for(*images[0].shape[:2], TILED_FRAME_BYTES_PER_PIXEL * images[0].itemsize)
         if tile is None:
             outputs = run_padded(np.stack([to_model_input(image) for image in images]), self.infer,
@@ -71,8 +80,14 @@ class FrameDeblurrer:
 
     def run_model_inputs(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float32 RGB CHW arrays in [0, 1] -> the model's CHW outputs (float32, not yet clipped)."""
+        if self.coarse_pass > 1:
+            return coarse_pass(inputs, self.coarse_pass, self._run_full_size)
+        return self._run_full_size(inputs)
+
+    def _run_full_size(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
+        """``run_model_inputs`` without the coarse pass: the model on the inputs as they are."""
         if len({chw.shape[1:] for chw in inputs}) > 1:
-            return [out for chw in inputs for out in self.run_model_inputs([chw])]
+            return [out for chw in inputs for out in self._run_full_size([chw])]
         multiple = self.backend.model.size_multiple
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:], FRAME_BYTES_PER_PIXEL)
         if tile is None:

@@ -9,6 +9,7 @@ from pathlib import Path
 from deblur.atomic import atomic_write
 
 from .backends.base import Backend
+from .coarse_pass import check_factor
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .interrupts import stop_between_frames, stop_on_signals, stop_requested
@@ -43,6 +44,7 @@ class RunOptions:
     jpeg_quality: int | None = None  # JPEG results: None keeps each input's quality
     crf: int = DEFAULT_CRF  # H.264 quality of video results
     fps: float | None = None  # video results: frames retimed evenly at this rate (None: the source's timestamps)
+    coarse_pass: float = 1.0  # run the model on frames shrunk by this factor (coarse_pass module); 1: off
 
 
 @dataclass(frozen=True)
@@ -59,6 +61,7 @@ class RunSummary:
     self_ensemble: int = 1
     skipped: int = 0  # inputs left alone because their result exists
     failures: tuple[str, ...] = ()  # images that could not be read ("path: cause")
+    coarse_pass: float = 1.0
 
     @property
     def fps(self) -> float:
@@ -66,6 +69,8 @@ class RunSummary:
 
     def line(self) -> str:
         tile = f"tile {self.tile}" if self.tile else "whole frames"
+        if self.coarse_pass > 1:
+            tile = f"coarse pass at 1/{self.coarse_pass:g}, {tile} of the shrunk frame"
         if self.self_ensemble > 1:
             tile += f", self-ensemble x{self.self_ensemble}"
         state = "interrupted after" if self.interrupted else "deblurred"
@@ -85,6 +90,7 @@ def _check_options(options: RunOptions) -> None:
     if options.overlap < 0 or options.max_memory_mb <= 0:
         raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
     check_passes(options.self_ensemble)
+    check_factor(options.coarse_pass)
     if options.jpeg_quality is not None and not 1 <= options.jpeg_quality <= 100:
         raise DeblurRunError(f"--jpeg-quality must be 1..100, got {options.jpeg_quality}")
     if not 0 <= options.crf <= MAX_CRF:
@@ -136,12 +142,12 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing)
     if plan.finished and len(plan.finished) == len(source.input_paths):
         return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, options.self_ensemble,
-                          skipped=len(plan.finished))
+                          skipped=len(plan.finished), coarse_pass=options.coarse_pass)
     if plan.kind == "folder":
         source = source.without(set(plan.finished)) if plan.finished else source
         source.keep_going = options.keep_going
     deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch,
-                               options.self_ensemble)
+                               options.self_ensemble, options.coarse_pass)
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
     progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
@@ -176,4 +182,4 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
                       deblurrer.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
-                      tuple(source.failures))
+                      tuple(source.failures), options.coarse_pass)

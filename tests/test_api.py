@@ -97,7 +97,8 @@ def test_wrong_frames_are_refused_clearly(deblur, frame, error, fragment):
 
 def test_wrong_settings_and_use_after_close(deblur_onnx):
     for settings, fragment in [({"color": "rgba"}, "color must be"), ({"self_ensemble": 3}, "self_ensemble must be"),
-                               ({"tile": 0}, "tile must be"), ({"batch_size": 0}, "batch_size must be")]:
+                               ({"tile": 0}, "tile must be"), ({"batch_size": 0}, "batch_size must be"),
+                               ({"coarse_pass": 0.5}, "coarse_pass must be between 1")]:
         with pytest.raises(ValueError, match=fragment):
             Deblurrer(deblur_onnx, **settings)
     deblur = Deblurrer(str(deblur_onnx), threads=1)  # str paths work as well as Path

@@ -37,6 +37,14 @@ def test_runs_a_video_and_prints_a_summary(tmp_path, make_video, deblur_onnx):
     assert (tmp_path / "clip_deblurred.mp4").is_file()
 
 
+def test_a_coarse_pass_is_named_in_the_summary(tmp_path, make_image, deblur_onnx):
+    image, _ = make_image(tmp_path / "shot.png", 40, 56)
+    result = _cli(image, "--model", deblur_onnx, "--threads", "1", "--coarse-pass", "2")
+    assert result.exit_code == 0, result.output
+    assert "deblurred 1 frames" in result.output and "coarse pass at 1/2, whole frames of the shrunk frame" in result.output
+    assert (tmp_path / "shot_deblurred.png").is_file()
+
+
 def _unsupported_codec_video(tmp_path, make_video) -> Path:
     """A Matroska file whose video codec id no decoder knows (patched from an H.264 file)."""
     data = make_video(tmp_path / "h264.mkv", frames=2).read_bytes()
@@ -121,6 +129,7 @@ def test_bad_inputs_give_one_line_and_never_touch_the_input(tmp_path, make_video
         ((clip, "--model", blocker), ["unknown model file type"]),
         ((clip, "--batch", "0", *model), ["--batch"]),
         ((clip, "--self-ensemble", "3", *model), ["--self-ensemble must be one of 1, 2, 4"]),
+        ((clip, "--coarse-pass", "9", *model), ["--coarse-pass must be between 1 (off) and 8, got 9"]),
         ((clip, "--threads", "0", *model), ["error: --threads must be at least 1, got 0"]),
         ((clip, "--model", unusable["fixed.onnx"]), ["fixed.onnx", "input size is fixed at 64x64"]),
         ((clip, "--model", unusable["gray_out.onnx"]), ["gray_out.onnx", "output channel count is 1"]),
