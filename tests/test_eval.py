@@ -55,6 +55,20 @@ def test_restorer_pads_to_a_multiple_of_8_and_crops_back():
     assert torch.equal(out, (x[0] * 2).clamp(0, 1))
 
 
+def test_a_coarse_restorer_runs_as_the_runtime_coarse_pass_does():
+    x = torch.rand(3, 36, 52)
+
+    class Squarer(torch.nn.Module):
+        def forward(self, batch):
+            return batch**2
+
+    out = model_restorer(Squarer(), torch.device("cpu"), coarse_factor=2)(x)
+    small = torch.nn.functional.avg_pool2d(x[None], 2)
+    correction = torch.nn.functional.interpolate(small**2 - small, scale_factor=2, mode="bilinear", align_corners=False)
+    assert out.shape == x.shape
+    torch.testing.assert_close(out, (x[None] + correction)[0].clamp(0, 1), atol=1e-6, rtol=0)
+
+
 @pytest.mark.parametrize("motion", ["homography", "translation"])
 def test_ecc_alignment_undoes_a_shift_and_masks_the_border(motion):
     sharp = texture()
@@ -151,6 +165,13 @@ def test_eval_cli_never_replaces_an_existing_table_without_overwrite(tmp_path, c
     assert "**mean of 3**" in table.read_text()
 
 
+def test_eval_cli_names_a_coarse_pass(tmp_path, checkpoint):
+    data = write_pairs(tmp_path / "pairs")
+    result = runner.invoke(app, [str(checkpoint), "--data", str(data), "--coarse-pass", "2", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert ", coarse pass 1/2 on " in result.output and "**mean of 3**" in result.output
+
+
 def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, checkpoint):
     data = write_pairs(tmp_path / "synthetic")
     real = write_pairs(tmp_path / "real", count=2, size=(45, 61))  # whole images of any size
@@ -167,6 +188,7 @@ def test_eval_cli_scores_real_pairs_beside_the_data_per_pair_and_mean(tmp_path, 
     ("sizes", "differ in size"),
     ("empty", "no image files"),
     ("protocol", "--protocol must be one of"),
+    ("coarse", "--coarse-pass must be between 1 (off) and 8"),
 ])
 def test_eval_cli_bad_input_is_one_line_and_exit_2(tmp_path, checkpoint, problem, message):
     data = write_pairs(tmp_path / "pairs")
@@ -180,6 +202,8 @@ def test_eval_cli_bad_input_is_one_line_and_exit_2(tmp_path, checkpoint, problem
     elif problem == "empty":
         for path in (data / "blur").iterdir():
             path.unlink()
+    elif problem == "coarse":
+        args += ["--coarse-pass", "0.5"]
     else:
         args += ["--protocol", "kohler"]
     result = runner.invoke(app, args)

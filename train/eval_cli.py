@@ -16,6 +16,7 @@ from .distributed import resolve_device
 from .evaluation import (
     MOTIONS,
     PROTOCOLS,
+    check_coarse_factor,
     dataset_pairs,
     evaluate,
     markdown_table,
@@ -35,6 +36,8 @@ EXAMPLES = """Examples:
 
   deblur-eval model.safetensors --data pairs/ --kind pairs --per-image
 
+  deblur-eval model.safetensors --data /data/GOPRO_Large --kind gopro --coarse-pass 2
+
   deblur-eval model.safetensors --data photos/ --kind synthetic --split val --crop 256 --real-pairs ../shared/data/real-pairs"""
 
 
@@ -50,6 +53,7 @@ def main(
     crop: int | None = typer.Option(None, help="Centre/seeded crop size for synthetic data (default: full images)."),
     limit: int | None = typer.Option(None, min=1, help="Evaluate only the first N pairs."),
     per_image: bool = typer.Option(False, "--per-image", help="One table row per image."),
+    coarse_pass: float = typer.Option(1.0, "--coarse-pass", help="Run the model as deblur-run --coarse-pass F does: on images shrunk by F, its correction upsampled and added (1: off).", show_default=False),
     real_pairs: Path | None = typer.Option(None, help="Also score this folder of real pairs (blur/, sharp/; whole "
                                                      "images), one row per pair and the mean."),
     table: Path | None = typer.Option(None, "--output", "-o", "--table", help="Also write the Markdown table to this file."),
@@ -67,13 +71,14 @@ def main(
         protocol = protocol or ("realblur" if kind == "realblur" else "gopro")
         if protocol not in PROTOCOLS or motion not in MOTIONS:
             raise ConfigError(f"--protocol must be one of {PROTOCOLS} and --motion one of {sorted(MOTIONS)}")
+        check_coarse_factor(coarse_pass)
         model = load_checkpoint(checkpoint).to(resolve_device(device)).eval()
         dataset = build_dataset(kind, data, split, crop=crop, realblur_subset=realblur_subset)
         count = len(dataset) if limit is None else min(limit, len(dataset))
         bar = Progress(count, enabled=not quiet)
         on_image = _image_handler(save_images, bar)
         pairs = (pair for _, pair in zip(range(count), dataset_pairs(dataset)))
-        restore = model_restorer(model, next(model.parameters()).device)
+        restore = model_restorer(model, next(model.parameters()).device, coarse_pass)
         scores = evaluate(pairs, restore, protocol, motion, on_image)
         bar.close()
         real_scores = None
@@ -83,7 +88,8 @@ def main(
     except (ConfigError, CheckpointError, DataError, OutputRefusedError) as exc:
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(2) from None
-    text = f"{checkpoint} on {data} ({kind}, {split}, {protocol} protocol)\n\n{markdown_table(scores, per_image)}\n"
+    mode = f", coarse pass 1/{coarse_pass:g}" if coarse_pass > 1 else ""
+    text = f"{checkpoint}{mode} on {data} ({kind}, {split}, {protocol} protocol)\n\n{markdown_table(scores, per_image)}\n"
     if real_scores is not None:
         text += f"\nreal pairs {real_pairs} (whole images)\n\n{markdown_table(real_scores, per_image=True)}\n"
     typer.echo(text)

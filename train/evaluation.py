@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from deblur.atomic import atomic_write
 from deblur.metrics import psnr, ssim, ssim_map
 from deblur.model.config import SIZE_MULTIPLE, ConfigError
+from deblur.runtime.coarse_pass import MAX_FACTOR, coarse_pass
 
 from .data.degrade import quantize_8bit
 
@@ -59,16 +60,36 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> torch.Ten
     return F.pad(x, (0, pad_w, 0, pad_h), mode=mode)
 
 
-def model_restorer(model: torch.nn.Module, device: torch.device) -> Restore:
-    """``restore(blurred)`` for one (3, H, W) image of any size: pad, run in eval mode, crop back, clamp."""
+def model_restorer(model: torch.nn.Module, device: torch.device, coarse_factor: float = 1.0) -> Restore:
+    """``restore(blurred)`` for one (3, H, W) image of any size: pad, run in eval mode, crop back, clamp.
+
+    With ``coarse_factor`` above 1 the model runs as ``deblur-run --coarse-pass`` runs it: on the image shrunk by
+    that factor, its correction upsampled and added (``deblur.runtime.coarse_pass``).
+    """
+    check_coarse_factor(coarse_factor)
 
     @torch.no_grad()
-    def restore(blurred: torch.Tensor) -> torch.Tensor:
+    def run(blurred: torch.Tensor) -> torch.Tensor:
         h, w = blurred.shape[-2:]
         batch = pad_to_multiple(blurred.unsqueeze(0).to(device))
-        return model(batch)[0, :, :h, :w].clamp(0, 1).float().cpu()
+        return model(batch)[0, :, :h, :w].float().cpu()
+
+    def run_arrays(frames: list[np.ndarray]) -> list[np.ndarray]:
+        return [run(torch.from_numpy(chw)).numpy() for chw in frames]
+
+    def restore(blurred: torch.Tensor) -> torch.Tensor:
+        if coarse_factor == 1:
+            return run(blurred).clamp(0, 1)
+        (result,) = coarse_pass([blurred.float().numpy()], coarse_factor, run_arrays)
+        return torch.from_numpy(result).clamp(0, 1)
 
     return restore
+
+
+def check_coarse_factor(factor: float) -> None:
+    """ConfigError unless ``factor`` is one ``deblur-run --coarse-pass`` takes (1 to MAX_FACTOR; 1 is off)."""
+    if not 1 <= factor <= MAX_FACTOR:
+        raise ConfigError(f"--coarse-pass must be between 1 (off) and {MAX_FACTOR:g}, got {factor:g}")
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
