@@ -7,10 +7,14 @@ the TensorRT model (``export/int8.py``) every op type is quantized: a float op b
 costs a DequantizeLinear/QuantizeLinear pair and a layout change, and a conv-only model measured slower
 than fp32. Left in float, where quantizing cost the most accuracy on the bundled model: the attention
 gates (channel and spatial attention, the MLFF selection), the first and last conv pairs, and the output
-Add/Clip. Faster than fp32 only on CPUs with int8 dot-product instructions (``deblur.cpu_features``).
+Add/Clip. Then a greedy search keeps in float the activations of the few modules whose quantization costs the
+most (measured on the calibration frames by removing each module's activation QuantizeLinear/DequantizeLinear
+pairs from the quantized graph, no recalibration), until its PSNR against fp32 reaches SEARCH_TARGET_DB.
+Faster than fp32 only on CPUs with int8 dot-product instructions (``deblur.cpu_features``).
 """
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,6 +25,7 @@ from onnxruntime.quantization import QuantFormat, QuantType
 from deblur.calibration.tiles import center_crop
 from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
 from deblur.cpu_features import int8_speed_note
+from deblur.metrics import psnr
 
 from .int8 import (
     CALIBRATION_TILE,
@@ -35,11 +40,15 @@ from .int8 import (
     split_held_out,
 )
 from .onnx_graph import metadata_of, set_metadata
-from .ort_session import cpu_session, median_latency_ms
+from .ort_session import cpu_session, median_latency_ms, run
 
 GATE_NAME_MARKERS = ("attention", "/select/")  # the network's attention modules, as the exporter names their nodes
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # output-channel axis of each weight layout
 RUN_CHECK_SHAPE = (2, 3, 40, 96)
+SEARCH_TARGET_DB = 44.0  # PSNR against fp32 on the search crops at which the search stops
+SEARCH_MAX_MODULES = 8  # at most this many modules' activations are kept float
+SEARCH_MIN_GAIN_DB = 0.05  # a module whose float activations alone gain less is never kept
+SEARCH_FRAMES, SEARCH_CROP = 4, 384  # centred crops of the first calibration frames
 
 
 @dataclass(frozen=True)
@@ -47,6 +56,8 @@ class Int8CpuReport:
     """What the CPU INT8 build kept in float and measured."""
 
     kept_float: list[str]
+    float_activations: list[str]  # modules whose activations the search kept float, in the order it added them
+    search_psnr: tuple[float, float]  # on the search crops, against fp32: before and after the search
     score: HeldOutScore  # against the fp32 output on the held-out frames
     calibration_tiles: int
     held_out_frames: int
@@ -130,6 +141,77 @@ def require_runs_on_cpu(proto: onnx.ModelProto) -> None:
         raise QuantizationError(f"INT8 CPU model returned {output.dtype} {output.shape} for a float32 {batch.shape} input")
 
 
+def activation_groups(proto: onnx.ModelProto) -> dict[str, list[str]]:
+    """The activation QuantizeLinear nodes whose outputs only DequantizeLinear nodes read, grouped by the module
+    producing the tensor: the first two levels of the exporter's node names (``/mlff.1/adapters.0``)."""
+    constants = {init.name for init in proto.graph.initializer}
+    producers = {out: node for node in proto.graph.node for out in node.output}
+    readers: dict[str, list[onnx.NodeProto]] = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            readers.setdefault(name, []).append(node)
+    groups: dict[str, list[str]] = {}
+    for node in proto.graph.node:
+        dequantized_only = all(reader.op_type == "DequantizeLinear" for reader in readers.get(node.output[0], []))
+        if node.op_type != "QuantizeLinear" or node.input[0] in constants or not dequantized_only:
+            continue
+        producer = producers.get(node.input[0])
+        key = "/".join(producer.name.split("/")[:3]) if producer is not None else node.input[0]
+        groups.setdefault(key, []).append(node.name)
+    return groups
+
+
+def without_quantizers(proto: onnx.ModelProto, quantizers: Collection[str]) -> onnx.ModelProto:
+    """Copy of ``proto`` without the named activation QuantizeLinear nodes (from ``activation_groups``) and the
+    DequantizeLinear nodes reading them: those tensors stay float from their producer to their readers."""
+    copy = onnx.ModelProto.FromString(proto.SerializeToString())
+    float_of = {node.output[0]: node.input[0] for node in copy.graph.node if node.name in quantizers}
+    bypassed = {node.output[0]: float_of[node.input[0]] for node in copy.graph.node
+                if node.op_type == "DequantizeLinear" and node.input[0] in float_of}
+    kept = [node for node in copy.graph.node if node.output[0] not in float_of and node.output[0] not in bypassed]
+    for node in kept:
+        node.input[:] = [bypassed.get(name, name) for name in node.input]
+    del copy.graph.node[:]
+    copy.graph.node.extend(kept)
+    used = {name for node in kept for name in node.input}
+    initializers = [init for init in copy.graph.initializer if init.name in used]
+    del copy.graph.initializer[:]
+    copy.graph.initializer.extend(initializers)
+    return copy
+
+
+def search_float_activations(
+    fp32: onnx.ModelProto, int8: onnx.ModelProto, crops: list[np.ndarray]
+) -> tuple[onnx.ModelProto, list[str], tuple[float, float]]:
+    """Keep float the activations of the modules whose quantization costs most on ``crops`` (NCHW batches).
+
+    Each module is tried alone; then modules join, best first, until the output's PSNR against fp32 reaches
+    SEARCH_TARGET_DB or SEARCH_MAX_MODULES are float. Returns the model, the modules kept float and the PSNR
+    against fp32 before and after.
+    """
+    reference = cpu_session(fp32)
+    expected = [run(reference, crop)[0].transpose(1, 2, 0) for crop in crops]
+
+    def closeness(model: onnx.ModelProto) -> float:
+        session = cpu_session(model)
+        return float(np.mean([psnr(want, run(session, crop)[0].transpose(1, 2, 0)) for want, crop in zip(expected, crops)]))
+
+    groups = activation_groups(int8)
+    before = after = closeness(int8)
+    if before >= SEARCH_TARGET_DB:
+        return int8, [], (before, after)
+    alone = {key: closeness(without_quantizers(int8, names)) for key, names in groups.items()}
+    ranked = [key for key in sorted(alone, key=alone.get, reverse=True) if alone[key] - before >= SEARCH_MIN_GAIN_DB]
+    chosen, model = [], int8
+    for key in ranked[:SEARCH_MAX_MODULES]:
+        chosen.append(key)
+        model = without_quantizers(int8, [name for group in chosen for name in groups[group]])
+        after = closeness(model)
+        if after >= SEARCH_TARGET_DB:
+            break
+    return model, chosen, (before, after)
+
+
 def make_int8_cpu(
     proto: onnx.ModelProto, frames: list[np.ndarray], method: str = DEFAULT_CALIBRATION
 ) -> tuple[onnx.ModelProto, Int8CpuReport]:
@@ -137,7 +219,9 @@ def make_int8_cpu(
     calibration, held_out = split_held_out(frames)
     tiles = calibration_tiles(calibration)
     keep = float_nodes(proto)
-    model = quantize_int8_cpu(proto, tiles, keep, method)
+    search_crops = [center_crop(frame, SEARCH_CROP) for frame in calibration[:SEARCH_FRAMES]]
+    model, float_modules, search_psnr = search_float_activations(
+        proto, quantize_int8_cpu(proto, tiles, keep, method), search_crops)
     problems = int8_cpu_problems(model)
     if problems:
         raise QuantizationError("INT8 CPU model not in ONNX Runtime's U8S8 form: " + "; ".join(problems[:5]))
@@ -147,10 +231,13 @@ def make_int8_cpu(
         f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, "
         "uint8 activations, per-channel int8 weights"
     )
+    metadata["deblur.float_activations"] = json.dumps(float_modules)
     set_metadata(model, metadata)
     batch = center_crop(held_out[0], EVAL_CROP)
     report = Int8CpuReport(
         kept_float=keep,
+        float_activations=float_modules,
+        search_psnr=search_psnr,
         score=held_out_score(proto, model, held_out),
         calibration_tiles=len(tiles),
         held_out_frames=len(held_out),

@@ -157,7 +157,8 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         on_stage(f"int8 (TensorRT QDQ): {request.calibration} calibration, held-out score (the longest stage)")
         add(_export_int8(fp32, sibling(base, "int8"), frames, request))
     if request.int8_cpu:
-        on_stage(f"int8-cpu: {request.calibration} calibration, held-out score and CPU timing (the longest stage)")
+        on_stage(f"int8-cpu: {request.calibration} calibration, keep-float search, held-out score and CPU timing "
+                 "(the longest stage)")
         add(_export_int8_cpu(fp32, sibling(base, "int8cpu"), frames, request))
     if request.engine:
         onnx_path = engine_source(base, request)
@@ -282,7 +283,9 @@ def _export_int8_cpu(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray]
     score = report.score
     notes = (
         f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, "
-        f"{len(report.kept_float)} nodes float; CPU {'x'.join(map(str, report.latency_shape[2:]))}: "
+        f"{len(report.kept_float)} nodes float, activations of {len(report.float_activations)} more modules float "
+        f"(against fp32 on calibration crops: {report.search_psnr[0]:.1f} -> {report.search_psnr[1]:.1f} dB); "
+        f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: "
         f"fp32 {report.fp32_ms:.0f} ms, int8-cpu {report.int8_ms:.0f} ms"
     )
     if report.speed_note:

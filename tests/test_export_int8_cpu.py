@@ -1,6 +1,7 @@
 """INT8 for ONNX Runtime's CPU kernels (``--int8-cpu``): uint8 activations, per-channel int8 weights, QDQ,
 attention gates / end convs / output kept float, validated and scored; the CPU feature check behind its note."""
 
+import json
 import subprocess
 import sys
 
@@ -11,11 +12,23 @@ from onnx import numpy_helper
 from typer.testing import CliRunner
 
 from deblur.calibration.frameset import save_frames
+from deblur.calibration.tiles import center_crop
 from deblur.contract import INT8_CPU_PRECISION
 from deblur.cpu_features import cpu_flags, int8_dot_product, int8_speed_note
 from deblur.export.cli import app
 from deblur.export.int8 import QuantizationError, calibration_tiles, end_convs
-from deblur.export.int8_cpu import float_nodes, int8_cpu_problems, make_int8_cpu, output_nodes, quantize_int8_cpu
+from deblur.export import int8_cpu
+from deblur.export.int8_cpu import (
+    activation_groups,
+    float_nodes,
+    int8_cpu_problems,
+    make_int8_cpu,
+    output_nodes,
+    quantize_int8_cpu,
+    search_float_activations,
+    without_quantizers,
+)
+from deblur.export.ort_session import cpu_session, run
 from deblur.export.onnx_graph import metadata_of
 from deblur.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
@@ -68,6 +81,38 @@ def test_report_scores_held_out_frames_and_times_both_models(built):
     assert 20.0 < report.score.psnr < 120.0 and 0.5 < report.score.ssim <= 1.0
     assert report.fp32_ms > 0 and report.int8_ms > 0 and report.latency_shape == (1, 3, 64, 96)
     assert "uint8 activations, per-channel int8 weights" in metadata_of(model)["deblur.calibration"]
+
+
+def test_float_activations_are_whole_modules_without_their_quantize_pairs(built):
+    model, report = built
+    assert report.search_psnr[1] >= report.search_psnr[0]
+    assert metadata_of(model)["deblur.float_activations"] == json.dumps(report.float_activations)
+    groups = activation_groups(model)
+    assert groups and all(key.startswith("/") or key == "input" for key in groups)
+    assert not set(report.float_activations) & set(groups)  # their quantizers are gone from the model
+    key, names = next(iter(groups.items()))
+    lighter = without_quantizers(model, names)
+    onnx.checker.check_model(lighter)
+    assert key not in activation_groups(lighter) and int8_cpu_problems(lighter) == []
+    removed = {n.output[0] for n in model.graph.node if n.name in names}
+    assert not any(name in removed for n in lighter.graph.node for name in n.input)  # no reader left dangling
+    assert len(lighter.graph.node) == len(model.graph.node) - 2 * len(names)  # one DequantizeLinear per quantizer here
+    batch = np.random.default_rng(0).random((1, 3, 32, 48), dtype=np.float32)
+    assert run(cpu_session(lighter), batch).shape == batch.shape
+
+
+def test_the_search_stops_at_its_target_and_keeps_only_modules_that_help(w8_fp32, blurry_frames, monkeypatch):
+    fp32, frames = w8_fp32[0], blurry_frames(2)
+    quantized = quantize_int8_cpu(fp32, calibration_tiles(frames), float_nodes(fp32))
+    crops = [center_crop(frame, 48) for frame in frames]
+    monkeypatch.setattr(int8_cpu, "SEARCH_TARGET_DB", 0.0)
+    same, modules, (before, after) = search_float_activations(fp32, quantized, crops)
+    assert same is quantized and modules == [] and before == after
+    monkeypatch.setattr(int8_cpu, "SEARCH_TARGET_DB", 1000.0)
+    monkeypatch.setattr(int8_cpu, "SEARCH_MAX_MODULES", 2)
+    searched, modules, (before, after) = search_float_activations(fp32, quantized, crops)
+    assert 0 < len(modules) <= 2 and after > before
+    assert set(modules) <= set(activation_groups(quantized)) and not set(modules) & set(activation_groups(searched))
 
 
 def test_validator_flags_signed_activations_and_per_tensor_weights(built):
