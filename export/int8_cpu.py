@@ -9,12 +9,11 @@ than fp32. Left in float, where quantizing cost the most accuracy on the bundled
 gates (channel and spatial attention, the MLFF selection), the first and last conv pairs, and the output
 Add/Clip. Then a greedy search keeps in float the activations of the few modules whose quantization costs the
 most (measured on the calibration frames by removing each module's activation QuantizeLinear/DequantizeLinear
-pairs from the quantized graph, no recalibration), until its PSNR against fp32 reaches SEARCH_TARGET_DB.
+pairs from the quantized graph, no recalibration: ``float_search``).
 Faster than fp32 only on CPUs with int8 dot-product instructions (``deblur.cpu_features``).
 """
 
 import json
-from collections.abc import Collection
 from dataclasses import dataclass
 
 import numpy as np
@@ -25,7 +24,6 @@ from onnxruntime.quantization import QuantFormat, QuantType
 from deblur.calibration.tiles import center_crop
 from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
 from deblur.cpu_features import int8_speed_note
-from deblur.metrics import psnr
 
 from .int8 import (
     CALIBRATION_TILE,
@@ -40,15 +38,13 @@ from .int8 import (
     split_held_out,
 )
 from .onnx_graph import metadata_of, set_metadata
-from .ort_session import cpu_session, median_latency_ms, run
+from .float_search import search_float_activations
+from .ort_session import cpu_session, median_latency_ms
 
 GATE_NAME_MARKERS = ("attention", "/select/")  # the network's attention modules, as the exporter names their nodes
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # output-channel axis of each weight layout
 RUN_CHECK_SHAPE = (2, 3, 40, 96)
-SEARCH_TARGET_DB = 44.0  # PSNR against fp32 on the search crops at which the search stops
-SEARCH_MAX_MODULES = 8  # at most this many modules' activations are kept float
-SEARCH_MIN_GAIN_DB = 0.05  # a module whose float activations alone gain less is never kept
-SEARCH_FRAMES, SEARCH_CROP = 4, 384  # centred crops of the first calibration frames
+SEARCH_FRAMES, SEARCH_CROP = 4, 384  # centred crops of the first calibration frames the search scores on
 
 
 @dataclass(frozen=True)
@@ -139,77 +135,6 @@ def require_runs_on_cpu(proto: onnx.ModelProto) -> None:
     (output,) = cpu_session(proto).run([OUTPUT_NAME], {INPUT_NAME: batch})
     if output.shape != batch.shape or output.dtype != np.float32:
         raise QuantizationError(f"INT8 CPU model returned {output.dtype} {output.shape} for a float32 {batch.shape} input")
-
-
-def activation_groups(proto: onnx.ModelProto) -> dict[str, list[str]]:
-    """The activation QuantizeLinear nodes whose outputs only DequantizeLinear nodes read, grouped by the module
-    producing the tensor: the first two levels of the exporter's node names (``/mlff.1/adapters.0``)."""
-    constants = {init.name for init in proto.graph.initializer}
-    producers = {out: node for node in proto.graph.node for out in node.output}
-    readers: dict[str, list[onnx.NodeProto]] = {}
-    for node in proto.graph.node:
-        for name in node.input:
-            readers.setdefault(name, []).append(node)
-    groups: dict[str, list[str]] = {}
-    for node in proto.graph.node:
-        dequantized_only = all(reader.op_type == "DequantizeLinear" for reader in readers.get(node.output[0], []))
-        if node.op_type != "QuantizeLinear" or node.input[0] in constants or not dequantized_only:
-            continue
-        producer = producers.get(node.input[0])
-        key = "/".join(producer.name.split("/")[:3]) if producer is not None else node.input[0]
-        groups.setdefault(key, []).append(node.name)
-    return groups
-
-
-def without_quantizers(proto: onnx.ModelProto, quantizers: Collection[str]) -> onnx.ModelProto:
-    """Copy of ``proto`` without the named activation QuantizeLinear nodes (from ``activation_groups``) and the
-    DequantizeLinear nodes reading them: those tensors stay float from their producer to their readers."""
-    copy = onnx.ModelProto.FromString(proto.SerializeToString())
-    float_of = {node.output[0]: node.input[0] for node in copy.graph.node if node.name in quantizers}
-    bypassed = {node.output[0]: float_of[node.input[0]] for node in copy.graph.node
-                if node.op_type == "DequantizeLinear" and node.input[0] in float_of}
-    kept = [node for node in copy.graph.node if node.output[0] not in float_of and node.output[0] not in bypassed]
-    for node in kept:
-        node.input[:] = [bypassed.get(name, name) for name in node.input]
-    del copy.graph.node[:]
-    copy.graph.node.extend(kept)
-    used = {name for node in kept for name in node.input}
-    initializers = [init for init in copy.graph.initializer if init.name in used]
-    del copy.graph.initializer[:]
-    copy.graph.initializer.extend(initializers)
-    return copy
-
-
-def search_float_activations(
-    fp32: onnx.ModelProto, int8: onnx.ModelProto, crops: list[np.ndarray]
-) -> tuple[onnx.ModelProto, list[str], tuple[float, float]]:
-    """Keep float the activations of the modules whose quantization costs most on ``crops`` (NCHW batches).
-
-    Each module is tried alone; then modules join, best first, until the output's PSNR against fp32 reaches
-    SEARCH_TARGET_DB or SEARCH_MAX_MODULES are float. Returns the model, the modules kept float and the PSNR
-    against fp32 before and after.
-    """
-    reference = cpu_session(fp32)
-    expected = [run(reference, crop)[0].transpose(1, 2, 0) for crop in crops]
-
-    def closeness(model: onnx.ModelProto) -> float:
-        session = cpu_session(model)
-        return float(np.mean([psnr(want, run(session, crop)[0].transpose(1, 2, 0)) for want, crop in zip(expected, crops)]))
-
-    groups = activation_groups(int8)
-    before = after = closeness(int8)
-    if before >= SEARCH_TARGET_DB:
-        return int8, [], (before, after)
-    alone = {key: closeness(without_quantizers(int8, names)) for key, names in groups.items()}
-    ranked = [key for key in sorted(alone, key=alone.get, reverse=True) if alone[key] - before >= SEARCH_MIN_GAIN_DB]
-    chosen, model = [], int8
-    for key in ranked[:SEARCH_MAX_MODULES]:
-        chosen.append(key)
-        model = without_quantizers(int8, [name for group in chosen for name in groups[group]])
-        after = closeness(model)
-        if after >= SEARCH_TARGET_DB:
-            break
-    return model, chosen, (before, after)
 
 
 def make_int8_cpu(

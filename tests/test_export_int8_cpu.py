@@ -17,17 +17,9 @@ from deblur.contract import INT8_CPU_PRECISION
 from deblur.cpu_features import cpu_flags, int8_dot_product, int8_speed_note
 from deblur.export.cli import app
 from deblur.export.int8 import QuantizationError, calibration_tiles, end_convs
-from deblur.export import int8_cpu
-from deblur.export.int8_cpu import (
-    activation_groups,
-    float_nodes,
-    int8_cpu_problems,
-    make_int8_cpu,
-    output_nodes,
-    quantize_int8_cpu,
-    search_float_activations,
-    without_quantizers,
-)
+from deblur.export import float_search
+from deblur.export.float_search import activation_groups, search_float_activations, without_quantizers
+from deblur.export.int8_cpu import float_nodes, int8_cpu_problems, make_int8_cpu, output_nodes, quantize_int8_cpu
 from deblur.export.ort_session import cpu_session, run
 from deblur.export.onnx_graph import metadata_of
 from deblur.runtime.backends.onnxruntime import OnnxRuntimeBackend
@@ -105,11 +97,11 @@ def test_the_search_stops_at_its_target_and_keeps_only_modules_that_help(w8_fp32
     fp32, frames = w8_fp32[0], blurry_frames(2)
     quantized = quantize_int8_cpu(fp32, calibration_tiles(frames), float_nodes(fp32))
     crops = [center_crop(frame, 48) for frame in frames]
-    monkeypatch.setattr(int8_cpu, "SEARCH_TARGET_DB", 0.0)
+    monkeypatch.setattr(float_search, "SEARCH_TARGET_DB", 0.0)
     same, modules, (before, after) = search_float_activations(fp32, quantized, crops)
     assert same is quantized and modules == [] and before == after
-    monkeypatch.setattr(int8_cpu, "SEARCH_TARGET_DB", 1000.0)
-    monkeypatch.setattr(int8_cpu, "SEARCH_MAX_MODULES", 2)
+    monkeypatch.setattr(float_search, "SEARCH_TARGET_DB", 1000.0)
+    monkeypatch.setattr(float_search, "SEARCH_MAX_MODULES", 2)
     searched, modules, (before, after) = search_float_activations(fp32, quantized, crops)
     assert 0 < len(modules) <= 2 and after > before
     assert set(modules) <= set(activation_groups(quantized)) and not set(modules) & set(activation_groups(searched))
