@@ -112,7 +112,7 @@ def photo_name(dataset, index: int) -> str:
 
 def model_method(backend: Backend, passes: int = 1, coarse_factor: float = 1.0):
     """A restore function running ``backend``'s model, averaged over ``passes`` flips, as a coarse pass at
-    1/``coarse_factor`` when that is above 1 (``deblur-run --coarse-pass``)."""
+    1/``coarse_factor`` (``deblur-run --coarse-pass``; 1: off)."""
     infer = flip_ensemble(backend.infer, passes)
 
     def run_model(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -120,7 +120,7 @@ def model_method(backend: Backend, passes: int = 1, coarse_factor: float = 1.0):
 
     def restore(blurred: np.ndarray, _kernel) -> np.ndarray:
         chw = np.ascontiguousarray(blurred.transpose(2, 0, 1))
-        (output,) = coarse_pass([chw], coarse_factor, run_model) if coarse_factor > 1 else run_model([chw])
+        (output,) = coarse_pass([chw], coarse_factor, run_model)
         return output.transpose(1, 2, 0)
 
     return restore

@@ -45,7 +45,10 @@ def upsample(chw: np.ndarray, height: int, width: int) -> np.ndarray:
 
 
 def coarse_pass(frames: list[np.ndarray], factor: float, run_model: RunModel) -> list[np.ndarray]:
-    """Each CHW frame plus the upsampled correction ``run_model`` makes to it shrunk by ``factor`` (not clipped)."""
+    """Each CHW frame plus the upsampled correction ``run_model`` makes to it shrunk by ``factor`` (not clipped);
+    for a factor of 1 (off), ``run_model`` on the frames as they are."""
+    if factor == 1:
+        return run_model(frames)
     small = [shrink(chw, factor) for chw in frames]
     outputs = run_model(small)
     return [chw + upsample(out - low, *chw.shape[1:]) for chw, low, out in zip(frames, small, outputs)]

@@ -80,9 +80,7 @@ class FrameDeblurrer:
 
     def run_model_inputs(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float32 RGB CHW arrays in [0, 1] -> the model's CHW outputs (float32, not yet clipped)."""
-        if self.coarse_pass > 1:
-            return coarse_pass(inputs, self.coarse_pass, self._run_full_size)
-        return self._run_full_size(inputs)
+        return coarse_pass(inputs, self.coarse_pass, self._run_full_size)
 
     def _run_full_size(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """``run_model_inputs`` without the coarse pass: the model on the inputs as they are."""

@@ -44,6 +44,8 @@ def test_any_size_and_factor_keeps_the_frame_size_and_adds_only_the_correction()
     (same,) = coarse_pass([chw], 3, lambda frames: frames)
     np.testing.assert_array_equal(same, chw)  # no correction, no change: finer detail is kept as it was
     assert coarse_size(3, 2, 8) == (1, 1)
+    (off,) = coarse_pass([chw], 1, lambda frames: [frame * 0.5 for frame in frames])
+    np.testing.assert_array_equal(off, chw * 0.5)  # factor 1: the model on the frame as it is
 
 
 def test_factors_outside_one_to_eight_are_refused():

@@ -25,7 +25,8 @@ import torch.nn.functional as F
 from deblur.atomic import atomic_write
 from deblur.metrics import psnr, ssim, ssim_map
 from deblur.model.config import SIZE_MULTIPLE, ConfigError
-from deblur.runtime.coarse_pass import MAX_FACTOR, coarse_pass
+from deblur.runtime.coarse_pass import check_factor, coarse_pass
+from deblur.runtime.errors import DeblurRunError
 
 from .data.degrade import quantize_8bit
 
@@ -78,7 +79,7 @@ def model_restorer(model: torch.nn.Module, device: torch.device, coarse_factor: 
         return [run(torch.from_numpy(chw)).numpy() for chw in frames]
 
     def restore(blurred: torch.Tensor) -> torch.Tensor:
-        if coarse_factor == 1:
+        if coarse_factor == 1:  # training validation: stays in torch, input on any device
             return run(blurred).clamp(0, 1)
         (result,) = coarse_pass([blurred.float().numpy()], coarse_factor, run_arrays)
         return torch.from_numpy(result).clamp(0, 1)
@@ -87,9 +88,11 @@ def model_restorer(model: torch.nn.Module, device: torch.device, coarse_factor: 
 
 
 def check_coarse_factor(factor: float) -> None:
-    """ConfigError unless ``factor`` is one ``deblur-run --coarse-pass`` takes (1 to MAX_FACTOR; 1 is off)."""
-    if not 1 <= factor <= MAX_FACTOR:
-        raise ConfigError(f"--coarse-pass must be between 1 (off) and {MAX_FACTOR:g}, got {factor:g}")
+    """ConfigError unless ``factor`` is one ``deblur-run --coarse-pass`` takes (the runtime's ``check_factor``)."""
+    try:
+        check_factor(factor)
+    except DeblurRunError as error:
+        raise ConfigError(str(error)) from error
 
 
 def to_image(tensor: torch.Tensor) -> np.ndarray:
