@@ -2,7 +2,9 @@
 
 A module's activation QuantizeLinear/DequantizeLinear pairs are removed from the quantized graph (the tensor then
 stays float from its producer to its readers) and the output is compared with the fp32 model's; modules are
-named as the exporter names their nodes (``/mlff.1/adapters.0``). Used by ``--int8-cpu`` (``int8_cpu``).
+named as the exporter names their nodes (``/mlff.1/adapters.0``). Used by ``--int8-cpu`` (``int8_cpu``), which
+ships the searched graph, and by ``--int8`` (``int8``), which re-quantizes with the convolutions writing or reading the
+chosen modules' activations left out (``module_convs``): TensorRT takes such a layer as a float layer.
 """
 
 from collections.abc import Collection
@@ -10,6 +12,7 @@ from collections.abc import Collection
 import numpy as np
 import onnx
 
+from deblur.calibration.tiles import center_crop
 from deblur.metrics import psnr
 
 from .ort_session import cpu_session, run
@@ -17,6 +20,13 @@ from .ort_session import cpu_session, run
 SEARCH_TARGET_DB = 44.0  # PSNR against fp32 on the search crops at which the search stops
 SEARCH_MAX_MODULES = 8  # at most this many modules' activations are kept float
 SEARCH_MIN_GAIN_DB = 0.05  # a module whose float activations alone gain less is never kept
+SEARCH_FRAMES, SEARCH_CROP = 4, 384  # centred crops of the first calibration frames the search scores on
+QUANTIZED_LAYERS = ("Conv", "ConvTranspose")  # the layers the TensorRT model quantizes (``int8``)
+
+
+def search_crops(calibration: list[np.ndarray]) -> list[np.ndarray]:
+    """The NCHW batches the search scores on: centred crops of the first SEARCH_FRAMES calibration frames."""
+    return [center_crop(frame, SEARCH_CROP) for frame in calibration[:SEARCH_FRAMES]]
 
 
 def activation_groups(proto: onnx.ModelProto) -> dict[str, list[str]]:
@@ -37,6 +47,20 @@ def activation_groups(proto: onnx.ModelProto) -> dict[str, list[str]]:
         key = "/".join(producer.name.split("/")[:3]) if producer is not None else node.input[0]
         groups.setdefault(key, []).append(node.name)
     return groups
+
+
+def module_convs(proto: onnx.ModelProto, modules: Collection[str]) -> list[str]:
+    """The Conv and ConvTranspose nodes of the QDQ ``proto`` that write or read the quantized activations of
+    ``modules`` (keys of ``activation_groups``): quantized again with these in float, those activations stay float."""
+    groups = activation_groups(proto)
+    chosen = {n for module in modules for n in groups[module]}
+    quantizers = [node for node in proto.graph.node if node.name in chosen]
+    written = {node.input[0] for node in quantizers}
+    quantized = {node.output[0] for node in quantizers}
+    read = {node.output[0] for node in proto.graph.node
+            if node.op_type == "DequantizeLinear" and node.input[0] in quantized}
+    return sorted(node.name for node in proto.graph.node
+                  if node.op_type in QUANTIZED_LAYERS and (read & set(node.input) or written & set(node.output)))
 
 
 def without_quantizers(proto: onnx.ModelProto, quantizers: Collection[str]) -> onnx.ModelProto:

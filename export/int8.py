@@ -7,6 +7,9 @@ inputs are quantized: that is where TensorRT runs int8 kernels; element-wise ops
 softmax stay in float. Ranges come from 256x256 tiles of the calibration frames: their min/max, or a
 percentile or entropy threshold of their histograms. Histograms are built one tile at a time (ORT's
 calibrators otherwise hold every intermediate output of every tile in memory: >20 GB for 32 frames).
+With ``keep_ends="auto"`` a keep-float search (``float_search``) then finds the modules whose quantized
+activations cost the most, and the model is quantized once more with the convolutions writing or reading them
+left in float (TensorRT runs those layers in half precision).
 """
 
 import contextlib
@@ -26,13 +29,13 @@ from deblur.calibration.tiles import center_crop, frame_tiles
 from deblur.contract import INPUT_NAME, OUTPUT_NAME
 from deblur.metrics import psnr, ssim
 
+from .float_search import QUANTIZED_LAYERS, module_convs, search_crops, search_float_activations
 from .onnx_graph import metadata_of, set_metadata
 from .ort_session import cpu_session, median_latency_ms, run
 
-QUANTIZED_OPS = ("Conv", "ConvTranspose")
 CALIBRATION_TILE = 256
 EVAL_CROP = 512  # held-out frames are compared on their centred crop of at most this size
-ALL_INT8, FLOAT_ENDS = "all layers int8", "first+last in float"
+ALL_INT8, FLOAT_ENDS, SEARCHED = "all layers int8", "first+last in float", "searched layers float"
 CALIBRATION_METHODS = {
     "minmax": CalibrationMethod.MinMax,
     "percentile": CalibrationMethod.Percentile,  # 99.999th percentile of |activation| (ORT's default)
@@ -64,8 +67,10 @@ class Int8Report:
     """What INT8 quantization chose and measured."""
 
     kept_float: list[str]  # node names left unquantized
+    float_modules: list[str]  # modules whose convs the keep-float search left in float, in the order it added them
+    search_psnr: tuple[float, float] | None  # on the search crops against fp32, before and after; None: no search
     score: HeldOutScore  # the chosen model
-    alternatives: dict[str, HeldOutScore]  # "all layers int8" / "first+last in float" when both were measured
+    alternatives: dict[str, HeldOutScore]  # every model built (ALL_INT8, FLOAT_ENDS, SEARCHED) and its score
     calibration_tiles: int
     held_out_frames: int
     fp32_ms: float
@@ -139,7 +144,7 @@ def quantize_int8(
         tiles,
         method,
         quant_format=QuantFormat.QDQ,
-        op_types_to_quantize=list(QUANTIZED_OPS),
+        op_types_to_quantize=list(QUANTIZED_LAYERS),
         per_channel=True,
         activation_type=QuantType.QInt8,
         weight_type=QuantType.QInt8,
@@ -276,7 +281,9 @@ def make_int8(
     """Calibrate (``method``: a key of CALIBRATION_METHODS), quantize, validate and score an INT8 QDQ model.
 
     ``keep_ends``: "yes" keeps the first and last layers in float, "no" quantizes them, "auto" builds
-    both and keeps the ends in float only if that gains at least KEEP_ENDS_MIN_GAIN_DB on held-out frames.
+    both, keeps the ends in float only if that gains at least KEEP_ENDS_MIN_GAIN_DB on held-out frames, then
+    runs the keep-float search and re-quantizes with the layers it found in float, if that scores higher on the
+    held-out frames.
     """
     if keep_ends not in ("auto", "yes", "no"):
         raise ValueError(f"keep_ends must be auto, yes or no, got {keep_ends!r}")
@@ -293,14 +300,28 @@ def make_int8(
     if keep_ends == "auto" and built[FLOAT_ENDS][2].psnr - built[ALL_INT8][2].psnr >= KEEP_ENDS_MIN_GAIN_DB:
         label = FLOAT_ENDS
     model, keep, score = built[label]
+    alternatives = {name: entry[2] for name, entry in built.items()}
+    float_modules, search_psnr = [], None
+    if keep_ends == "auto":
+        _, modules, search_psnr = search_float_activations(proto, model, search_crops(calibration))
+        if modules:
+            wider = sorted(set(keep) | set(module_convs(model, modules)))
+            refined = quantize_int8(proto, tiles, wider, method)
+            require_valid_qdq(refined)
+            alternatives[SEARCHED] = held_out_score(proto, refined, held_out)
+            if alternatives[SEARCHED].psnr > score.psnr:
+                model, keep, score, float_modules = refined, wider, alternatives[SEARCHED], modules
     metadata = metadata_of(model)
     metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, symmetric"
+    metadata["deblur.float_modules"] = json.dumps(float_modules)
     set_metadata(model, metadata)
     batch = center_crop(held_out[0], EVAL_CROP)
     report = Int8Report(
         kept_float=sorted(keep),
+        float_modules=float_modules,
+        search_psnr=search_psnr,
         score=score,
-        alternatives={name: entry[2] for name, entry in built.items()},
+        alternatives=alternatives,
         calibration_tiles=len(tiles),
         held_out_frames=len(held_out),
         fp32_ms=median_latency_ms(cpu_session(proto), batch),

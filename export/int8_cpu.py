@@ -38,13 +38,12 @@ from .int8 import (
     split_held_out,
 )
 from .onnx_graph import metadata_of, set_metadata
-from .float_search import search_float_activations
+from .float_search import search_crops, search_float_activations
 from .ort_session import cpu_session, median_latency_ms
 
 GATE_NAME_MARKERS = ("attention", "/select/")  # the network's attention modules, as the exporter names their nodes
 WEIGHT_AXIS = {"Conv": 0, "ConvTranspose": 1}  # output-channel axis of each weight layout
 RUN_CHECK_SHAPE = (2, 3, 40, 96)
-SEARCH_FRAMES, SEARCH_CROP = 4, 384  # centred crops of the first calibration frames the search scores on
 
 
 @dataclass(frozen=True)
@@ -144,9 +143,8 @@ def make_int8_cpu(
     calibration, held_out = split_held_out(frames)
     tiles = calibration_tiles(calibration)
     keep = float_nodes(proto)
-    search_crops = [center_crop(frame, SEARCH_CROP) for frame in calibration[:SEARCH_FRAMES]]
     model, float_modules, search_psnr = search_float_activations(
-        proto, quantize_int8_cpu(proto, tiles, keep, method), search_crops)
+        proto, quantize_int8_cpu(proto, tiles, keep, method), search_crops(calibration))
     problems = int8_cpu_problems(model)
     if problems:
         raise QuantizationError("INT8 CPU model not in ONNX Runtime's U8S8 form: " + "; ".join(problems[:5]))

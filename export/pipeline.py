@@ -154,7 +154,8 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         on_stage("fp16: overflow search over every activation" + (", then the check against fp32" if request.check else ""))
         add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
     if request.int8:
-        on_stage(f"int8 (TensorRT QDQ): {request.calibration} calibration, held-out score (the longest stage)")
+        search = ", keep-float search" if request.keep_ends == "auto" else ""
+        on_stage(f"int8 (TensorRT QDQ): {request.calibration} calibration{search}, held-out score (the longest stage)")
         add(_export_int8(fp32, sibling(base, "int8"), frames, request))
     if request.int8_cpu:
         on_stage(f"int8-cpu: {request.calibration} calibration, keep-float search, held-out score and CPU timing "
@@ -267,7 +268,9 @@ def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], re
     model, report = make_int8(fp32, frames, request.keep_ends, request.calibration)
     save_model(model, path)
     score = report.score
-    kept = "first+last layers float" if report.kept_float else "all convs int8"
+    kept = f"{len(report.kept_float)} convs float" if report.kept_float else "all convs int8"
+    if report.float_modules:
+        kept += f", among them those of {', '.join(report.float_modules)}"
     others = "; ".join(f"{name}: {s.psnr:.1f} dB" for name, s in report.alternatives.items())
     notes = (
         f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "

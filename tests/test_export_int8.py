@@ -1,6 +1,8 @@
 """INT8 QDQ ONNX: symmetric int8 (zero points 0), float biases, TensorRT-friendly op set, min/max, percentile or
 entropy ranges collected tile by tile, scored on held-out frames."""
 
+import json
+
 import numpy as np
 import onnx
 import pytest
@@ -8,7 +10,9 @@ from onnx import numpy_helper
 from typer.testing import CliRunner
 
 from deblur.calibration.frameset import save_frames
+from deblur.export import float_search
 from deblur.export.cli import app
+from deblur.export.float_search import activation_groups, module_convs
 from deblur.export.int8 import (
     QuantizationError,
     calibration_tiles,
@@ -66,11 +70,58 @@ def test_convolutions_read_int8_activations_and_weights(int8_auto):
 
 def test_auto_measures_both_ways_and_reports_held_out_quality(int8_auto):
     _, report = int8_auto
-    assert set(report.alternatives) == {"all layers int8", "first+last in float"}
+    assert {"all layers int8", "first+last in float"} <= set(report.alternatives)
     assert report.held_out_frames == 1 and report.calibration_tiles == 4
     assert report.score in report.alternatives.values()
     assert 25.0 < report.score.psnr < 120.0 and 0.5 < report.score.ssim <= 1.0
     assert report.fp32_ms > 0 and report.int8_ms > 0
+    assert report.search_psnr is not None and report.search_psnr[1] >= report.search_psnr[0]
+
+
+@pytest.fixture(scope="module")
+def int8_searched(w8_fp32, blurry_frames):
+    with pytest.MonkeyPatch.context() as patch:  # the search always adds its best module
+        patch.setattr(float_search, "SEARCH_TARGET_DB", 1000.0)
+        patch.setattr(float_search, "SEARCH_MAX_MODULES", 1)
+        return make_int8(w8_fp32[0], blurry_frames(), keep_ends="auto")
+
+
+def test_the_search_requantizes_with_the_convolutions_of_its_modules_in_float(w8_fp32, blurry_frames, int8_searched):
+    proto, _ = w8_fp32
+    model, report = int8_searched
+    assert qdq_problems(model) == []
+    assert len(report.float_modules) == 1 and report.alternatives["searched layers float"] == report.score
+    assert report.score.psnr > max(s.psnr for name, s in report.alternatives.items() if name != "searched layers float")
+    before = quantize_int8(proto, calibration_tiles(split_held_out(blurry_frames())[0]), end_convs(proto))
+    convs = module_convs(before, report.float_modules)
+    assert convs and set(convs) <= set(report.kept_float)
+    float_tensors = {next(n for n in before.graph.node if n.name == q).input[0]
+                     for q in activation_groups(before)[report.float_modules[0]]}
+    assert not float_tensors & {n.input[0] for n in model.graph.node if n.op_type == "QuantizeLinear"}
+    producers = {out: n for n in model.graph.node for out in n.output}
+    for node in (n for n in model.graph.node if n.name in report.kept_float):
+        assert node.input[1] not in producers, node.name  # float weights: an initializer, no DequantizeLinear
+    assert json.loads(metadata_of(model)["deblur.float_modules"]) == report.float_modules
+    assert sorted(json.loads(metadata_of(model)["deblur.high_precision_nodes"])) == report.kept_float
+
+
+def test_module_convs_write_or_read_its_quantized_activations(int8_auto):
+    model, _ = int8_auto
+    producers = {out: n for n in model.graph.node for out in n.output}
+    for module, quantizers in activation_groups(model).items():
+        tensors = {n.input[0] for n in model.graph.node if n.name in quantizers}
+        for name in module_convs(model, [module]):
+            node = next(n for n in model.graph.node if n.name == name)
+            reads = {producers[producers[i].input[0]].input[0] for i in node.input
+                     if i in producers and producers[i].op_type == "DequantizeLinear" and producers[i].input[0] in producers}
+            assert node.op_type in ("Conv", "ConvTranspose") and (reads | set(node.output)) & tensors, name
+    assert module_convs(model, []) == []
+
+
+def test_explicit_ends_choice_runs_no_search(w8_fp32, blurry_frames):
+    _, report = make_int8(w8_fp32[0], blurry_frames(3), keep_ends="yes")
+    assert report.float_modules == [] and report.search_psnr is None
+    assert set(report.alternatives) == {"first+last in float"}
 
 
 def test_first_and_last_layers_are_the_input_and_output_conv_pairs(w8_fp32):
