@@ -44,6 +44,8 @@ PRECISIONS = ("fp32", "fp16", "int8-qdq", INT8_CPU_PRECISION)
 OPTIONAL_KEYS = {
     "deblur.high_precision_nodes": "JSON list of node names kept in fp32 (fp16 model) or left unquantized (int8 model)",
     "deblur.calibration": "INT8 models: the calibration set (frames, tile size, method)",
+    "deblur.float_activations": "int8-cpu model: JSON list of modules whose activations the keep-float search left float",
+    "deblur.float_modules": "int8-qdq model: JSON list of modules whose convolutions the keep-float search left float",
     "deblur.quality": "measured quality, real pairs first (PSNR gain on real blurred/sharp pairs, then synthetic)",
 }
 
