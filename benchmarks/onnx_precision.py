@@ -89,7 +89,8 @@ def main() -> None:
     peak_name, peak = fp16_report.peak_activations[0]
     print(f"\nfp16: {len(fp16_report.kept_fp32)} nodes kept fp32; largest fp32 activation {peak:.3g} ({peak_name})")
     print("int8: " + "; ".join(f"{k}: {v.psnr:.1f} dB / SSIM {v.ssim:.5f}" for k, v in int8_report.alternatives.items())
-          + f" -> kept in float: {len(int8_report.kept_float)} nodes")
+          + f" -> kept in float: {len(int8_report.kept_float)} nodes"
+          + (f", those of {', '.join(int8_report.float_modules)}" if int8_report.float_modules else ""))
 
 
 if __name__ == "__main__":
