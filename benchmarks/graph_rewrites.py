@@ -10,8 +10,10 @@ Each rewrite is algebra on the graph's own weights, so the output changes only b
   becomes ``Conv(x) * g``, gating the Conv's narrower output.
 
 None of them was faster on ONNX Runtime 1.32 CPU (docs/export.md), so the exporter does not apply
-them; this script keeps the measurement reproducible. Other ONNX files given after the first are
-timed in the same interleaved runs (e.g. a fresh export beside the bundled one):
+them; this script keeps the measurement reproducible. The table also times the graph as ``deblur-run``
+loads an fp32 model on the CPU provider: ORT's own Conv+Add+LeakyReLU fusion applied ahead of its
+NCHWc layout (``deblur.runtime.backends.cpu_fusion``), the one rewrite that pays. Other ONNX files
+given after the first are timed in the same interleaved runs (e.g. a fresh export beside the bundled one):
 
     python benchmarks/graph_rewrites.py runtime/models/deblur-lite.onnx /tmp/fresh-export.onnx \
         --size 1280x720 --threads 1 --runs 3
@@ -23,11 +25,13 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from deblur.export.onnx_graph import topological_sort
 from deblur.export.ort_session import cpu_session, run
 from deblur.export.verify import check_batches, compare_models, worst
+from deblur.runtime.backends.cpu_fusion import fused_cpu_model
 from deblur.runtime.bench import parse_sizes
 
 
@@ -353,12 +357,19 @@ def parse_args() -> argparse.Namespace:
     return parser.parse_args()
 
 
-def candidates(base: onnx.ModelProto, others: list[Path]) -> dict[str, onnx.ModelProto]:
-    """The base graph, each rewrite alone, all rewrites together, then the other files."""
+RUNTIME_FUSION = "residual activations fused (deblur-run on CPU)"
+
+
+def candidates(base_path: Path, others: list[Path]) -> dict[str, onnx.ModelProto]:
+    """The base graph, each rewrite alone, all rewrites together, the runtime's CPU fusion, then the other files."""
+    base = onnx.load(str(base_path))
     models = {"unrewritten": base}
     for name in REWRITES:
         models[name], _ = rewrite(base, [name])
     models["all rewrites"], _ = rewrite(base)
+    fused = fused_cpu_model(ort, base_path)
+    if fused is not None:
+        models[RUNTIME_FUSION] = onnx.load_from_string(fused)
     models.update({path.name: onnx.load(str(path)) for path in others})
     return models
 
@@ -368,7 +379,7 @@ def main() -> None:
 
     args = parse_args()
     ((width, height),) = parse_sizes(args.size)
-    models = candidates(onnx.load(str(args.base)), args.others)
+    models = candidates(args.base, args.others)
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     sessions = {label: cpu_session(proto, threads=args.threads) for label, proto in models.items()}
     medians = interleaved_medians_ms({label: (lambda s=session: run(s, frame)) for label, session in sessions.items()},

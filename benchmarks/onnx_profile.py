@@ -4,8 +4,11 @@ Each model is profiled on one random frame after a warm-up run; the table sums t
 every node of an operator type (ORT's fused names, e.g. ``FusedConv``, and its NCHWc layout
 ``ReorderInput``/``ReorderOutput``), with the share of the model's total and the node count.
 
+``--cpu-fusion`` profiles each fp32 model a second time as ``deblur-run`` loads it on the CPU provider,
+with its residual Conv+Add+LeakyReLU fused ahead of the NCHWc layout (``deblur.runtime.backends.cpu_fusion``).
+
 Example (numbers in docs/export.md):
-    python benchmarks/onnx_profile.py runtime/models/deblur-lite.onnx deploy/deblur-lite.fast.onnx \
+    python benchmarks/onnx_profile.py runtime/models/deblur-lite.onnx --cpu-fusion \
         --size 1280x720 --threads 1 --runs 3
 """
 
@@ -20,6 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from deblur.contract import INPUT_NAME
+from deblur.runtime.backends.cpu_fusion import fused_cpu_model
 from deblur.runtime.bench import parse_sizes
 
 
@@ -30,18 +34,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--threads", type=int, default=1, help="ONNX Runtime intra-op threads")
     parser.add_argument("--runs", type=int, default=3, help="profiled runs after one warm-up (times are averaged)")
     parser.add_argument("--top", type=int, default=12, help="operator types listed per model")
+    parser.add_argument("--cpu-fusion", action="store_true",
+                        help="also profile each fp32 model with the runtime's residual Conv+Add+LeakyReLU fusion")
     return parser.parse_args()
 
 
-def profile_model(path: Path, width: int, height: int, threads: int, runs: int) -> dict[str, tuple[float, int]]:
-    """Mean milliseconds per run and node count of each operator type, from ORT's profiler."""
+def profile_model(source: Path | bytes, width: int, height: int, threads: int, runs: int) -> dict[str, tuple[float, int]]:
+    """Mean milliseconds per run and node count of each operator type, from ORT's profiler (a file or model bytes)."""
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.log_severity_level = 3
     with tempfile.TemporaryDirectory() as folder:
         options.enable_profiling = True
         options.profile_file_prefix = os.path.join(folder, "profile")
-        session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        model = source if isinstance(source, bytes) else str(source)
+        session = ort.InferenceSession(model, options, providers=["CPUExecutionProvider"])
         dtype = np.float16 if session.get_inputs()[0].type == "tensor(float16)" else np.float32
         frame = np.random.default_rng(0).random((1, 3, height, width)).astype(dtype)
         session.run(None, {INPUT_NAME: frame})  # warm-up: profiled too, dropped below
@@ -89,6 +96,10 @@ def main() -> None:
     for path in args.models:
         table = profile_model(path, width, height, args.threads, args.runs)
         print(markdown(path.name, table, args.top) + "\n")
+        fused = fused_cpu_model(ort, path) if args.cpu_fusion else None
+        if fused is not None:
+            table = profile_model(fused, width, height, args.threads, args.runs)
+            print(markdown(f"{path.name}, residual activations fused (deblur-run on CPU)", table, args.top) + "\n")
 
 
 if __name__ == "__main__":

@@ -48,3 +48,10 @@ def test_all_rewrites_together_fold_every_haar_synthesis_and_every_spatial_gate(
 def test_unknown_rewrite_is_refused(traced):
     with pytest.raises(ValueError, match="unknown rewrite"):
         rewrites.rewrite(traced, ["nope"])
+
+
+def test_candidates_include_the_runtime_cpu_fusion(deblur_onnx):
+    models = rewrites.candidates(deblur_onnx, [])
+    fused = models[rewrites.RUNTIME_FUSION]
+    assert _ops(fused)["FusedConv"] > _ops(models["unrewritten"])["FusedConv"]
+    assert rewrites.max_difference(models["unrewritten"], fused) <= 1e-5

@@ -9,6 +9,8 @@ import numpy as np
 import pytest
 
 from deblur.contract import sidecar_path
+from deblur.runtime.backends import cpu_fusion
+from deblur.runtime.backends.cpu_fusion import fused_cpu_model
 from deblur.runtime.backends.onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning, with_options
 from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
@@ -90,6 +92,42 @@ def test_provider_choice_and_fallback_warning():
     assert fallback_warning("auto", [CPU], CPU) is None
     assert "no CUDAExecutionProvider" in fallback_warning("cuda", [CPU], CPU)
     assert "failed to load" in fallback_warning("cuda", [CUDA, CPU], CPU)
+
+
+def _residual_activations(proto) -> int:
+    """Add -> LeakyRelu pairs of a graph: the residual block tails ``cpu_fusion`` fuses."""
+    consumers = {}
+    for node in proto.graph.node:
+        for name in node.input:
+            consumers.setdefault(name, []).append(node.op_type)
+    return sum(1 for node in proto.graph.node if node.op_type == "Add" and consumers.get(node.output[0]) == ["LeakyRelu"])
+
+
+def test_cpu_fusion_fuses_every_residual_activation_and_keeps_the_output(deblur_onnx):
+    import onnx
+    import onnxruntime
+
+    fused = onnx.load_from_string(fused_cpu_model(onnxruntime, deblur_onnx))
+    with_sum_and_leaky_relu = [node for node in fused.graph.node if node.op_type == "FusedConv" and len(node.input) == 4
+                               and b"LeakyRelu" in [a.s for a in node.attribute if a.name == "activation"]]
+    expected = _residual_activations(onnx.load(str(deblur_onnx)))
+    assert expected == 21 and len(with_sum_and_leaky_relu) == expected and _residual_activations(fused) == 0
+    backend = open_backend(deblur_onnx, device="cpu", threads=1)
+    assert backend.cpu_fused
+    plain = onnxruntime.InferenceSession(str(deblur_onnx), providers=[CPU])
+    batch = np.random.default_rng(3).random((1, 3, 48, 64), dtype=np.float32)
+    (reference,) = plain.run(None, {"input": batch})
+    assert np.abs(backend.infer(batch) - reference).max() <= 1e-5
+
+
+def test_cpu_fusion_leaves_other_precisions_and_survives_no_temporary_folder(identity_fp16_onnx, deblur_onnx,
+                                                                              tmp_path, monkeypatch, caplog):
+    assert not open_backend(identity_fp16_onnx, device="cpu").cpu_fused
+    monkeypatch.setattr(cpu_fusion.tempfile, "tempdir", str(tmp_path / "missing"))
+    with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
+        backend = open_backend(deblur_onnx, device="cpu", threads=1)
+    assert not backend.cpu_fused and "running without the CPU residual fusion" in caplog.text
+    assert backend.infer(np.zeros((1, 3, 16, 16), dtype=np.float32)).shape == (1, 3, 16, 16)
 
 
 def test_cuda_request_on_a_cpu_build_warns_and_runs_on_cpu(deblur_onnx, caplog):

@@ -3,6 +3,7 @@
 ``onnxruntime-gpu`` silently falls back to CPU when the CUDA libraries are missing, so the session's
 active providers are read back after creation and a fallback is logged as a warning, as is an
 ``int8-cpu`` model on a CPU without int8 dot-product instructions (where it is not faster than fp32).
+On the CPU provider alone an fp32 model runs with its residual LeakyReLUs fused (``cpu_fusion``).
 """
 
 import logging
@@ -17,6 +18,7 @@ from deblur.cpu_features import int8_speed_note
 from ..errors import BackendError, ModelFileError
 from ..model_file import check_signature, validate_metadata
 from .base import Backend
+from .cpu_fusion import fused_cpu_model
 
 log = logging.getLogger(__name__)
 
@@ -116,9 +118,14 @@ class OnnxRuntimeBackend(Backend):
             cache_dir.mkdir(parents=True, exist_ok=True)
         options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
         try:
-            self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers, cache_dir))
+            fused = fused_cpu_model(onnxruntime, path) if providers == [CPU] else None
+            self.session = onnxruntime.InferenceSession(fused or str(path), options,
+                                                        providers=with_options(providers, cache_dir))
+        except ModelFileError:
+            raise
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from exc
+        self.cpu_fused = fused is not None
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
         self._check_io(path)
         self.provider = self.session.get_providers()[0]
