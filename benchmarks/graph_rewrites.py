@@ -13,7 +13,8 @@ None of them was faster on ONNX Runtime 1.32 CPU (docs/export.md), so the export
 them; this script keeps the measurement reproducible. The table also times the graph as ``deblur-run``
 loads an fp32 model on the CPU provider: ORT's own Conv+Add+LeakyReLU fusion applied ahead of its
 NCHWc layout (``deblur.runtime.backends.cpu_fusion``), the one rewrite that pays. Other ONNX files
-given after the first are timed in the same interleaved runs (e.g. a fresh export beside the bundled one):
+given after the first are timed in the same interleaved runs (e.g. a fresh export beside the bundled one),
+every one in a session made with ``deblur-run``'s CPU options:
 
     python benchmarks/graph_rewrites.py runtime/models/deblur-lite.onnx /tmp/fresh-export.onnx \
         --size 1280x720 --threads 1 --runs 3
@@ -29,9 +30,10 @@ import onnxruntime as ort
 from onnx import helper, numpy_helper
 
 from deblur.export.onnx_graph import topological_sort
-from deblur.export.ort_session import cpu_session, run
+from deblur.export.ort_session import run
 from deblur.export.verify import check_batches, compare_models, worst
 from deblur.runtime.backends.cpu_fusion import fused_cpu_model
+from deblur.runtime.backends.onnxruntime import cpu_session_options
 from deblur.runtime.bench import parse_sizes
 
 
@@ -381,7 +383,9 @@ def main() -> None:
     ((width, height),) = parse_sizes(args.size)
     models = candidates(args.base, args.others)
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
-    sessions = {label: cpu_session(proto, threads=args.threads) for label, proto in models.items()}
+    options = cpu_session_options(ort, args.threads)  # as deblur-run makes its sessions
+    sessions = {label: ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+                for label, proto in models.items()}
     medians = interleaved_medians_ms({label: (lambda s=session: run(s, frame)) for label, session in sessions.items()},
                                      args.runs)
     base_ms = medians["unrewritten"]
