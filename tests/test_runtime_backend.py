@@ -11,7 +11,8 @@ import pytest
 from deblur.contract import sidecar_path
 from deblur.runtime.backends import cpu_fusion
 from deblur.runtime.backends.cpu_fusion import fused_cpu_model
-from deblur.runtime.backends.onnxruntime import CPU, CUDA, TENSORRT, choose_providers, fallback_warning, with_options
+from deblur.runtime.backends.onnxruntime import (CPU, CUDA, TENSORRT, choose_providers, cpu_speed_note, fallback_warning,
+                                                 with_options)
 from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
 from deblur.runtime.errors import BackendError, ModelFileError
@@ -122,12 +123,21 @@ def test_cpu_fusion_fuses_every_residual_activation_and_keeps_the_output(deblur_
 
 def test_cpu_fusion_leaves_other_precisions_and_survives_no_temporary_folder(identity_fp16_onnx, deblur_onnx,
                                                                               tmp_path, monkeypatch, caplog):
-    assert not open_backend(identity_fp16_onnx, device="cpu").cpu_fused
+    with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
+        assert not open_backend(identity_fp16_onnx, device="cpu").cpu_fused
+    assert "identity-fp16.onnx: fp16 ONNX files are built for TensorRT" in caplog.text  # and 2.7x slower on CPU
+    caplog.clear()
     monkeypatch.setattr(cpu_fusion.tempfile, "tempdir", str(tmp_path / "missing"))
     with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
         backend = open_backend(deblur_onnx, device="cpu", threads=1)
     assert not backend.cpu_fused and "running without the CPU residual fusion" in caplog.text
     assert backend.infer(np.zeros((1, 3, 16, 16), dtype=np.float32)).shape == (1, 3, 16, 16)
+
+
+def test_cpu_speed_notes_name_the_precisions_that_run_slow_on_cpu():
+    assert cpu_speed_note("fp32") is None
+    assert "2.7x slower than the fp32 file" in cpu_speed_note("fp16")
+    assert "1.9x slower" in cpu_speed_note("int8-qdq") and "--int8-cpu" in cpu_speed_note("int8-qdq")
 
 
 def test_cuda_request_on_a_cpu_build_warns_and_runs_on_cpu(deblur_onnx, caplog):

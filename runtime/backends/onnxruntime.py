@@ -84,6 +84,21 @@ def fallback_warning(device: str, available: list[str], active: str) -> str | No
     return f"--device {device} requested, but ONNX Runtime runs on {active}: {why}"
 
 
+# Measured at 1280x720 on 2 threads against the fp32 file of the same weights (README, "Export and calibration").
+TENSORRT_PRECISION_SLOWDOWN_ON_CPU = {"fp16": 2.7, "int8-qdq": 1.9}
+
+
+def cpu_speed_note(precision: str) -> str | None:
+    """Why a model of ``precision`` may run slower than it should on the CPU provider; None when nothing to say."""
+    if precision == INT8_CPU_PRECISION:
+        return int8_speed_note()
+    slowdown = TENSORRT_PRECISION_SLOWDOWN_ON_CPU.get(precision)
+    if slowdown is None:
+        return None
+    return (f"{precision} ONNX files are built for TensorRT and GPUs; ONNX Runtime's CPU provider ran one {slowdown}x "
+            "slower than the fp32 file of the same weights (1280x720): on a CPU use the fp32 export or --int8-cpu")
+
+
 def cpu_session_options(onnxruntime, threads: int | None):
     """Options tuned for CPU: all graph optimizations, sequential execution, ``threads`` intra-op threads.
 
@@ -132,7 +147,7 @@ class OnnxRuntimeBackend(Backend):
         warning = fallback_warning(device, available, self.provider)
         if warning:
             log.warning(warning)
-        note = int8_speed_note() if self.model.precision == INT8_CPU_PRECISION and self.provider == CPU else None
+        note = cpu_speed_note(self.model.precision) if self.provider == CPU else None
         if note:
             log.warning(f"{path.name}: {note}")
         self._io_dtype = np.float16 if self.model.io_dtype == "float16" else np.float32
