@@ -32,7 +32,7 @@ from onnx import helper, numpy_helper
 from deblur.export.onnx_graph import topological_sort
 from deblur.export.ort_session import run
 from deblur.export.verify import check_batches, compare_models, worst
-from deblur.runtime.backends.cpu_fusion import fused_cpu_model
+from deblur.runtime.backends.cpu_fusion import fused_graph
 from deblur.runtime.backends.onnxruntime import cpu_session_options
 from deblur.runtime.bench import parse_sizes
 
@@ -369,7 +369,7 @@ def candidates(base_path: Path, others: list[Path]) -> dict[str, onnx.ModelProto
     for name in REWRITES:
         models[name], _ = rewrite(base, [name])
     models["all rewrites"], _ = rewrite(base)
-    fused = fused_cpu_model(ort, base_path)
+    fused = fused_graph(ort, base_path, ["CPUExecutionProvider"])
     if fused is not None:
         models[RUNTIME_FUSION] = onnx.load_from_string(fused)
     models.update({path.name: onnx.load(str(path)) for path in others})

@@ -23,7 +23,7 @@ import numpy as np
 import onnxruntime as ort
 
 from deblur.contract import INPUT_NAME
-from deblur.runtime.backends.cpu_fusion import fused_cpu_model
+from deblur.runtime.backends.cpu_fusion import fused_graph
 from deblur.runtime.bench import parse_sizes
 
 
@@ -96,7 +96,7 @@ def main() -> None:
     for path in args.models:
         table = profile_model(path, width, height, args.threads, args.runs)
         print(markdown(path.name, table, args.top) + "\n")
-        fused = fused_cpu_model(ort, path) if args.cpu_fusion else None
+        fused = fused_graph(ort, path, ["CPUExecutionProvider"]) if args.cpu_fusion else None
         if fused is not None:
             table = profile_model(fused, width, height, args.threads, args.runs)
             print(markdown(f"{path.name}, residual activations fused (deblur-run on CPU)", table, args.top) + "\n")

@@ -19,3 +19,9 @@ class ModelFileError(DeblurRunError):
 
 class BackendError(DeblurRunError):
     """An inference backend that is not installed or cannot run the model."""
+
+
+def first_line(exc: Exception) -> str:
+    """The first line of an error message (ONNX Runtime's span many lines), at most 200 characters."""
+    text = str(exc).strip()
+    return text.splitlines()[0][:200] if text else type(exc).__name__

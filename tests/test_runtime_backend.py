@@ -10,7 +10,7 @@ import pytest
 
 from deblur.contract import sidecar_path
 from deblur.runtime.backends import cpu_fusion
-from deblur.runtime.backends.cpu_fusion import fused_cpu_model
+from deblur.runtime.backends.cpu_fusion import fused_graph
 from deblur.runtime.backends.onnxruntime import (CPU, CUDA, TENSORRT, choose_providers, cpu_speed_note, fallback_warning,
                                                  with_options)
 from deblur.runtime.backends.registry import open_backend
@@ -108,7 +108,7 @@ def test_cpu_fusion_fuses_every_residual_activation_and_keeps_the_output(deblur_
     import onnx
     import onnxruntime
 
-    fused = onnx.load_from_string(fused_cpu_model(onnxruntime, deblur_onnx))
+    fused = onnx.load_from_string(fused_graph(onnxruntime, deblur_onnx, [CPU]))
     with_sum_and_leaky_relu = [node for node in fused.graph.node if node.op_type == "FusedConv" and len(node.input) == 4
                                and b"LeakyRelu" in [a.s for a in node.attribute if a.name == "activation"]]
     expected = _residual_activations(onnx.load(str(deblur_onnx)))
@@ -132,6 +132,43 @@ def test_cpu_fusion_leaves_other_precisions_and_survives_no_temporary_folder(ide
         backend = open_backend(deblur_onnx, device="cpu", threads=1)
     assert not backend.cpu_fused and "running without the CPU residual fusion" in caplog.text
     assert backend.infer(np.zeros((1, 3, 16, 16), dtype=np.float32)).shape == (1, 3, 16, 16)
+
+
+def _failing_graph_bytes() -> bytes:
+    """A graph with the runtime's input and output whose run fails: it reshapes any frame to 1x3x5x5."""
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = helper.make_tensor("shape", TensorProto.INT64, [4], [1, 3, 5, 5])
+    graph = helper.make_graph([helper.make_node("Reshape", ["input", "shape"], ["output"])], "failing",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT, ["b", 3, "h", "w"])],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT, [1, 3, 5, 5])], [shape])
+    return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]).SerializeToString()
+
+
+@pytest.mark.parametrize(("replacement", "message"), [("identity", "differs from the plain graph by"),
+                                                      ("failing", "cannot run the CPU residual fusion")])
+def test_a_fused_graph_that_fails_or_differs_is_not_used(deblur_onnx, identity_onnx, monkeypatch, caplog,
+                                                         replacement, message):
+    # ONNX Runtime 1.17 builds the fused session but fails on its first run; another version could compute wrong.
+    graph = identity_onnx.read_bytes() if replacement == "identity" else _failing_graph_bytes()
+    monkeypatch.setattr(cpu_fusion, "fused_graph", lambda *args: graph)
+    with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
+        backend = open_backend(deblur_onnx, device="cpu", threads=1)
+    assert not backend.cpu_fused and message in caplog.text and "running the plain graph" in caplog.text
+    batch = np.random.default_rng(4).random((1, 3, 16, 24), dtype=np.float32)
+    assert not np.allclose(backend.infer(batch), batch, atol=1e-3)  # the real network, not the stand-in
+
+
+def test_onnx_runtime_before_1_27_keeps_the_plain_graph(deblur_onnx, monkeypatch, caplog):
+    import onnxruntime
+
+    assert [cpu_fusion.runs_fused_graphs(v) for v in ("1.32.0", "1.27.0+cu124", "1.26.0", "1.9.1", "2.0", "dev")] == [
+        True, True, False, False, True, True]
+    monkeypatch.setattr(onnxruntime, "__version__", "1.26.0")
+    with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
+        assert not open_backend(deblur_onnx, device="cpu", threads=1).cpu_fused
+    assert not caplog.text  # nothing to warn about: the session is what it was before the fusion existed
 
 
 def test_cpu_speed_notes_name_the_precisions_that_run_slow_on_cpu():

@@ -1,31 +1,51 @@
 """Residual Conv + Add + LeakyReLU fused before ONNX Runtime lays an fp32 graph out for its NCHWc CPU kernels.
 
-ONNX Runtime's NCHWc layout pass runs before its Conv+Add+activation fusion. It folds each residual Add
-into the convolution but has no NCHWc LeakyReLU, so every residual block leaves the blocked layout and
-comes back: a ReorderOutput, an Add, a LeakyRelu and a ReorderInput over the full tensor (21 places in
-the lite network). Optimizing once with the NCHWc pass disabled lets the fusion write
-``FusedConv(X, W, B, Z, activation=LeakyRelu)``; that optimized graph, loaded again with every pass on,
-keeps the activation inside the NCHWc convolution. The arithmetic is the same up to float rounding
-(max abs difference 2.9e-6 on a 1280x720 frame of the bundled model); docs/export.md has the A/B.
+ONNX Runtime's NCHWc layout pass runs before its Conv+Add+activation fusion. It folds each residual Add into
+the convolution but has no NCHWc LeakyReLU, so every residual block leaves the blocked layout and comes back:
+a ReorderOutput, an Add, a LeakyRelu and a ReorderInput over the full tensor (21 places in the lite network).
+Optimizing once with the NCHWc pass disabled lets the fusion write ``FusedConv(X, W, B, Z,
+activation=LeakyRelu)``; that optimized graph, loaded again with every pass on, keeps the activation inside
+the NCHWc convolution. The arithmetic is the same up to float rounding (max abs difference 2.9e-6 on a
+1280x720 frame of the bundled model; docs/export.md has the A/B). Not every ONNX Runtime runs the fused
+graph: up to 1.26 its first run fails on the last convolution (3 channels, the input added and clipped), so
+older versions keep the plain graph, and on newer ones the fused session is checked against the plain graph on
+a small frame and not used when it fails or differs.
 """
 
 import logging
+import math
+import re
 import tempfile
 from pathlib import Path
 
+import numpy as np
+
+from deblur.contract import INPUT_NAME
+
+from ..errors import first_line
 from ..model_file import validate_metadata
 
 log = logging.getLogger(__name__)
 
 FUSED_PRECISION = "fp32"  # fp16 and int8 graphs are rewritten by ONNX Runtime in other ways; left as they are
+CHECK_SIDE = 32  # pixels (rounded up to the model's size multiple) of the frame the fused graph is checked on
+CHECK_TOLERANCE = 1e-4
+FIRST_VERSION = (1, 27)  # 1.17-1.26 fail on the fused graph's first run; 1.27, 1.30 and 1.32 run it (measured)
 
 
-def fused_cpu_model(onnxruntime, path: Path) -> bytes | None:
-    """``path``'s graph with ORT's Conv+Add+activation fusion applied ahead of NCHWc, serialized; None when
-    the model is not fp32 or the optimized graph cannot be written (a warning says why).
+def runs_fused_graphs(version: str) -> bool:
+    """Whether ONNX Runtime ``version`` (e.g. ``1.32.0``, ``1.27.0+cu124``) is one that runs the fused graph;
+    True for a version string it cannot read (the check on a small frame still guards it)."""
+    match = re.match(r"(\d+)\.(\d+)", version)
+    return match is None or (int(match[1]), int(match[2])) >= FIRST_VERSION
 
-    Raises what ``onnxruntime.InferenceSession`` raises for a file it cannot load, and ModelFileError for
-    one that is not a deblur model.
+
+def fused_graph(onnxruntime, path: Path, providers: list[str]) -> bytes | None:
+    """``path``'s graph with ORT's Conv+Add+activation fusion applied ahead of NCHWc, serialized; None when the
+    model is not fp32 or no temporary folder can be written (a warning says so).
+
+    Raises what ``onnxruntime.InferenceSession`` raises for a file it cannot load, and ModelFileError for one
+    that is not a deblur model.
     """
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -35,7 +55,7 @@ def fused_cpu_model(onnxruntime, path: Path) -> bytes | None:
         with tempfile.TemporaryDirectory(prefix="deblur-cpu-fusion-") as folder:
             target = Path(folder) / "fused.onnx"
             options.optimized_model_filepath = str(target)
-            session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"],
+            session = onnxruntime.InferenceSession(str(path), options, providers=providers,
                                                    disabled_optimizers=["NchwcTransformer"])
             if validate_metadata(path, session.get_modelmeta().custom_metadata_map).precision != FUSED_PRECISION:
                 return None
@@ -43,3 +63,44 @@ def fused_cpu_model(onnxruntime, path: Path) -> bytes | None:
     except OSError as exc:  # no writable temporary folder: the plain graph runs, a little slower
         log.warning(f"{path.name}: running without the CPU residual fusion ({exc})")
         return None
+
+
+def check_frame(size_multiple: int) -> np.ndarray:
+    """A fixed random (1, 3, S, S) float32 frame, S = CHECK_SIDE rounded up to ``size_multiple``."""
+    side = size_multiple * math.ceil(CHECK_SIDE / size_multiple)
+    return np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
+
+
+def fused_cpu_session(onnxruntime, path: Path, options, providers: list[str]):
+    """An ``InferenceSession`` with ``options`` and ``providers`` (the CPU provider) on the fused graph of
+    ``path``, checked against the plain graph on ``check_frame``; None when the model is not fp32, or the fused
+    graph cannot be written, does not run or differs by more than CHECK_TOLERANCE (a warning says which).
+    """
+    if not runs_fused_graphs(onnxruntime.__version__):
+        log.info(f"ONNX Runtime {onnxruntime.__version__}: the CPU residual fusion needs 1.27 or later; plain graph")
+        return None
+    fused = fused_graph(onnxruntime, path, providers)
+    if fused is None:
+        return None
+    plain_options = onnxruntime.SessionOptions()
+    plain_options.intra_op_num_threads = 1
+    plain_options.log_severity_level = 3
+    plain = onnxruntime.InferenceSession(str(path), plain_options, providers=providers)
+    session = onnxruntime.InferenceSession(fused, options, providers=providers)
+    size_multiple = validate_metadata(path, plain.get_modelmeta().custom_metadata_map).size_multiple
+    frame = check_frame(size_multiple)
+    (expected,) = plain.run(None, {INPUT_NAME: frame})
+    quiet = onnxruntime.RunOptions()
+    quiet.log_severity_level = 4  # a failure is reported below, once, not also by ONNX Runtime's own logger
+    try:
+        (got,) = session.run(None, {INPUT_NAME: frame}, quiet)
+    except Exception as exc:  # onnxruntime raises its own pybind11 types (Fail, RuntimeException, ...)
+        log.warning(f"{path.name}: ONNX Runtime {onnxruntime.__version__} cannot run the CPU residual fusion "
+                    f"({first_line(exc)}); running the plain graph")
+        return None
+    difference = float(np.abs(got - expected).max())
+    if not difference <= CHECK_TOLERANCE:
+        log.warning(f"{path.name}: the CPU residual fusion differs from the plain graph by {difference:.2g} on "
+                    f"ONNX Runtime {onnxruntime.__version__}; running the plain graph")
+        return None
+    return session

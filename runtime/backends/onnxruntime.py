@@ -15,10 +15,10 @@ import numpy as np
 from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
 from deblur.cpu_features import int8_speed_note
 
-from ..errors import BackendError, ModelFileError
+from ..errors import BackendError, ModelFileError, first_line
 from ..model_file import check_signature, validate_metadata
 from .base import Backend
-from .cpu_fusion import fused_cpu_model
+from .cpu_fusion import fused_cpu_session
 
 log = logging.getLogger(__name__)
 
@@ -34,12 +34,6 @@ def _import_onnxruntime():
     except ImportError as exc:
         raise BackendError('ONNX Runtime is not installed; pip install "deblur-edge[runtime]" (CPU) or "deblur-edge[gpu]"') from exc
     return onnxruntime
-
-
-def _first_line(exc: Exception) -> str:
-    """The first line of an error message (ONNX Runtime's span many lines), at most 200 characters."""
-    text = str(exc).strip()
-    return text.splitlines()[0][:200] if text else type(exc).__name__
 
 
 def choose_providers(device: str, available: list[str]) -> list[str]:
@@ -133,13 +127,13 @@ class OnnxRuntimeBackend(Backend):
             cache_dir.mkdir(parents=True, exist_ok=True)
         options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
         try:
-            fused = fused_cpu_model(onnxruntime, path) if providers == [CPU] else None
-            self.session = onnxruntime.InferenceSession(fused or str(path), options,
-                                                        providers=with_options(providers, cache_dir))
+            fused = fused_cpu_session(onnxruntime, path, options, providers) if providers == [CPU] else None
+            self.session = fused or onnxruntime.InferenceSession(str(path), options,
+                                                                 providers=with_options(providers, cache_dir))
         except ModelFileError:
             raise
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
-            raise ModelFileError(f"{path}: not a loadable ONNX model ({_first_line(exc)})") from exc
+            raise ModelFileError(f"{path}: not a loadable ONNX model ({first_line(exc)})") from exc
         self.cpu_fused = fused is not None
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
         self._check_io(path)
@@ -165,7 +159,7 @@ class OnnxRuntimeBackend(Backend):
         try:
             (output,) = self.session.run([OUTPUT_NAME], feed)
         except Exception as exc:  # onnxruntime raises its own pybind11 types (Fail, InvalidArgument, ...)
-            raise BackendError(f"{self.model.path}: inference failed on a {batch.shape} input ({_first_line(exc)})") from exc
+            raise BackendError(f"{self.model.path}: inference failed on a {batch.shape} input ({first_line(exc)})") from exc
         if output.shape != batch.shape:
             raise BackendError(f"{self.model.path}: returned {output.shape} for a {batch.shape} input; a deblur model keeps the shape")
         return output.astype(np.float32, copy=False)
