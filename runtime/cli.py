@@ -33,7 +33,17 @@ def _configure_logging(quiet: bool) -> None:
     logger.handlers[:] = [handler]
     logger.setLevel(logging.ERROR if quiet else logging.WARNING)
     logger.propagate = False
-    cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)  # probing a missing camera warns
+    quiet_opencv()  # probing a missing camera warns
+
+
+OPENCV_LOG_LEVEL_ERROR = 2  # LOG_LEVEL_ERROR in OpenCV 4 and 5
+
+
+def quiet_opencv() -> None:
+    """Let OpenCV log errors only: ``cv2.utils.logging.setLogLevel`` in OpenCV 5, ``cv2.setLogLevel`` in 4."""
+    utils_logging = getattr(cv2.utils, "logging", None)
+    set_level = utils_logging.setLogLevel if utils_logging is not None else cv2.setLogLevel
+    set_level(OPENCV_LOG_LEVEL_ERROR)
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:

@@ -234,3 +234,20 @@ def test_crf_and_fps_reach_the_video_writer(tmp_path, make_video, identity_onnx)
     _one_line_error(_cli(clip, "--model", identity_onnx, "--crf", "-1", "-o", tmp_path / "b.mp4"), "--crf must be 0..51")
     _one_line_error(_cli(clip, "--model", identity_onnx, "--fps", "-3", "-o", tmp_path / "c.mp4"), "--fps must be above 0")
     assert not (tmp_path / "b.mp4").exists() and not (tmp_path / "c.mp4").exists()
+
+
+def test_opencv_is_quieted_through_the_api_each_version_has(monkeypatch):
+    # OpenCV 5 has cv2.utils.logging.setLogLevel and no cv2.setLogLevel; OpenCV 4.10 the other way round.
+    import types
+
+    import cv2
+
+    from deblur.runtime import cli
+
+    levels = []
+    monkeypatch.setattr(cv2, "utils", types.SimpleNamespace(logging=types.SimpleNamespace(setLogLevel=levels.append)))
+    cli.quiet_opencv()
+    monkeypatch.setattr(cv2, "utils", types.SimpleNamespace())
+    monkeypatch.setattr(cv2, "setLogLevel", levels.append, raising=False)
+    cli.quiet_opencv()
+    assert levels == [cli.OPENCV_LOG_LEVEL_ERROR] * 2 == [2, 2]

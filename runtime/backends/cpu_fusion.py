@@ -23,11 +23,9 @@ import numpy as np
 from deblur.contract import INPUT_NAME
 
 from ..errors import first_line
-from ..model_file import validate_metadata
 
 log = logging.getLogger(__name__)
 
-FUSED_PRECISION = "fp32"  # fp16 and int8 graphs are rewritten by ONNX Runtime in other ways; left as they are
 CHECK_SIDE = 32  # pixels (rounded up to the model's size multiple) of the frame the fused graph is checked on
 CHECK_TOLERANCE = 1e-4
 FIRST_VERSION = (1, 27)  # 1.17-1.26 fail on the fused graph's first run; 1.27, 1.30 and 1.32 run it (measured)
@@ -41,11 +39,8 @@ def runs_fused_graphs(version: str) -> bool:
 
 
 def fused_graph(onnxruntime, path: Path, providers: list[str]) -> bytes | None:
-    """``path``'s graph with ORT's Conv+Add+activation fusion applied ahead of NCHWc, serialized; None when the
-    model is not fp32 or no temporary folder can be written (a warning says so).
-
-    Raises what ``onnxruntime.InferenceSession`` raises for a file it cannot load, and ModelFileError for one
-    that is not a deblur model.
+    """``path``'s graph with ORT's Conv+Add+activation fusion applied ahead of NCHWc, serialized; None when no
+    temporary folder can be written (a warning says so).
     """
     options = onnxruntime.SessionOptions()
     options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -55,10 +50,8 @@ def fused_graph(onnxruntime, path: Path, providers: list[str]) -> bytes | None:
         with tempfile.TemporaryDirectory(prefix="deblur-cpu-fusion-") as folder:
             target = Path(folder) / "fused.onnx"
             options.optimized_model_filepath = str(target)
-            session = onnxruntime.InferenceSession(str(path), options, providers=providers,
-                                                   disabled_optimizers=["NchwcTransformer"])
-            if validate_metadata(path, session.get_modelmeta().custom_metadata_map).precision != FUSED_PRECISION:
-                return None
+            onnxruntime.InferenceSession(str(path), options, providers=providers,
+                                         disabled_optimizers=["NchwcTransformer"])
             return target.read_bytes()
     except OSError as exc:  # no writable temporary folder: the plain graph runs, a little slower
         log.warning(f"{path.name}: running without the CPU residual fusion ({exc})")
@@ -71,36 +64,37 @@ def check_frame(size_multiple: int) -> np.ndarray:
     return np.random.default_rng(0).random((1, 3, side, side), dtype=np.float32)
 
 
-def fused_cpu_session(onnxruntime, path: Path, options, providers: list[str]):
-    """An ``InferenceSession`` with ``options`` and ``providers`` (the CPU provider) on the fused graph of
-    ``path``, checked against the plain graph on ``check_frame``; None when the model is not fp32, or the fused
-    graph cannot be written, does not run or differs by more than CHECK_TOLERANCE (a warning says which).
+def fused_cpu_session(onnxruntime, path: Path, options, providers: list[str], plain, size_multiple: int):
+    """An ``InferenceSession`` with ``options`` and ``providers`` (the CPU provider) on the fused graph of the fp32
+    model ``path``, checked against its ``plain`` session on ``check_frame``; None on ONNX Runtime before 1.27,
+    or when the fused graph cannot be written or built, does not run or differs by more than CHECK_TOLERANCE
+    (a warning says which).
     """
-    if not runs_fused_graphs(onnxruntime.__version__):
-        log.info(f"ONNX Runtime {onnxruntime.__version__}: the CPU residual fusion needs 1.27 or later; plain graph")
+    version = onnxruntime.__version__
+    if not runs_fused_graphs(version):
+        log.info(f"ONNX Runtime {version}: the CPU residual fusion needs 1.27 or later; plain graph")
         return None
-    fused = fused_graph(onnxruntime, path, providers)
-    if fused is None:
-        return None
-    plain_options = onnxruntime.SessionOptions()
-    plain_options.intra_op_num_threads = 1
-    plain_options.log_severity_level = 3
-    plain = onnxruntime.InferenceSession(str(path), plain_options, providers=providers)
-    session = onnxruntime.InferenceSession(fused, options, providers=providers)
-    size_multiple = validate_metadata(path, plain.get_modelmeta().custom_metadata_map).size_multiple
     frame = check_frame(size_multiple)
-    (expected,) = plain.run(None, {INPUT_NAME: frame})
     quiet = onnxruntime.RunOptions()
     quiet.log_severity_level = 4  # a failure is reported below, once, not also by ONNX Runtime's own logger
     try:
+        (expected,) = plain.run(None, {INPUT_NAME: frame}, quiet)
+    except Exception as exc:  # the model's own failure: reported by the backend when frames run through it
+        log.info(f"{path.name}: no CPU residual fusion, the plain graph fails on a small frame ({first_line(exc)})")
+        return None
+    try:
+        fused = fused_graph(onnxruntime, path, providers)
+        if fused is None:
+            return None
+        session = onnxruntime.InferenceSession(fused, options, providers=providers)
         (got,) = session.run(None, {INPUT_NAME: frame}, quiet)
     except Exception as exc:  # onnxruntime raises its own pybind11 types (Fail, RuntimeException, ...)
-        log.warning(f"{path.name}: ONNX Runtime {onnxruntime.__version__} cannot run the CPU residual fusion "
+        log.warning(f"{path.name}: ONNX Runtime {version} cannot run the CPU residual fusion "
                     f"({first_line(exc)}); running the plain graph")
         return None
     difference = float(np.abs(got - expected).max())
     if not difference <= CHECK_TOLERANCE:
         log.warning(f"{path.name}: the CPU residual fusion differs from the plain graph by {difference:.2g} on "
-                    f"ONNX Runtime {onnxruntime.__version__}; running the plain graph")
+                    f"ONNX Runtime {version}; running the plain graph")
         return None
     return session

@@ -25,6 +25,7 @@ log = logging.getLogger(__name__)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
+FUSED_PRECISION = "fp32"  # fp16 and int8 graphs are rewritten by ONNX Runtime in other ways; left as they are
 DEVICE_PROVIDERS = {"auto": [CUDA, CPU], "cpu": [CPU], "cuda": [CUDA, CPU], "tensorrt": [TENSORRT, CUDA, CPU]}
 
 
@@ -127,17 +128,17 @@ class OnnxRuntimeBackend(Backend):
             cache_dir.mkdir(parents=True, exist_ok=True)
         options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
         try:
-            fused = fused_cpu_session(onnxruntime, path, options, providers) if providers == [CPU] else None
-            self.session = fused or onnxruntime.InferenceSession(str(path), options,
-                                                                 providers=with_options(providers, cache_dir))
-        except ModelFileError:
-            raise
+            self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers, cache_dir))
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)
             raise ModelFileError(f"{path}: not a loadable ONNX model ({first_line(exc)})") from exc
-        self.cpu_fused = fused is not None
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
         self._check_io(path)
         self.provider = self.session.get_providers()[0]
+        fused = None
+        if providers == [CPU] and self.model.precision == FUSED_PRECISION:
+            fused = fused_cpu_session(onnxruntime, path, options, providers, self.session, self.model.size_multiple)
+        self.cpu_fused = fused is not None
+        self.session = fused or self.session
         warning = fallback_warning(device, available, self.provider)
         if warning:
             log.warning(warning)
