@@ -1,5 +1,6 @@
 """Each extra installs alone into a fresh venv from this checkout's wheel: its commands run, every other command
-runs or names the extra it needs in one line, and the runtime deblurs a clip without torch.
+runs or names the extra it needs in one line, and the runtime deblurs a clip without torch, also with the oldest
+versions of its dependencies that pyproject.toml allows.
 
 The [gpu] extra is not installed here: onnxruntime-gpu is not on this machine's package index (its metadata
 is checked in test_packaging.py).
@@ -16,6 +17,7 @@ from deblur import console
 pytestmark = pytest.mark.slow  # ~1-2 min per extra: a venv, the wheel and its dependencies
 
 ROOT = Path(__file__).resolve().parents[1]
+OLDEST_RUNTIME = Path(__file__).with_name("oldest-runtime-versions.txt")
 COMMANDS = [value for value in vars(console).values() if isinstance(value, console.Command)]
 INSTALL_TIMEOUT = 900
 
@@ -38,15 +40,16 @@ def venv_bin(wheel, tmp_path_factory):
     build), made once per extra."""
     made: dict[str, Path] = {}
 
-    def make(extra: str) -> Path:
-        if extra not in made:
-            env = tmp_path_factory.mktemp(f"venv-{extra}")
+    def make(extra: str, constraints: Path = ROOT / "constraints.txt") -> Path:
+        key = f"{extra}-{constraints.stem}"
+        if key not in made:
+            env = tmp_path_factory.mktemp(f"venv-{key}")
             assert _run([sys.executable, "-m", "venv", env]).returncode == 0
-            installed = _run([env / "bin" / "python", "-m", "pip", "install", "-q", "-c", ROOT / "constraints.txt",
+            installed = _run([env / "bin" / "python", "-m", "pip", "install", "-q", "-c", constraints,
                               f"{wheel}[{extra}]"])
             assert installed.returncode == 0, installed.stderr
-            made[extra] = env / "bin"
-        return made[extra]
+            made[key] = env / "bin"
+        return made[key]
 
     return make
 
@@ -72,3 +75,22 @@ def test_the_runtime_extra_deblurs_a_clip_without_torch(venv_bin, tmp_path, make
     done = _run([bin_dir / "deblur-run", clip, "--threads", "1", "-o", tmp_path / "out.mp4"], cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     assert "deblurred 3 frames" in done.stderr and (tmp_path / "out.mp4").stat().st_size > 0
+
+
+def _pins(path: Path) -> dict[str, str]:
+    lines = [line.strip() for line in path.read_text().splitlines()]
+    return dict(line.split("==") for line in lines if line and not line.startswith("#"))
+
+
+@pytest.mark.skipif(sys.version_info >= (3, 12), reason="numpy 1.24 has no wheels for Python 3.12 and later")
+def test_the_runtime_runs_on_the_oldest_versions_it_allows(venv_bin, tmp_path, make_video, make_image):
+    # Found by this test: with OpenCV 4.8-4.10 deblur-run failed at start (an OpenCV 5 logging call), with typer
+    # 0.12 it fails under today's click and with PyAV 12-13 it cannot copy audio (hence the 0.13 and 14 floors).
+    bin_dir = venv_bin("runtime", OLDEST_RUNTIME)
+    listed = _run([bin_dir / "python", "-m", "pip", "list", "--format=freeze"]).stdout.lower().splitlines()
+    assert {f"{name}=={version}" for name, version in _pins(OLDEST_RUNTIME).items()} <= set(listed)
+    clip = make_video(tmp_path / "clip.mp4", frames=3, size=(64, 48), audio=True)
+    image, _ = make_image(tmp_path / "photo.png", 40, 56)
+    for source, target in [(clip, tmp_path / "out.mp4"), (image, tmp_path / "out.png")]:
+        done = _run([bin_dir / "deblur-run", source, "--threads", "1", "-o", target], cwd=tmp_path)
+        assert done.returncode == 0 and target.stat().st_size > 0, done.stderr
