@@ -83,6 +83,9 @@ def simplify_preserving_numbers(proto: onnx.ModelProto, size: tuple[int, int] = 
     than SIMPLIFY_TOLERANCE on a natural-looking image.
     """
     slim = onnxslim.slim(proto)
+    # Older onnxslim (0.1.30 with onnx 1.16) rewrites the model at onnx's newest IR version (10), which ONNX
+    # Runtime before 1.18 refuses to load; the graph needs no more than the IR version the tracer wrote.
+    slim.ir_version = proto.ir_version
     batch = to_nchw([natural_image(*size, seed=7)])
     before = _run(proto, batch)
     after = _run(slim, batch)

@@ -6,6 +6,7 @@ The [gpu] extra is not installed here: onnxruntime-gpu is not on this machine's 
 is checked in test_packaging.py).
 """
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.slow  # ~1-2 min per extra: a venv, the wheel and its d
 
 ROOT = Path(__file__).resolve().parents[1]
 OLDEST_RUNTIME = Path(__file__).with_name("oldest-runtime-versions.txt")
+OLDEST_EXPORT = Path(__file__).with_name("oldest-export-versions.txt")
 COMMANDS = [value for value in vars(console).values() if isinstance(value, console.Command)]
 INSTALL_TIMEOUT = 900
 
@@ -82,15 +84,44 @@ def _pins(path: Path) -> dict[str, str]:
     return dict(line.split("==") for line in lines if line and not line.startswith("#"))
 
 
-@pytest.mark.skipif(sys.version_info >= (3, 12), reason="numpy 1.24 has no wheels for Python 3.12 and later")
+OLDEST_PYTHON = pytest.mark.skipif(sys.version_info >= (3, 12), reason="numpy 1.24 has no wheels for Python 3.12+")
+
+
+def _installed_pins(bin_dir: Path, constraints: Path) -> bool:
+    """Whether the venv holds exactly the pinned versions (local labels such as torch's ``+cpu`` aside)."""
+    listed = _run([bin_dir / "python", "-m", "pip", "list", "--format=freeze"]).stdout.lower().splitlines()
+    installed = {line.split("+")[0] for line in listed}
+    return {f"{name}=={version}" for name, version in _pins(constraints).items()} <= installed
+
+
+@OLDEST_PYTHON
 def test_the_runtime_runs_on_the_oldest_versions_it_allows(venv_bin, tmp_path, make_video, make_image):
     # Found by this test: with OpenCV 4.8-4.10 deblur-run failed at start (an OpenCV 5 logging call), with typer
     # 0.12 it fails under today's click and with PyAV 12-13 it cannot copy audio (hence the 0.13 and 14 floors).
     bin_dir = venv_bin("runtime", OLDEST_RUNTIME)
-    listed = _run([bin_dir / "python", "-m", "pip", "list", "--format=freeze"]).stdout.lower().splitlines()
-    assert {f"{name}=={version}" for name, version in _pins(OLDEST_RUNTIME).items()} <= set(listed)
+    assert _installed_pins(bin_dir, OLDEST_RUNTIME)
     clip = make_video(tmp_path / "clip.mp4", frames=3, size=(64, 48), audio=True)
     image, _ = make_image(tmp_path / "photo.png", 40, 56)
     for source, target in [(clip, tmp_path / "out.mp4"), (image, tmp_path / "out.png")]:
         done = _run([bin_dir / "deblur-run", source, "--threads", "1", "-o", target], cwd=tmp_path)
         assert done.returncode == 0 and target.stat().st_size > 0, done.stderr
+
+
+@OLDEST_PYTHON
+def test_the_exporter_runs_on_the_oldest_versions_it_allows(venv_bin, tmp_path, make_image):
+    # Found by this test: onnxslim 0.1.30 wrote IR version 10, which onnxruntime 1.17 cannot load, and onnxruntime
+    # 1.17-1.19 could not quantize this network for TensorRT (hence the 1.20 floor of the export extra).
+    bin_dir = venv_bin("export", OLDEST_EXPORT)
+    assert _installed_pins(bin_dir, OLDEST_EXPORT)
+    calibration = tmp_path / "frames"
+    calibration.mkdir()
+    for seed in range(4):
+        make_image(calibration / f"frame{seed}.png", 480, 640, seed=seed)
+    out = tmp_path / "out"
+    done = _run([bin_dir / "deblur-export", ROOT / "train" / "weights" / "deblur-lite.safetensors", "-o", out,
+                 "--fp16", "--int8", "--keep-ends", "yes", "--calib", calibration], cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    names = ("deblur-lite.onnx", "deblur-lite.fp16.onnx", "deblur-lite.int8.onnx")
+    ir = _run([bin_dir / "python", "-c", "import json, onnx, sys; print(json.dumps([onnx.load(p).ir_version "
+               "for p in sys.argv[1:]]))", *(out / name for name in names)])
+    assert max(json.loads(ir.stdout)) <= 9, ir.stdout  # readable by ONNX Runtime 1.17, the runtime's oldest
