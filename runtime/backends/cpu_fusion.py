@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 CHECK_SIDE = 32  # pixels (rounded up to the model's size multiple) of the frame the fused graph is checked on
 CHECK_TOLERANCE = 1e-4
-FIRST_VERSION = (1, 27)  # 1.17-1.26 fail on the fused graph's first run; 1.27, 1.30 and 1.32 run it (measured)
+FIRST_VERSION = (1, 27)  # 1.17-1.20, 1.22, 1.24-1.26 fail on the fused graph's first run; 1.27, 1.30, 1.32 run it
 
 
 def runs_fused_graphs(version: str) -> bool:
