@@ -33,7 +33,7 @@ from deblur.export.onnx_graph import topological_sort
 from deblur.export.ort_session import run
 from deblur.export.verify import check_batches, compare_models, worst
 from deblur.runtime.backends.cpu_fusion import fused_graph
-from deblur.runtime.backends.onnxruntime import cpu_session_options
+from deblur.runtime.backends.onnxruntime import CPU, cpu_session_options
 from deblur.runtime.bench import parse_sizes
 
 
@@ -369,7 +369,7 @@ def candidates(base_path: Path, others: list[Path]) -> dict[str, onnx.ModelProto
     for name in REWRITES:
         models[name], _ = rewrite(base, [name])
     models["all rewrites"], _ = rewrite(base)
-    fused = fused_graph(ort, base_path, ["CPUExecutionProvider"])
+    fused = fused_graph(ort, base_path, [CPU])
     if fused is not None:
         models[RUNTIME_FUSION] = onnx.load_from_string(fused)
     models.update({path.name: onnx.load(str(path)) for path in others})
@@ -384,7 +384,7 @@ def main() -> None:
     models = candidates(args.base, args.others)
     frame = np.random.default_rng(0).random((1, 3, height, width), dtype=np.float32)
     options = cpu_session_options(ort, args.threads)  # as deblur-run makes its sessions
-    sessions = {label: ort.InferenceSession(proto.SerializeToString(), options, providers=["CPUExecutionProvider"])
+    sessions = {label: ort.InferenceSession(proto.SerializeToString(), options, providers=[CPU])
                 for label, proto in models.items()}
     medians = interleaved_medians_ms({label: (lambda s=session: run(s, frame)) for label, session in sessions.items()},
                                      args.runs)
