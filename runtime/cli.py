@@ -13,6 +13,7 @@ from deblur.console import INTERRUPTED_EXIT
 from .backends.registry import BACKENDS, DEVICES, open_backend
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
+from .frame_parallel import AUTO
 from .interrupts import stop_on_signals
 from .model_listing import describe_bundled_models
 from .model_registry import BUNDLED_MODELS, resolve_model
@@ -75,6 +76,7 @@ def main(
     batch: int = typer.Option(1, help="Frames (or tiles) per inference call."),
     self_ensemble: int = typer.Option(1, "--self-ensemble", help="Average over 1, 2 or 4 flips of each frame: N times slower, slightly sharper (MODEL.md)."),
     coarse_pass: float = typer.Option(1.0, "--coarse-pass", help="Run the model on frames shrunk by this factor (2-4) and add its upsampled correction: for blur longer than ~16 px (HD footage, pans), F² times fewer pixels; 1 (default) is off (MODEL.md).", show_default=False),
+    parallel_frames: int = typer.Option(AUTO, "--parallel-frames", help="Frames deblurred at the same time on the CPU, each on its share of --threads: same output, more fps, that many frames' memory. 0 (default): 2 for videos and image sets whose frames fit --max-memory-mb twice; 1: one at a time.", show_default=False),
     compare: bool = typer.Option(False, "--compare", help="Write input and result side by side."),
     preview: bool = typer.Option(False, "--preview", help="Show a live preview window (q or Esc stops)."),
     max_frames: int = typer.Option(None, help="Stop after this many frames (cameras and streams run until stopped)."),
@@ -100,7 +102,7 @@ def main(
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
                          skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
-                         coarse_pass=coarse_pass)
+                         coarse_pass=coarse_pass, parallel_frames=parallel_frames)
     failures: list[str] = []
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from .backends.base import Backend
-from .coarse_pass import check_factor, coarse_pass
+from .coarse_pass import check_factor, coarse_pass, coarse_size
 from .frames import from_model_output, to_model_input
 from .interrupts import raise_if_stop_requested
 from .self_ensemble import Infer, flip_ensemble
@@ -59,6 +59,20 @@ class FrameDeblurrer:
             tile = auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple,
                                   tiled_frame_bytes)
         return limit_tile(tile, height, width, self.backend.max_hw, model.size_multiple)
+
+    def frames_at_once(self, height: int, width: int, count: int) -> int:
+        """``count`` when ``count`` frames of this size each run whole on their share of the memory budget, else 1:
+        a frame that its share would tile runs alone on the whole budget, exactly as one at a time would."""
+        if count < 2 or self.batch > 1:
+            return 1
+        share_mb = self.max_memory_mb / count
+        if self.coarse_pass > 1:  # the frame is held in float whole beside the shrunk frame's run
+            share_mb -= FRAME_BYTES_PER_PIXEL * height * width / 2**20
+            height, width = coarse_size(height, width, self.coarse_pass)
+        if share_mb <= 0 or (self.tile and self.tile < max(height, width)):
+            return 1
+        model = self.backend.model
+        return count if auto_tile_size(height, width, model.width, share_mb, model.size_multiple) is None else 1
 
     def __call__(self, images: list[np.ndarray]) -> list[np.ndarray]:
         """OpenCV-layout frames (gray, BGR or BGRA; uint8 or uint16) -> deblurred frames of the same layout.

@@ -12,6 +12,7 @@ from .backends.base import Backend
 from .coarse_pass import check_factor
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
+from .frame_parallel import AUTO, FramePool, frames_in_parallel
 from .interrupts import stop_between_frames, stop_on_signals, stop_requested
 from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
@@ -45,6 +46,7 @@ class RunOptions:
     crf: int = DEFAULT_CRF  # H.264 quality of video results
     fps: float | None = None  # video results: frames retimed evenly at this rate (None: the source's timestamps)
     coarse_pass: float = 1.0  # run the model on frames shrunk by this factor (coarse_pass module); 1: off
+    parallel_frames: int = AUTO  # frames deblurred at the same time on the CPU (frame_parallel module); 0: auto
 
 
 @dataclass(frozen=True)
@@ -62,6 +64,7 @@ class RunSummary:
     skipped: int = 0  # inputs left alone because their result exists
     failures: tuple[str, ...] = ()  # images that could not be read ("path: cause")
     coarse_pass: float = 1.0
+    in_parallel: int = 1  # the most frames deblurred at the same time
 
     @property
     def fps(self) -> float:
@@ -73,6 +76,8 @@ class RunSummary:
             tile = f"coarse pass at 1/{self.coarse_pass:g}, {tile} of the shrunk frame"
         if self.self_ensemble > 1:
             tile += f", self-ensemble x{self.self_ensemble}"
+        if self.in_parallel > 1:
+            tile += f", {self.in_parallel} frames at a time"
         state = "interrupted after" if self.interrupted else "deblurred"
         done = f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps)"
         if self.skipped:
@@ -146,15 +151,20 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     if plan.kind == "folder":
         source = source.without(set(plan.finished)) if plan.finished else source
         source.keep_going = options.keep_going
-    deblurrer = FrameDeblurrer(backend, options.tile, options.overlap, options.max_memory_mb, options.batch,
-                               options.self_ensemble, options.coarse_pass)
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
+    count = frames_in_parallel(options.parallel_frames, source.kind, total, options.batch, options.preview)
     progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
     start = time.perf_counter()
+    siblings = [each for each in backend.for_parallel_frames(count) if each is not backend] if count > 1 else []
+    if options.parallel_frames > 1 and not siblings:
+        log.warning(f"--parallel-frames {options.parallel_frames}: {backend.provider} runs one frame at a time")
+    alone, *parallel = [FrameDeblurrer(each, options.tile, options.overlap, options.max_memory_mb, options.batch,
+                                           options.self_ensemble, options.coarse_pass) for each in [backend, *siblings]]
+    pool = FramePool(alone, parallel, alone.frames_at_once)
 
     def run(sink) -> PipelineResult:
-        return run_pipeline(source, deblurrer, sink, progress, options.batch, options.compare, preview, options.max_frames)
+        return run_pipeline(source, pool, sink, progress, options.batch, options.compare, preview, options.max_frames)
 
     results: list[PipelineResult] = []
 
@@ -179,7 +189,10 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
         progress.close()
         if preview is not None:
             preview.close()
+        pool.close()
+        for sibling in siblings:
+            sibling.close()
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      deblurrer.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
-                      tuple(source.failures), options.coarse_pass)
+                      pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
+                      tuple(source.failures), options.coarse_pass, result.in_parallel)

@@ -24,3 +24,16 @@ def test_the_table_has_a_row_per_round_and_a_median(tmp_path, make_video, deblur
         assert alone > 0 and pipeline > 0 and abs(ratio - pipeline / alone) < 0.01
     assert "clip.mp4 (64x48), deblur-w8.onnx" in done.stdout and "median ratio" in done.stdout
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mp4"]  # nothing written beside the clip
+
+
+def test_frames_in_parallel_get_their_own_columns(tmp_path, make_video, deblur_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
+    command = [sys.executable, str(BENCHMARKS / "pipeline_ratio.py"), str(clip), "--model", str(deblur_onnx),
+               "--frames", "6", "--runs", "1", "--rounds", "1", "--parallel-frames", "2"]
+    done = subprocess.run([*command, "--threads", "2"], capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    header, _, row = [line for line in done.stdout.splitlines() if line.startswith("| ")]
+    assert "2 frames in parallel" in header and len(row.strip("|").split("|")) == 6
+    assert "with 1 frame at a time" in done.stdout and "with 2 frames at a time" in done.stdout
+    refused = subprocess.run([*command, "--threads", "1"], capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 1 and "1 frame(s) at a time where 2 were asked for" in refused.stderr

@@ -23,5 +23,11 @@ class Backend(ABC):
     def infer(self, batch: np.ndarray) -> np.ndarray:
         """Float32 NCHW in [0, 1] -> float32 NCHW of the same shape."""
 
+    def for_parallel_frames(self, count: int) -> list["Backend"]:
+        """Up to ``count`` backends that deblur frames at the same time, sharing this one's CPU threads (each a
+        session of its own, closed by the caller unless it is this one); ``[self]`` where frames run one at a
+        time (GPUs, TensorRT engines)."""
+        return [self]
+
     def close(self) -> None:
         """Release the session or engine."""

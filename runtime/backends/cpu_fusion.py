@@ -66,7 +66,8 @@ def check_frame(size_multiple: int) -> np.ndarray:
 
 def fused_cpu_session(onnxruntime, path: Path, options, providers: list[str], plain, size_multiple: int):
     """An ``InferenceSession`` with ``options`` and ``providers`` (the CPU provider) on the fused graph of the fp32
-    model ``path``, checked against its ``plain`` session on ``check_frame``; None on ONNX Runtime before 1.27,
+    model ``path``, checked against its ``plain`` session on ``check_frame``, and that graph's bytes (for more
+    sessions of it); None on ONNX Runtime before 1.27,
     or when the fused graph cannot be written or built, does not run or differs by more than CHECK_TOLERANCE
     (a warning says which).
     """
@@ -97,4 +98,4 @@ def fused_cpu_session(onnxruntime, path: Path, options, providers: list[str], pl
         log.warning(f"{path.name}: the CPU residual fusion differs from the plain graph by {difference:.2g} on "
                     f"ONNX Runtime {version}; running the plain graph")
         return None
-    return session
+    return session, fused
