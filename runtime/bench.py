@@ -8,6 +8,7 @@ import importlib
 import os
 import platform
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -27,6 +28,8 @@ class BenchResult:
     p50_ms: float
     p95_ms: float
     fps: float
+    parallel_frames: int = 1  # sessions that ran frames at the same time for parallel_fps
+    parallel_fps: float | None = None  # frames per second of those sessions together (None: not measured)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -62,6 +65,21 @@ def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: 
                        float(np.percentile(ms, 50)), float(np.percentile(ms, 95)), float(runs / sum(times)))
 
 
+def parallel_fps(backends: list[Backend], width: int, height: int, runs: int, seed: int = 0) -> float:
+    """Frames per second of ``backends`` (e.g. ``Backend.for_parallel_frames``) each running ``runs`` inferences of
+    one frame at the same time, after one untimed inference each (``deblur-run``'s frames in parallel)."""
+    multiple = backends[0].model.size_multiple
+    padded = (height + -height % multiple, width + -width % multiple)
+    frame = np.random.default_rng(seed).random((1, 3, *padded), dtype=np.float32)
+    with ThreadPoolExecutor(len(backends)) as pool:
+        for warmup in [pool.submit(backend.infer, frame) for backend in backends]:
+            warmup.result()
+        start = time.perf_counter()
+        for done in [pool.submit(lambda b=backend: [b.infer(frame) for _ in range(runs)]) for backend in backends]:
+            done.result()
+        return len(backends) * runs / (time.perf_counter() - start)
+
+
 def _cpu_model() -> str:
     cpuinfo = Path("/proc/cpuinfo")
     lines = cpuinfo.read_text().splitlines() if cpuinfo.is_file() else []
@@ -90,8 +108,13 @@ def machine_description() -> str:
 
 
 def markdown_table(results: list[BenchResult]) -> str:
-    """Results as a Markdown table."""
-    rows = ["| model | backend | provider | size | p50 ms | p95 ms | fps |", "|" + " --- |" * 7]
+    """Results as a Markdown table; a column for the frames-in-parallel fps where any result measured it."""
+    parallel = any(r.parallel_fps is not None for r in results)
+    rows = ["| model | backend | provider | size | p50 ms | p95 ms | fps |" + (" fps, frames in parallel |" if parallel else ""),
+            "|" + " --- |" * (8 if parallel else 7)]
     for r in results:
-        rows.append(f"| {r.model} | {r.backend} | {r.provider} | {r.width}x{r.height} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.fps:.2f} |")
+        row = f"| {r.model} | {r.backend} | {r.provider} | {r.width}x{r.height} | {r.p50_ms:.1f} | {r.p95_ms:.1f} | {r.fps:.2f} |"
+        if parallel:
+            row += f" {r.parallel_fps:.2f} ({r.parallel_frames} at a time) |" if r.parallel_fps is not None else " – |"
+        rows.append(row)
     return "\n".join(rows)

@@ -52,3 +52,17 @@ def test_bench_cli_bad_input_is_one_line(tmp_path, deblur_onnx):
         assert result.exit_code == 2 and result.output.strip().splitlines() == [result.output.strip()]
         assert result.output.startswith("error: ") and fragment in result.output
     assert precious.read_text() == "precious\n"
+
+
+def test_bench_cli_times_frames_in_parallel_where_the_backend_can(tmp_path, deblur_onnx):
+    out = tmp_path / "bench.json"
+    args = ["--model", str(deblur_onnx), "--device", "cpu", "--sizes", "32x32", "--warmup", "0", "--runs", "2",
+            "--parallel-frames", "2", "--json", str(out)]
+    result = CliRunner().invoke(app, [*args, "--threads", "2"])
+    assert result.exit_code == 0, result.output
+    assert "fps, frames in parallel |" in result.output and "(2 at a time) |" in result.output
+    (row,) = json.loads(out.read_text())["results"]
+    assert row["parallel_frames"] == 2 and row["parallel_fps"] > 0
+    one_thread = CliRunner().invoke(app, [*args, "--threads", "1", "--overwrite"])
+    assert one_thread.exit_code == 0 and "runs one frame at a time" in one_thread.output
+    assert json.loads(out.read_text())["results"][0]["parallel_fps"] is None
