@@ -253,3 +253,22 @@ def test_closing_the_preview_ends_the_run_after_the_frames_in_flight(parallel):
     pool.close()
     assert result.interrupted and preview.shown == 3  # nothing shown after the window closed
     assert sink.values == [255 - i for i in range(len(sink.values))] and 3 <= len(sink.values) <= 3 + parallel
+
+
+def test_a_session_that_cannot_be_made_leaves_frames_one_at_a_time(deblur_onnx, monkeypatch, caplog):
+    import onnxruntime
+
+    backend = open_backend(deblur_onnx, "onnxruntime", "cpu", threads=2)
+    made = []
+
+    def second_fails(*args, **kwargs):
+        if made:
+            raise RuntimeError("Failed to allocate memory for the session\nmore detail")
+        made.append(real(*args, **kwargs))
+        return made[-1]
+
+    real = onnxruntime.InferenceSession
+    monkeypatch.setattr(onnxruntime, "InferenceSession", second_fails)
+    with caplog.at_level("WARNING"):
+        assert backend.for_parallel_frames(2) == [backend]
+    assert "frames run one at a time, another CPU session failed (Failed to allocate memory for the session)" in caplog.text

@@ -186,7 +186,13 @@ class OnnxRuntimeBackend(Backend):
         siblings = []
         for _ in range(count):
             sibling = copy.copy(self)
-            sibling.session = onnxruntime.InferenceSession(self._graph, options, providers=[CPU])
+            try:
+                sibling.session = onnxruntime.InferenceSession(self._graph, options, providers=[CPU])
+            except Exception as exc:  # onnxruntime's own types (e.g. out of memory): frames run one at a time
+                log.warning(f"{self.model.path.name}: frames run one at a time, another CPU session failed ({first_line(exc)})")
+                for made in siblings:
+                    made.close()
+                return [self]
             sibling.threads = total // count
             siblings.append(sibling)
         return siblings
