@@ -77,6 +77,20 @@ def test_batch_of_mixed_sizes_and_an_nhwc_array(deblur_onnx):
     assert len(stacked) == 2 and stacked[1].shape == (16, 16, 3)
 
 
+def test_parallel_frames_give_the_same_frames_and_free_their_sessions(deblur_onnx, caplog):
+    frames = [_frame(24, 32, seed=seed) for seed in range(5)] + [_frame(16, 16, seed=9)]
+    with Deblurrer(deblur_onnx, threads=1) as one_at_a_time:
+        expected = one_at_a_time.batch(frames)
+    deblur = Deblurrer(deblur_onnx, threads=2, parallel_frames=2)
+    assert len(deblur._siblings) == 2 and deblur._pool.size == 2
+    for got, want in zip(deblur.batch(frames), expected):
+        np.testing.assert_array_equal(got, want)
+    deblur.close()
+    assert all(not hasattr(sibling, "session") for sibling in deblur._siblings)
+    with caplog.at_level("WARNING"), Deblurrer(deblur_onnx, threads=1, parallel_frames=2) as single_thread:
+        assert not single_thread._siblings and "runs one frame at a time" in caplog.text
+
+
 @pytest.mark.parametrize(
     ("frame", "error", "fragment"),
     [
@@ -98,7 +112,10 @@ def test_wrong_frames_are_refused_clearly(deblur, frame, error, fragment):
 def test_wrong_settings_and_use_after_close(deblur_onnx):
     for settings, fragment in [({"color": "rgba"}, "color must be"), ({"self_ensemble": 3}, "self_ensemble must be"),
                                ({"tile": 0}, "tile must be"), ({"batch_size": 0}, "batch_size must be"),
-                               ({"coarse_pass": 0.5}, "coarse_pass must be between 1")]:
+                               ({"coarse_pass": 0.5}, "coarse_pass must be between 1"),
+                               ({"parallel_frames": 0}, "parallel_frames must be"),
+                               ({"parallel_frames": 17}, "parallel_frames must be 1 to 16"),
+                               ({"parallel_frames": 2, "batch_size": 2}, "1 with batch_size > 1")]:
         with pytest.raises(ValueError, match=fragment):
             Deblurrer(deblur_onnx, **settings)
     deblur = Deblurrer(str(deblur_onnx), threads=1)  # str paths work as well as Path
