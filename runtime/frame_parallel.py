@@ -9,7 +9,7 @@ in flight, so frames run in parallel only when each runs whole on its share of t
 
 import queue
 from collections.abc import Callable
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 
@@ -53,6 +53,7 @@ class FramePool:
         self.last = alone  # the deblurrer that took the latest frames
         self._frames_at_once = frames_at_once
         self._free: queue.SimpleQueue = queue.SimpleQueue()
+        self._running: list[Future] = []  # calls submitted to the worker threads, not known to be done
         for deblurrer in parallel or []:
             self._free.put(deblurrer)
         self._executor = ThreadPoolExecutor(self.size, thread_name_prefix="deblur-infer") if self.size > 1 else None
@@ -65,9 +66,13 @@ class FramePool:
 
     def submit(self, images: list[np.ndarray]) -> Future:
         """The deblurred ``images``, as a future: from a worker thread when frames of their size run in parallel,
-        else run at once in this thread on ``alone`` (its KeyboardInterrupt is raised here)."""
+        else run in this thread on ``alone`` once the worker threads are idle (its KeyboardInterrupt is raised
+        here)."""
         if self._executor is not None and self.in_flight_limit(*images[0].shape[:2]) > 1:
-            return self._executor.submit(self._run_in_parallel, images)
+            self._running = [future for future in self._running if not future.done()]
+            self._running.append(self._executor.submit(self._run_in_parallel, images))
+            return self._running[-1]
+        wait(self._running)  # a frame that runs alone has the threads and the memory budget to itself
         future: Future = Future()
         self.last = self.alone
         try:

@@ -272,3 +272,19 @@ def test_a_session_that_cannot_be_made_leaves_frames_one_at_a_time(deblur_onnx, 
     with caplog.at_level("WARNING"):
         assert backend.for_parallel_frames(2) == [backend]
     assert "frames run one at a time, another CPU session failed (Failed to allocate memory for the session)" in caplog.text
+
+
+def test_a_frame_that_runs_alone_waits_for_the_frames_in_parallel():
+    """Submitted straight after parallel calls (as Deblurrer.batch does), it still never overlaps them."""
+    first, second = _Recorder(seconds=0.1), _Recorder(seconds=0.1)
+
+    class Alone(_Recorder):
+        def __call__(self, images):
+            assert _Recorder.running == 0, "ran beside frames in parallel"
+            return super().__call__(images)
+
+    pool = FramePool(Alone(), [first, second], frames_at_once=lambda height, width, count: 1 if height > 4 else count)
+    small = [np.full((4, 4, 3), index, np.uint8) for index in range(3)]
+    futures = [pool.submit([image]) for image in small] + [pool.submit([np.full((8, 8, 3), 9, np.uint8)])]
+    assert [int(future.result()[0][0, 0, 0]) for future in futures] == [255, 254, 253, 246]
+    pool.close()
