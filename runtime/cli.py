@@ -70,7 +70,7 @@ def main(
     backend: str = typer.Option("auto", help=f"Inference backend: {', '.join(BACKENDS)} (auto: from the model file)."),
     device: str = typer.Option("auto", help=f"ONNX Runtime device: {', '.join(DEVICES)}."),
     threads: int = typer.Option(None, help="CPU inference threads (default: one per physical core)."),
-    tile: int = typer.Option(0, help="Tile side in pixels; 0 picks it from --max-memory-mb."),
+    tile: int = typer.Option(0, help="Largest tile side in pixels (tiles shrink evenly to cover the frame with the least overlap); 0 picks it from --max-memory-mb."),
     tile_overlap: int = typer.Option(DEFAULT_OVERLAP, help="Overlap between tiles, blended smoothly."),
     max_memory_mb: float = typer.Option(DEFAULT_MAX_MEMORY_MB, help="Activation memory budget that sets the automatic tile size."),
     batch: int = typer.Option(1, help="Frames (or tiles) per inference call."),

@@ -1,5 +1,7 @@
 """Padding, cropping and overlapped tiling: exact geometry, and no visible seams on a real network."""
 
+import math
+
 import numpy as np
 import pytest
 
@@ -54,13 +56,27 @@ def test_tiles_cover_the_image_and_overlap():
     tiles = plan_tiles(100, 150, tile=64, overlap=16)
     cover = np.zeros((100, 150), int)
     for t in tiles:
-        assert (t.bottom - t.top, t.right - t.left) == (64, 64)
+        assert (t.bottom - t.top, t.right - t.left) == (58, 61)  # 2 x 3 tiles, as 64-px ones would need, shrunk
         cover[t.top : t.bottom, t.left : t.right] += 1
     assert cover.min() >= 1
-    assert sorted({t.top for t in tiles}) == [0, 36] and sorted({t.left for t in tiles}) == [0, 48, 86]
+    assert sorted({t.top for t in tiles}) == [0, 42] and sorted({t.left for t in tiles}) == [0, 44, 89]
     assert plan_tiles(30, 40, tile=64, overlap=16) == [plan_tiles(30, 40, 64, 16)[0]]
     with pytest.raises(ValueError):
         plan_tiles(10, 10, tile=16, overlap=16)
+
+
+@pytest.mark.parametrize("height,width,tile,overlap", [(1080, 1920, 984, 32), (2160, 3840, 952, 32), (6000, 8000, 128, 32),
+                                                       (1000, 1001, 984, 32), (37, 53, 16, 8), (97, 500, 24, 23)])
+def test_tiles_are_no_larger_than_needed_and_overlap_by_at_least_the_overlap(height, width, tile, overlap):
+    tiles = plan_tiles(height, width, tile, overlap, multiple=8)
+    rows, cols = sorted({(t.top, t.bottom) for t in tiles}), sorted({(t.left, t.right) for t in tiles})
+    for spans, length in ((rows, height), (cols, width)):
+        assert spans[0][0] == 0 and spans[-1][1] == length and len({b - a for a, b in spans}) == 1
+        assert all(b - a <= tile for a, b in spans)
+        assert all(previous[1] - following[0] >= overlap for previous, following in zip(spans, spans[1:]))
+        assert len(spans) == max(1, math.ceil((length - overlap) / (tile - overlap)))  # as many as full tiles need
+    if (height, width) == (1080, 1920):  # four 560x976 tiles: 1.05x the frame's pixels, where 984x984 ones did 1.87x
+        assert {(t.bottom - t.top, t.right - t.left) for t in tiles} == {(560, 976)} and len(tiles) == 4
 
 
 def test_blend_weights_sum_to_one_where_ramps_meet():
