@@ -67,7 +67,7 @@ class Deblurrer:
         self.color = color
         self.batch_size = batch_size
         self._backend: Backend | None = open_backend(model, device=device, threads=threads)
-        self._siblings = [b for b in self._backend.for_parallel_frames(parallel_frames) if b is not self._backend]
+        self._siblings = self._backend.for_parallel_frames(parallel_frames)
         if parallel_frames > 1 and not self._siblings:
             log.warning(f"parallel_frames={parallel_frames}: {self._backend.provider} runs one frame at a time")
         self._frames, *parallel = [FrameDeblurrer(backend, tile=tile or 0, self_ensemble=self_ensemble,

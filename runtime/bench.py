@@ -46,11 +46,16 @@ def parse_sizes(text: str) -> list[tuple[int, int]]:
     return sizes
 
 
-def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: int = 10, seed: int = 0) -> BenchResult:
-    """Time ``runs`` inferences of one ``width`` x ``height`` frame after ``warmup`` untimed ones."""
+def random_frame(backend: Backend, width: int, height: int, seed: int) -> np.ndarray:
+    """A random (1, 3, H, W) float32 frame padded to the model's size multiple, as the runtime feeds whole frames."""
     multiple = backend.model.size_multiple
     padded = (height + -height % multiple, width + -width % multiple)
-    frame = np.random.default_rng(seed).random((1, 3, *padded), dtype=np.float32)
+    return np.random.default_rng(seed).random((1, 3, *padded), dtype=np.float32)
+
+
+def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: int = 10, seed: int = 0) -> BenchResult:
+    """Time ``runs`` inferences of one ``width`` x ``height`` frame after ``warmup`` untimed ones."""
+    frame = random_frame(backend, width, height, seed)
     for _ in range(warmup):
         backend.infer(frame)
     times = []
@@ -68,9 +73,7 @@ def benchmark(backend: Backend, width: int, height: int, warmup: int = 2, runs: 
 def parallel_fps(backends: list[Backend], width: int, height: int, runs: int, seed: int = 0) -> float:
     """Frames per second of ``backends`` (e.g. ``Backend.for_parallel_frames``) each running ``runs`` inferences of
     one frame at the same time, after one untimed inference each (``deblur-run``'s frames in parallel)."""
-    multiple = backends[0].model.size_multiple
-    padded = (height + -height % multiple, width + -width % multiple)
-    frame = np.random.default_rng(seed).random((1, 3, *padded), dtype=np.float32)
+    frame = random_frame(backends[0], width, height, seed)
     with ThreadPoolExecutor(len(backends)) as pool:
         for warmup in [pool.submit(backend.infer, frame) for backend in backends]:
             warmup.result()

@@ -46,7 +46,7 @@ def main(
         for path in paths:
             for name in device if model_kind(path) == "onnx" else ["auto"]:
                 runner = open_backend(path, "auto", name, threads)
-                siblings = [b for b in runner.for_parallel_frames(parallel_frames) if b is not runner]
+                siblings = runner.for_parallel_frames(parallel_frames)
                 if parallel_frames > 1 and not siblings:
                     typer.echo(f"warning: {path.name} on {runner.provider} runs one frame at a time (--parallel-frames "
                                "needs the CPU provider and a thread per frame)", err=True)

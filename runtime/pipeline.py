@@ -4,8 +4,8 @@ Bounded queues keep memory flat. Inference runs in the main thread (ONNX Runtime
 release the GIL), or with a ``FramePool`` of several deblurrers in its worker threads, consecutive frames in
 parallel and handed to the writer in order. A stop signal (Ctrl-C or SIGTERM, see ``interrupts``) is checked
 between frames: the loop stops reading, finishes the frames in flight, lets the writer write them, and returns
-``interrupted=True`` so the caller closes the output normally. A frame deblurred in tiles is dropped at its next tile instead
-(the deblurrer raises KeyboardInterrupt there), as is any frame when the loop runs outside
+``interrupted=True`` so the caller closes the output normally. A frame deblurred in tiles is dropped at its
+next tile instead (the deblurrer raises KeyboardInterrupt there), as is any frame when the loop runs outside
 ``stop_on_signals`` and Ctrl-C arrives as KeyboardInterrupt.
 """
 

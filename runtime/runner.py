@@ -156,7 +156,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
     start = time.perf_counter()
-    siblings = [each for each in backend.for_parallel_frames(count) if each is not backend] if count > 1 else []
+    siblings = backend.for_parallel_frames(count)
     if options.parallel_frames > 1 and not siblings:
         log.warning(f"--parallel-frames {options.parallel_frames}: {backend.provider} runs one frame at a time")
     alone, *parallel = [FrameDeblurrer(each, options.tile, options.overlap, options.max_memory_mb, options.batch,

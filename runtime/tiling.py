@@ -4,7 +4,8 @@ Stateless: ``plan_tiles`` names each tile's rectangle (as few and as small as a 
 ``blend_window`` gives its weights, and ``tiled_bands`` accumulates ``weight * output`` and ``weight``
 over the tiles and divides, so the seams between tiles fade over the overlap instead of showing (a
 raised-cosine ramp that is zero only outside the tile), handing out finished rows band by band so that
-a large frame is never held in float whole. Arrays are float32 CHW; ``infer`` maps NCHW to NCHW of the same shape.
+a large frame is never held in float whole. Arrays are float32 CHW; ``infer`` maps NCHW to NCHW of the
+same shape.
 """
 
 import math

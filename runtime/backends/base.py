@@ -24,10 +24,9 @@ class Backend(ABC):
         """Float32 NCHW in [0, 1] -> float32 NCHW of the same shape."""
 
     def for_parallel_frames(self, count: int) -> list["Backend"]:
-        """Up to ``count`` backends that deblur frames at the same time, sharing this one's CPU threads (each a
-        session of its own, closed by the caller unless it is this one); ``[self]`` where frames run one at a
-        time (GPUs, TensorRT engines)."""
-        return [self]
+        """Up to ``count`` new backends that deblur frames at the same time, sharing this one's CPU threads (each a
+        session of its own, closed by the caller); empty where frames run one at a time (GPUs, TensorRT engines)."""
+        return []
 
     def close(self) -> None:
         """Release the session or engine."""

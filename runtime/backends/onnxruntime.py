@@ -171,16 +171,18 @@ class OnnxRuntimeBackend(Backend):
 
     def for_parallel_frames(self, count: int) -> list[Backend]:
         """On the CPU provider alone: ``count`` new sessions of this graph (fused as this one), this backend's
-        threads (default: the usable physical cores) split evenly between them, at least one each; else ``[self]``.
+        threads (default: the usable physical cores) split evenly between them, at least one each; else none.
 
         Two frames on one thread each beat one frame on two: ``deblur-run`` made 1.21x the frames per second of a
         720x405 clip and 1.14x at 1280x720 on 2 cores (docs/runtime.md, "Frames in parallel"). Separate sessions,
         because two frames at once on one session's shared thread pool were slower than one frame at a time.
         """
+        if self.provider != CPU or count < 2:
+            return []
         total = self.threads or usable_physical_cores()
         count = min(count, total)
-        if self.provider != CPU or count < 2:
-            return [self]
+        if count < 2:
+            return []
         onnxruntime = _import_onnxruntime()
         options = cpu_session_options(onnxruntime, total // count)
         siblings = []
@@ -192,7 +194,7 @@ class OnnxRuntimeBackend(Backend):
                 log.warning(f"{self.model.path.name}: frames run one at a time, another CPU session failed ({first_line(exc)})")
                 for made in siblings:
                     made.close()
-                return [self]
+                return []
             sibling.threads = total // count
             siblings.append(sibling)
         return siblings
