@@ -2,7 +2,7 @@
 
 import json
 
-from .backend import open_backend
+from .backends.registry import open_backend
 from .errors import ModelFileError
 from .model_registry import BUNDLED_MODELS, DEFAULT_MODEL
 

@@ -92,4 +92,4 @@ def test_the_backends_import_one_way():
     backends = ROOT / "runtime" / "backends"
     assert offending([backends / "base.py"], "deblur.runtime.backends") == {}
     implementations = [backends / "onnxruntime.py", backends / "tensorrt.py"]
-    assert offending(implementations, "deblur.runtime.backends.registry", "deblur.runtime.backend") == {}
+    assert offending(implementations, "deblur.runtime.backends.registry") == {}

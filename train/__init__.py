@@ -3,6 +3,5 @@ commands (deblur-train, deblur-eval, deblur-info, deblur-photos, deblur-pack-pho
 
 Needs torch. May import the network (``deblur.model``) and the shared helpers in ``deblur/``; never export or
 the runtime. Nothing but its own commands, the demo (``deblur.train.data``), benchmarks and tests imports it.
-The network's old paths here (``deblur.train.model``, ``.config``, ``.checkpoint``, ...) re-export
-``deblur.model`` for one release.
+The network itself lives in ``deblur.model``.
 """
