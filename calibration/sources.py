@@ -13,6 +13,7 @@ import cv2
 import numpy as np
 
 from deblur.contract import IMAGE_SUFFIXES
+from deblur.image_size import ImageTooLargeError, check_image_size
 
 VIDEO_SUFFIXES = frozenset({".mp4", ".mov", ".mkv", ".avi", ".webm", ".mpg", ".mpeg", ".m4v"})
 
@@ -115,7 +116,17 @@ def _is_media(path: Path) -> bool:
 
 
 def _read_image(path: Path) -> np.ndarray:
-    image = cv2.imread(str(path), cv2.IMREAD_COLOR)
+    try:
+        data = path.read_bytes()
+        check_image_size(str(path), data)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    except OSError as exc:
+        raise CalibrationSourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
+    except ImageTooLargeError as exc:
+        raise CalibrationSourceError(str(exc)) from exc
+    except cv2.error as exc:
+        message = str(exc).strip().splitlines()[-1] if str(exc).strip() else type(exc).__name__
+        raise CalibrationSourceError(f"{path}: OpenCV cannot decode it ({message[:200]})") from exc
     if image is None:
         raise CalibrationSourceError(f"{path}: cannot decode image")
     return image

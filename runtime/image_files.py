@@ -12,7 +12,9 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import SinkError, SourceError
+from deblur.image_size import ImageTooLargeError, check_image_size
+
+from .errors import SinkError, SourceError, first_line
 from .jpeg_exif import JPEG_SUFFIXES, apply_orientation, insert_exif, read_exif
 from .jpeg_quality import estimate_quality
 from .png_gray_alpha import encode_gray_alpha_png, is_gray_alpha_png
@@ -44,7 +46,13 @@ def read_image(path: Path) -> tuple[np.ndarray, StillInfo]:
         data = path.read_bytes()
     except OSError as exc:
         raise SourceError(f"{path}: cannot read ({exc.strerror or exc})") from exc
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    try:
+        check_image_size(str(path), data)
+        image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    except ImageTooLargeError as exc:
+        raise SourceError(str(exc)) from exc
+    except cv2.error as exc:  # a header OpenCV refuses (too many pixels in a format read without a header check)
+        raise SourceError(f"{path}: OpenCV cannot decode it ({first_line(exc)})") from exc
     if image is None:
         raise SourceError(f"{path}: not a readable image")
     if path.suffix.lower() in MULTI_PICTURE_SUFFIXES and (pages := cv2.imcount(str(path))) > 1:

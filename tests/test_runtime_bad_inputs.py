@@ -1,0 +1,73 @@
+"""Bad inputs a user meets (issue 48): a clear one-line error or warning, a non-zero exit where the output is
+partial, the good files of a folder still written, and never a traceback. Every test makes its own data."""
+
+import struct
+import zlib
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from deblur.runtime.cli import app
+
+
+def _cli(*args):
+    return CliRunner().invoke(app, [str(a) for a in args])
+
+
+def _one_line_error(result, fragment: str, code: int = 2) -> str:
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == code and len(lines) == 1 and lines[0].startswith("error: "), result.output
+    assert fragment in lines[0], lines[0]
+    return lines[0]
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+
+def huge_png(path: Path, width: int = 60000, height: int = 60000) -> Path:
+    """A valid PNG header claiming ``width`` x ``height`` RGB pixels with a tiny IDAT: 100 bytes on disk."""
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + _png_chunk(b"IHDR", header)
+                     + _png_chunk(b"IDAT", zlib.compress(b"\0" * 64)) + _png_chunk(b"IEND", b""))
+    return path
+
+
+def test_a_png_claiming_60000x60000_pixels_is_named_and_the_folder_goes_on(tmp_path, make_image, identity_onnx):
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    make_image(shots / "a.png", 16, 16)
+    huge_png(shots / "b.png")
+    make_image(shots / "c.png", 16, 16)
+    result = _cli(shots, "-o", tmp_path / "out", "--model", identity_onnx, "--threads", "1")
+    assert result.exit_code == 1, result.output
+    assert "Traceback" not in result.output
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "c.png"]
+    error = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    assert len(error) == 1 and "b.png" in error[0] and "60000x60000" in error[0], result.output
+
+    alone = _cli(shots / "b.png", "--model", identity_onnx)
+    assert "60000x60000" in alone.output and alone.exit_code != 0 and "Traceback" not in alone.output, alone.output
+
+
+def test_calibration_names_a_png_claiming_too_many_pixels(tmp_path):
+    from deblur.calibration.sources import CalibrationSourceError, FrameRef, read_frames
+
+    path = huge_png(tmp_path / "huge.png")
+    with pytest.raises(CalibrationSourceError, match=r"huge\.png: .*60000x60000"):
+        read_frames([FrameRef(path)])
+
+
+def test_header_sizes_of_common_formats(tmp_path, make_image):
+    import cv2
+    import numpy as np
+
+    from deblur.image_size import header_size
+
+    image = np.zeros((21, 34, 3), np.uint8)
+    for suffix in (".png", ".jpg", ".bmp", ".webp", ".ppm"):
+        ok, encoded = cv2.imencode(suffix, image)
+        assert ok and header_size(encoded.tobytes()) == (34, 21), suffix
+    assert header_size(b"not an image") is None
+    assert header_size(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0") is None  # cut short
