@@ -7,6 +7,7 @@ anything. The training state for resuming (optimizer, scheduler, RNG, step) is a
 """
 
 import pickle
+import re
 from pathlib import Path
 
 import torch
@@ -83,6 +84,12 @@ def load_training_state(path: Path) -> dict:
         return torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError as exc:
         raise CheckpointError(f"{path}: no such training-state file") from exc
-    except (RuntimeError, EOFError, OSError, ValueError, pickle.UnpicklingError) as exc:
+    except pickle.UnpicklingError as exc:  # torch's message advises weights_only=False: never pass that on
+        refused = re.search(r"Unsupported global: GLOBAL ([\w.]+)", str(exc))
+        what = f" ({refused.group(1)})" if refused else ""
+        raise CheckpointError(f"{path}: refused: it holds Python objects{what} besides tensors, numbers and strings, "
+                              "which deblur-train never writes and which could run code when loaded; resume only from "
+                              "a train_state.pt written by deblur-train") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as exc:
         raise CheckpointError(f"{path}: not a readable training-state file ({exc})") from exc
 
