@@ -1,5 +1,7 @@
 """``deblur-export``: checkpoint -> ONNX (fp32, and fp16 / int8 QDQ / int8 for CPU) -> TensorRT engine, each stage verified."""
 
+import os
+import stat
 import time
 from pathlib import Path
 
@@ -58,6 +60,7 @@ def export(
 
     Example: deblur-export runs/lite/best.safetensors -o deploy/ --fp16 --int8 --calib clips/ --engine
     """
+    _check_source(source)  # before torch is imported and the model traced
     if keep_ends not in ("auto", "yes", "no"):
         _fail(f"--keep-ends must be auto, yes or no, got {keep_ends!r}", EXIT_BAD_INPUT)
     if int8_calibration not in CALIBRATION_METHODS:
@@ -98,6 +101,22 @@ def export(
         _print_table(written)
         _fail(str(exc), EXIT_BAD_INPUT)
     _print_table(written)
+
+
+def _check_source(source: Path) -> None:
+    """Exit 2 with one line when ``source`` is missing, not a regular file or not readable."""
+    try:
+        mode = source.stat().st_mode
+    except FileNotFoundError:
+        _fail(f"{source}: no such file (a deblur checkpoint .safetensors or an exported .onnx)", EXIT_BAD_INPUT)
+    except OSError as exc:
+        _fail(f"{source}: cannot read ({exc.strerror or exc})", EXIT_BAD_INPUT)
+    if stat.S_ISDIR(mode):
+        _fail(f"{source}: is a folder; name the checkpoint file (.safetensors) or ONNX file in it", EXIT_BAD_INPUT)
+    if not stat.S_ISREG(mode):
+        _fail(f"{source}: not a regular file (a pipe, socket or device); name a checkpoint or ONNX file", EXIT_BAD_INPUT)
+    if not os.access(source, os.R_OK):
+        _fail(f"{source}: not readable (permission denied)", EXIT_BAD_INPUT)
 
 
 def stage_printer():

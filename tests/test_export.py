@@ -188,6 +188,19 @@ def test_truncated_checkpoint_is_a_clear_error(checkpoint, tmp_path):
     assert "cut.safetensors" in _bad_input(tmp_path, [str(truncated)])
 
 
+def test_a_missing_or_odd_source_is_refused_before_any_tracing(tmp_path, monkeypatch):
+    import os
+
+    from deblur.export import cli
+
+    monkeypatch.setattr(cli, "run_export", lambda *a, **k: pytest.fail("the export ran before checking its input"))
+    assert "no such file" in _bad_input(tmp_path, [str(tmp_path / "missing.safetensors")])
+    fifo = tmp_path / "pipe.safetensors"
+    os.mkfifo(fifo)
+    assert "not a regular file" in _bad_input(tmp_path, [str(fifo)])
+    assert "is a folder" in _bad_input(tmp_path, [str(tmp_path)])
+
+
 def test_unsupported_opset_is_a_clear_error(checkpoint, tmp_path):
     assert "unsupported opset 13" in _bad_input(tmp_path, [str(checkpoint), "--opset", "13"])
 
