@@ -17,7 +17,7 @@ from .frame_parallel import AUTO
 from .interrupts import stop_on_signals
 from .model_listing import describe_bundled_models
 from .model_registry import BUNDLED_MODELS, resolve_model
-from .runner import RunOptions, deblur_source
+from .runner import RunOptions, check_options, deblur_source
 from .sinks import DEFAULT_CRF
 from .source_list import check_output_folder, output_for, select_sources
 from .sources import open_source
@@ -107,6 +107,7 @@ def main(
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
+            check_options(options)
             specs = select_sources(sources or [])
             check_output_folder(output, len(specs))
             model_path = resolve_model(model)

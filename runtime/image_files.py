@@ -14,7 +14,7 @@ import numpy as np
 
 from deblur.image_size import ImageTooLargeError, check_image_size
 
-from .errors import SinkError, SourceError, first_line
+from .errors import SinkError, SourceError, first_line, special_file_kind
 from .jpeg_exif import JPEG_SUFFIXES, apply_orientation, insert_exif, read_exif
 from .jpeg_quality import estimate_quality
 from .png_gray_alpha import encode_gray_alpha_png, is_gray_alpha_png
@@ -42,6 +42,8 @@ def read_still_info(path: Path, data: bytes) -> StillInfo:
 
 def read_image(path: Path) -> tuple[np.ndarray, StillInfo]:
     """The image at ``path`` with its depth and channels (gray, gray + alpha, BGR, BGRA), upright, and its info."""
+    if kind := special_file_kind(path):  # reading a FIFO would wait for a writer
+        raise SourceError(f"{path}: not a regular file but {kind}")
     try:
         data = path.read_bytes()
     except OSError as exc:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from deblur.contract import FIXED_VALUES, FORMAT, IO_DTYPES, KEYS
 
-from .errors import ModelFileError
+from .errors import ModelFileError, special_file_kind
 
 BUNDLED_MODEL = "deblur-lite.onnx"
 ONNX_SUFFIXES = (".onnx",)
@@ -69,8 +69,11 @@ def resolve_model_path(model: Path | None) -> Path:
         return bundled_model_path()
     if not model.exists():
         raise ModelFileError(f"{model}: no such model file")
+    if model.is_dir():
+        raise ModelFileError(f"{model}: is a folder, not a model file")
     if not model.is_file():
-        raise ModelFileError(f"{model}: not a file")
+        raise ModelFileError(f"{model}: not a regular file but {special_file_kind(model) or 'a special file'}; "
+                             "name an ONNX model or TensorRT engine file")
     return model
 
 

@@ -7,9 +7,9 @@ from fractions import Fraction
 from pathlib import Path
 
 from deblur.atomic import atomic_write
+from deblur.coarse_pass import check_factor
 
 from .backends.base import Backend
-from .coarse_pass import check_factor
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .frame_parallel import AUTO, FramePool, frames_in_parallel
@@ -87,7 +87,10 @@ class RunSummary:
         return f"{done} | {self.backend} on {self.provider} | {tile} | -> {self.output}"
 
 
-def _check_options(options: RunOptions) -> None:
+def check_options(options: RunOptions) -> None:
+    """DeblurRunError naming the first option out of its range (the CLI checks before opening anything)."""
+    if options.max_frames is not None and options.max_frames < 1:
+        raise DeblurRunError(f"--max-frames must be at least 1, got {options.max_frames} (leave it out to read every frame)")
     if options.batch < 1:
         raise DeblurRunError(f"--batch must be at least 1, got {options.batch}")
     if options.tile and options.tile <= options.overlap:
@@ -95,7 +98,10 @@ def _check_options(options: RunOptions) -> None:
     if options.overlap < 0 or options.max_memory_mb <= 0:
         raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
     check_passes(options.self_ensemble)
-    check_factor(options.coarse_pass)
+    try:
+        check_factor(options.coarse_pass)
+    except ValueError as error:
+        raise DeblurRunError(str(error)) from None
     if options.jpeg_quality is not None and not 1 <= options.jpeg_quality <= 100:
         raise DeblurRunError(f"--jpeg-quality must be 1..100, got {options.jpeg_quality}")
     if not 0 <= options.crf <= MAX_CRF:
@@ -143,7 +149,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     encoder is flushed, so the shorter video still plays; further signals wait for that); an error leaves
     no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
-    _check_options(options)
+    check_options(options)
     plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing)
     if plan.finished and len(plan.finished) == len(source.input_paths):
         return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, options.self_ensemble,

@@ -22,7 +22,7 @@ import numpy as np
 
 from deblur.contract import IMAGE_SUFFIXES
 
-from .errors import SourceError
+from .errors import SourceError, special_file_kind
 from .frames import check_frame
 from .image_files import StillInfo, read_image
 
@@ -269,6 +269,9 @@ def open_source(spec: str) -> Source:
         if not files:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         return ImageSource(files, path, str(path))
+    if kind := special_file_kind(path):
+        raise SourceError(f"{path}: not a regular file but {kind}; deblur-run reads video and image files, folders, "
+                          "globs, camera indexes, URLs and GStreamer pipelines")
     if path.stat().st_size == 0:
         raise SourceError(f"{path}: empty file")
     if path.suffix.lower() in IMAGE_SUFFIXES:

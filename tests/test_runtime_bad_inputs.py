@@ -71,3 +71,30 @@ def test_header_sizes_of_common_formats(tmp_path, make_image):
         assert ok and header_size(encoded.tobytes()) == (34, 21), suffix
     assert header_size(b"not an image") is None
     assert header_size(b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR\0\0") is None  # cut short
+
+
+def test_a_fifo_is_named_as_such_as_source_image_or_model(tmp_path, make_image, identity_onnx):
+    import os
+
+    fifo = tmp_path / "pipe.mp4"
+    os.mkfifo(fifo)
+    _one_line_error(_cli(fifo, "--model", identity_onnx), "pipe.mp4: not a regular file but a named pipe (FIFO)")
+    model_fifo = tmp_path / "model.onnx"
+    os.mkfifo(model_fifo)
+    image, _ = make_image(tmp_path / "a.png", 16, 16)
+    _one_line_error(_cli(image, "--model", model_fifo), "model.onnx: not a regular file but a named pipe (FIFO)")
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    make_image(shots / "a.png", 16, 16)
+    os.mkfifo(shots / "b.png")  # a glob matches it; reading it must not wait for a writer
+    result = _cli(str(shots / "*.png"), "-o", tmp_path / "out", "--model", identity_onnx, "--threads", "1", "-q")
+    assert result.exit_code == 1 and (tmp_path / "out" / "a.png").is_file(), result.output
+    assert "b.png: not a regular file but a named pipe" in result.output
+
+
+def test_max_frames_below_one_is_an_option_error(tmp_path, make_image, identity_onnx):
+    image, _ = make_image(tmp_path / "a.png", 16, 16)
+    for value in ("0", "-3"):
+        _one_line_error(_cli(image, "--max-frames", value, "--model", identity_onnx), "--max-frames must be at least 1")
+    assert not (tmp_path / "a_deblurred.png").exists()
