@@ -125,6 +125,11 @@ class PyAVVideoSource(Source):
             self.container = av.open(str(path))
         except av.error.FFmpegError as exc:
             raise SourceError(f"{path}: not a readable video ({_ffmpeg_reason(exc)})") from exc
+        if self.container.format.name.endswith("_pipe") or self.container.format.name.startswith("image2"):
+            codec = self.container.streams.video[0].codec_context.name if self.container.streams.video else "?"
+            self.container.close()
+            raise SourceError(f"{path}: a still image ({codec}) in a format deblur-run does not read; convert it to "
+                              f"one of {', '.join(IMAGE_SUFFIXES)}")
         if not self.container.streams.video:
             self.container.close()
             raise SourceError(f"{path}: no video stream in this file")
@@ -229,7 +234,13 @@ def _image_files(folder: Path) -> list[Path]:
                   if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(p, folder))
 
 
+FLOAT_IMAGE_SUFFIXES = (".hdr", ".pic", ".exr", ".pfm")  # Radiance HDR, OpenEXR, portable float map
+
+
 def _open_video(path: Path) -> Source:
+    if path.suffix.lower() in FLOAT_IMAGE_SUFFIXES:
+        raise SourceError(f"{path}: a floating-point (high dynamic range) image, which deblur-run does not read: the "
+                          "model takes 8- or 16-bit images; tone-map it and save it as a 16-bit PNG or TIFF")
     if path.suffix.lower() == ".gif":
         raise SourceError(f"{path}: GIF is not supported; convert it to a video (ffmpeg -i in.gif out.mp4) or to PNG images")
     try:

@@ -98,3 +98,16 @@ def test_max_frames_below_one_is_an_option_error(tmp_path, make_image, identity_
     for value in ("0", "-3"):
         _one_line_error(_cli(image, "--max-frames", value, "--model", identity_onnx), "--max-frames must be at least 1")
     assert not (tmp_path / "a_deblurred.png").exists()
+
+
+def test_hdr_and_other_unread_still_formats_are_refused_not_written_as_video(tmp_path, identity_onnx):
+    import cv2
+    import numpy as np
+
+    hdr = tmp_path / "sky.hdr"
+    assert cv2.imwrite(str(hdr), np.random.default_rng(0).random((16, 16, 3), np.float32) * 4)
+    _one_line_error(_cli(hdr, "--model", identity_onnx), "sky.hdr: a floating-point (high dynamic range) image")
+    disguised = tmp_path / "sky.mp4"  # the same file under a video name: refused by its format, not its suffix
+    disguised.write_bytes(hdr.read_bytes())
+    _one_line_error(_cli(disguised, "--model", identity_onnx), "sky.mp4: a still image (hdr)")
+    assert not list(tmp_path.glob("*deblurred*")) and not list(tmp_path.glob(".*.tmp"))
