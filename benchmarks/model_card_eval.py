@@ -39,7 +39,7 @@ from gain_stats import GainEstimate, gain_estimate  # beside this script (benchm
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backends.base import Backend
 from deblur.runtime.backends.registry import open_backend
-from deblur.runtime.coarse_pass import coarse_pass
+from deblur.coarse_pass import coarse_pass
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve

@@ -1,8 +1,8 @@
 """deblur: the improved U-Net of Lian & Wang (2023) and an edge inference toolkit around it.
 
 This folder owns the torch-free contract between export and runtime (``deblur.contract``) and small shared
-helpers (atomic writes, metrics, output guards, console scripts); it imports no other part of deblur (the
-runtime only when ``Deblurrer`` is first used). Subpackages: ``deblur.model`` (the network, its config and
+helpers (atomic writes, metrics, output guards, the coarse pass, console scripts); it imports no other part of
+deblur (the runtime only when ``Deblurrer`` is first used). Subpackages: ``deblur.model`` (the network, its config and
 checkpoints; torch), ``deblur.train`` (data, losses, loop; torch), ``deblur.export`` (ONNX / TensorRT),
 ``deblur.calibration`` (INT8 calibration data), ``deblur.runtime`` (torch-free inference CLI),
 ``deblur.demo`` (deblur-demo). ``from deblur import Deblurrer``: the Python API.

@@ -5,6 +5,10 @@ real footage at 1280x720 and above often blurs by 16-60 px (MODEL.md, "Coarse pa
 falls back into the model's range, and the model runs on F² times fewer pixels. What the pass adds is the model's
 correction at the coarse scale (its output minus its input, bilinearly upsampled), so the frame's own finer
 detail is kept as it is and not restored: on short blur the full-size model is better.
+
+Torch-free and shared: the runtime runs it (``deblur-run --coarse-pass``, ``Deblurrer(coarse_pass=F)``) and
+``deblur-eval --coarse-pass`` scores a checkpoint the same way. ``check_factor`` raises ValueError; the runtime
+reports it as a DeblurRunError, evaluation as a ConfigError.
 """
 
 from collections.abc import Callable
@@ -12,16 +16,14 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
-from .errors import DeblurRunError
-
 MAX_FACTOR = 8.0
 RunModel = Callable[[list[np.ndarray]], list[np.ndarray]]  # float32 RGB CHW frames -> the model's CHW outputs
 
 
 def check_factor(factor: float) -> None:
-    """Raise DeblurRunError unless ``factor`` is between 1 (no coarse pass) and MAX_FACTOR."""
+    """Raise ValueError unless ``factor`` is between 1 (no coarse pass) and MAX_FACTOR."""
     if not 1.0 <= factor <= MAX_FACTOR:
-        raise DeblurRunError(f"--coarse-pass must be between 1 (off) and {MAX_FACTOR:g}, got {factor:g}")
+        raise ValueError(f"--coarse-pass must be between 1 (off) and {MAX_FACTOR:g}, got {factor:g}")
 
 
 def coarse_size(height: int, width: int, factor: float) -> tuple[int, int]:

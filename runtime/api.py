@@ -17,9 +17,10 @@ from types import TracebackType
 
 import numpy as np
 
+from deblur.coarse_pass import MAX_FACTOR
+
 from .backends.base import Backend
 from .backends.registry import open_backend
-from .coarse_pass import MAX_FACTOR
 from .deblurrer import FrameDeblurrer
 from .frame_parallel import MAX_FRAMES, FramePool
 from .model_file import ModelInfo

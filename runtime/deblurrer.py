@@ -4,8 +4,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from deblur.coarse_pass import check_factor, coarse_pass, coarse_size
+
 from .backends.base import Backend
-from .coarse_pass import check_factor, coarse_pass, coarse_size
 from .frames import from_model_output, to_model_input
 from .interrupts import raise_if_stop_requested
 from .self_ensemble import Infer, flip_ensemble

@@ -7,10 +7,9 @@ import torch
 import torch.nn.functional as functional
 
 from deblur import Deblurrer
+from deblur.coarse_pass import check_factor, coarse_pass, coarse_size
 from deblur.runtime.backends.registry import open_backend
-from deblur.runtime.coarse_pass import check_factor, coarse_pass, coarse_size
 from deblur.runtime.deblurrer import FrameDeblurrer
-from deblur.runtime.errors import DeblurRunError
 
 
 def _squared(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -50,7 +49,7 @@ def test_any_size_and_factor_keeps_the_frame_size_and_adds_only_the_correction()
 
 def test_factors_outside_one_to_eight_are_refused():
     for factor in (0, 0.5, 8.5):
-        with pytest.raises(DeblurRunError, match="--coarse-pass must be between 1"):
+        with pytest.raises(ValueError, match="--coarse-pass must be between 1"):
             check_factor(factor)
     check_factor(1)
     check_factor(8)

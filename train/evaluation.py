@@ -23,10 +23,9 @@ import torch
 import torch.nn.functional as F
 
 from deblur.atomic import atomic_write
+from deblur.coarse_pass import check_factor, coarse_pass
 from deblur.metrics import psnr, ssim, ssim_map
 from deblur.model.config import SIZE_MULTIPLE, ConfigError
-from deblur.runtime.coarse_pass import check_factor, coarse_pass
-from deblur.runtime.errors import DeblurRunError
 
 from .data.degrade import quantize_8bit
 
@@ -65,7 +64,7 @@ def model_restorer(model: torch.nn.Module, device: torch.device, coarse_factor: 
     """``restore(blurred)`` for one (3, H, W) image of any size: pad, run in eval mode, crop back, clamp.
 
     With ``coarse_factor`` above 1 the model runs as ``deblur-run --coarse-pass`` runs it: on the image shrunk by
-    that factor, its correction upsampled and added (``deblur.runtime.coarse_pass``).
+    that factor, its correction upsampled and added (``deblur.coarse_pass``).
     """
     check_coarse_factor(coarse_factor)
 
@@ -91,7 +90,7 @@ def check_coarse_factor(factor: float) -> None:
     """ConfigError unless ``factor`` is one ``deblur-run --coarse-pass`` takes (the runtime's ``check_factor``)."""
     try:
         check_factor(factor)
-    except DeblurRunError as error:
+    except ValueError as error:
         raise ConfigError(str(error)) from error
 
 
