@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 from typing import TextIO
 
 
+def plural(count: int, word: str) -> str:
+    """``1 frame``, ``2 frames``, ``0 frames``."""
+    return f"{count} {word}" if count == 1 else f"{count} {word}s"
+
+
 def _clock(seconds: float) -> str:
     seconds = int(seconds)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"

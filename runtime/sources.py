@@ -7,6 +7,7 @@ rate, audio stream for the sink to copy), falling back to OpenCV when PyAV is no
 cameras, URLs and GStreamer pipelines go through ``cv2.VideoCapture``.
 """
 
+import errno
 import glob
 import logging
 import os
@@ -25,13 +26,17 @@ from deblur.contract import IMAGE_SUFFIXES
 from .errors import SourceError, special_file_kind
 from .frames import check_frame
 from .image_files import StillInfo, read_image
+from .progress import plural
 
 log = logging.getLogger(__name__)
 
 URL_PATTERN = re.compile(r"^[a-zA-Z][a-zA-Z0-9+.-]*://")
 GLOB_CHARS = ("*", "?", "[")
 OUTPUT_MARK = "_deblurred"  # in every name deblur-run gives its results (deblur.runtime.outputs)
-DEFAULT_FPS = Fraction(30)
+DEFAULT_FPS = Fraction(30)  # for sources that report no frame rate
+STREAM_TIMEOUT_S = 30.0  # no data for this long: an HTTP stream has stalled (OpenCV's default read timeout too)
+PYAV_URL_SCHEMES = ("http://", "https://")  # read with PyAV; other URLs (rtsp://, udp://) with OpenCV
+MIN_FPS = Fraction(1, 60)  # one frame a minute: below it, a reported rate is taken as none (a broken header)
 
 
 @dataclass
@@ -111,20 +116,25 @@ def _display_matrix(frame) -> tuple[int, ...] | None:
 
 
 class PyAVVideoSource(Source):
-    """A video file decoded with PyAV; keeps timestamps and offers its audio stream to the sink."""
+    """A video file or HTTP(S) stream decoded with PyAV; keeps timestamps and offers a file's audio to the sink.
 
-    kind = "video"
+    A stream that breaks off (the connection ends early, or no data for ``STREAM_TIMEOUT_S``) ends its
+    frames there and is listed in ``failures``: its result holds the frames before the break, and the
+    command exits non-zero.
+    """
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path | str, kind: str = "video"):
         import av
 
         self._av = av
-        self.path, self.description = path, str(path)
-        self.input_paths = (path,)
+        self.kind, self.path, self.description = kind, path, str(path)
+        self.input_paths = (path,) if kind == "video" else ()
+        self.failures: list[str] = []
+        what = "video" if kind == "video" else "stream"
         try:
-            self.container = av.open(str(path))
+            self.container = av.open(str(path), timeout=None if kind == "video" else STREAM_TIMEOUT_S)
         except av.error.FFmpegError as exc:
-            raise SourceError(f"{path}: not a readable video ({_ffmpeg_reason(exc)})") from exc
+            raise SourceError(f"{path}: not a readable {what} ({_ffmpeg_reason(exc)})") from exc
         if self.container.format.name.endswith("_pipe") or self.container.format.name.startswith("image2"):
             codec = self.container.streams.video[0].codec_context.name if self.container.streams.video else "?"
             self.container.close()
@@ -132,16 +142,22 @@ class PyAVVideoSource(Source):
                               f"one of {', '.join(IMAGE_SUFFIXES)}")
         if not self.container.streams.video:
             self.container.close()
-            raise SourceError(f"{path}: no video stream in this file")
+            raise SourceError(f"{path}: no video stream in this {'file' if kind == 'video' else 'stream'}")
         self.stream = self.container.streams.video[0]
         if self.stream.codec_context is None:
             self.container.close()
             raise SourceError(f"{path}: unsupported video codec (no decoder in this PyAV build)")
         self.stream.thread_type = "AUTO"
-        self.fps = self.stream.average_rate or self.stream.guessed_rate or DEFAULT_FPS
-        self.time_base = self.stream.time_base
+        rate = self.stream.average_rate or self.stream.guessed_rate
+        self.no_rate = not rate or rate < MIN_FPS or not self.stream.time_base or self.stream.time_base >= 1
+        self.fps = DEFAULT_FPS if self.no_rate else rate
+        self.time_base = None if self.no_rate else self.stream.time_base  # None: frames numbered at self.fps
+        if self.no_rate:
+            log.warning("%s: the video stream reports no usable frame rate (%s fps, time base %s), so its timestamps "
+                        "are not used: the result has every decoded frame at %g fps (--fps sets another rate)", path,
+                        f"{float(rate):.3g}" if rate else "0", self.stream.time_base, DEFAULT_FPS)
         self.total = self.stream.frames or None
-        self.audio_path = path if self.container.streams.audio else None
+        self.audio_path = path if kind == "video" and self.container.streams.audio else None
 
     def frames(self) -> Iterator[Frame]:
         index = 0
@@ -152,14 +168,33 @@ class PyAVVideoSource(Source):
                 yield Frame(frame.to_ndarray(format="bgr24"), index, pts=frame.pts, display_matrix=_display_matrix(frame))
                 index += 1
         except self._av.error.FFmpegError as exc:
-            raise SourceError(f"{self.path}: corrupt or truncated video at frame {index} ({_ffmpeg_reason(exc)})") from exc
+            if self.kind == "video" or index == 0:
+                state = "corrupt or truncated video" if self.kind == "video" else "stream broke off"
+                raise SourceError(f"{self.path}: {state} at frame {index} ({_stream_reason(exc)})") from exc
+            self.failures.append(f"{self.path}: the stream broke off after {plural(index, 'frame')} "
+                                 f"({_stream_reason(exc)}); the result holds the frames before the break")
+            return
         if index == 0:
             raise SourceError(f"{self.path}: no decodable video frames (truncated or unsupported codec?)")
-        if self.total and index < self.total:
+        if self.total and index < self.total and self.no_rate:
+            log.warning("%s: decoded %d of the %d frames the container lists; it reports no usable frame rate, so "
+                        "its timing is broken and its demuxer skipped the rest", self.path, index, self.total)
+        elif self.total and index < self.total:
             log.warning("%s: decoded %d of %d frames; the file looks truncated", self.path, index, self.total)
 
     def close(self) -> None:
         self.container.close()
+
+
+def _stream_reason(exc: Exception) -> str:
+    """Why reading stopped, in words (FFmpeg says 'Immediate exit requested' for a read timeout)."""
+    import av
+
+    if isinstance(exc, av.error.ExitError):  # FFmpeg's interrupt after the read timeout
+        return f"no data for {STREAM_TIMEOUT_S:g} s"
+    if isinstance(exc, OSError) and exc.errno == errno.EIO:
+        return "the connection ended before the stream did"
+    return _ffmpeg_reason(exc)
 
 
 class CaptureSource(Source):
@@ -172,7 +207,10 @@ class CaptureSource(Source):
             self.capture.release()
             raise SourceError(f"{description}: could not be opened")
         fps = self.capture.get(cv2.CAP_PROP_FPS)
-        self.fps = Fraction(fps).limit_denominator(1001) if fps and 0 < fps < 1000 else DEFAULT_FPS
+        self.fps = Fraction(fps).limit_denominator(1001) if fps and MIN_FPS <= fps < 1000 else DEFAULT_FPS
+        if kind != "camera" and not (fps and MIN_FPS <= fps < 1000):
+            log.warning("%s: the stream reports no usable frame rate (%g fps); the result is written at %g fps "
+                        "(--fps sets another rate)", description, fps or 0, DEFAULT_FPS)
         count = int(self.capture.get(cv2.CAP_PROP_FRAME_COUNT))
         self.total = count if kind == "video" and count > 0 else None
 
@@ -264,6 +302,11 @@ def open_source(spec: str) -> Source:
             raise SourceError("this OpenCV build has no GStreamer support (pip wheels lack it; use JetPack's OpenCV)")
         return CaptureSource(spec, "stream", f"GStreamer pipeline {spec!r}", cv2.CAP_GSTREAMER)
     if URL_PATTERN.match(spec):
+        if spec.lower().startswith(PYAV_URL_SCHEMES):
+            try:  # PyAV tells a stream that broke off from one that ended; OpenCV ends both alike
+                return PyAVVideoSource(spec, "stream")
+            except ImportError:
+                pass
         return CaptureSource(spec, "stream", spec, cv2.CAP_FFMPEG)
     path = Path(spec)
     if not path.exists() and any(ch in spec for ch in GLOB_CHARS):

@@ -111,3 +111,81 @@ def test_hdr_and_other_unread_still_formats_are_refused_not_written_as_video(tmp
     disguised.write_bytes(hdr.read_bytes())
     _one_line_error(_cli(disguised, "--model", identity_onnx), "sky.mp4: a still image (hdr)")
     assert not list(tmp_path.glob("*deblurred*")) and not list(tmp_path.glob(".*.tmp"))
+
+
+class _PartialStream:
+    """A loopback HTTP server sending the first half of ``data`` under the full Content-Length, then closing
+    (``stall=False``) or holding the connection open without sending more (``stall=True``)."""
+
+    def __init__(self, data: bytes, stall: bool):
+        import socket
+        import threading
+
+        self.data, self.stall, self.done = data, stall, threading.Event()
+        self.server = socket.create_server(("127.0.0.1", 0))
+        self.server.settimeout(10)
+        self.url = f"http://127.0.0.1:{self.server.getsockname()[1]}/live.ts"
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self):
+        try:
+            connection, _ = self.server.accept()
+        except OSError:
+            return
+        with connection:
+            connection.recv(65536)
+            head = f"HTTP/1.1 200 OK\r\nContent-Type: video/mp2t\r\nContent-Length: {len(self.data)}\r\n\r\n"
+            connection.sendall(head.encode() + self.data[: len(self.data) // 2])
+            if self.stall:
+                self.done.wait(10)  # bounded: the client gives up first
+
+    def close(self):
+        self.done.set()
+        self.server.close()
+
+
+@pytest.mark.parametrize("stall", [False, True], ids=["closed", "stalled"])
+def test_an_http_stream_that_breaks_off_keeps_its_frames_and_exits_non_zero(tmp_path, identity_onnx, monkeypatch,
+                                                                           stall):
+    import time
+
+    from deblur.clip_writer import write_h264_clip
+    from deblur.runtime import sources
+
+    import numpy as np
+
+    monkeypatch.setattr(sources, "STREAM_TIMEOUT_S", 1.0)
+    clip = write_h264_clip(tmp_path / "clip.ts", [np.full((48, 64, 3), 6 * i, np.uint8) for i in range(40)], 10,
+                           container_format="mpegts")
+    server = _PartialStream(clip.read_bytes(), stall)
+    output = tmp_path / "out.mp4"
+    start = time.monotonic()
+    try:
+        result = _cli(server.url, "-o", output, "--model", identity_onnx, "--threads", "1")
+    finally:
+        server.close()
+    assert time.monotonic() - start < 20
+    assert result.exit_code == 1 and "Traceback" not in result.output, result.output
+    errors = [line for line in result.output.splitlines() if line.startswith("error: ")]
+    reason = "no data for 1 s" if stall else "the connection ended before the stream did"
+    assert len(errors) == 1 and "the stream broke off after" in errors[0] and reason in errors[0], result.output
+    import av
+
+    with av.open(str(output)) as written:
+        frames = sum(1 for _ in written.decode(video=0))
+    assert 5 < frames < 40, frames
+
+
+def test_a_video_that_reports_no_frame_rate_says_so_not_truncated(tmp_path, make_video, identity_onnx):
+    clip = make_video(tmp_path / "clip.mp4", frames=10)
+    data = bytearray(clip.read_bytes())
+    header = data.find(b"mdhd")
+    assert data[header + 4] == 0  # version 0: flags, creation, modification, then the timescale
+    data[header + 16 : header + 20] = bytes(4)  # timescale 0: the stream has no frame rate
+    broken = tmp_path / "norate.mp4"
+    broken.write_bytes(bytes(data))
+    result = _cli(broken, "--model", identity_onnx, "--threads", "1")
+    assert result.exit_code == 0 and "Traceback" not in result.output, result.output
+    assert "reports no usable frame rate" in result.output and "at 30 fps" in result.output, result.output
+    assert "truncated" not in result.output, result.output
+    assert (tmp_path / "norate_deblurred.mp4").is_file()
