@@ -9,6 +9,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from deblur.atomic import remove_stale_temps, remove_stale_temps_in
 from deblur.contract import IMAGE_SUFFIXES
 
 from .errors import SinkError
@@ -92,4 +93,8 @@ def plan_output(source: Source, spec: str, output: Path | None, overwrite: bool,
         raise SinkError(f"{existing[0]}: already exists; pass --overwrite to replace it, or --skip-existing")
     finished = tuple(p for p, t in zip(source.input_paths, targets) if t.exists()) if skippable else ()
     _ensure_folder(path if kind == "folder" else path.parent)
+    if kind == "folder":  # a killed run's temporaries (.<name>.<pid>.<random>.tmp) go at once, not file by file
+        remove_stale_temps_in(path, {t.name for t in targets})
+    else:
+        remove_stale_temps(path)
     return OutputPlan(path, kind, finished)

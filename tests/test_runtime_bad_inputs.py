@@ -189,3 +189,28 @@ def test_a_video_that_reports_no_frame_rate_says_so_not_truncated(tmp_path, make
     assert "reports no usable frame rate" in result.output and "at 30 fps" in result.output, result.output
     assert "truncated" not in result.output, result.output
     assert (tmp_path / "norate_deblurred.mp4").is_file()
+
+
+def test_a_killed_runs_temporaries_in_an_output_folder_go_when_the_next_run_plans_it(tmp_path, make_image,
+                                                                                     identity_onnx):
+    import subprocess
+    import sys
+
+    shots = tmp_path / "shots"
+    shots.mkdir()
+    for name in ("a", "b"):
+        make_image(shots / f"{name}.png", 16, 16)
+    out = tmp_path / "out"
+    out.mkdir()
+    dead = int(subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout)
+    stale = out / f".b.png.{dead}.0badc0de.tmp"
+    foreign = [out / f".notes.txt.{dead}.0badc0de.tmp", out / ".b.png.mine.tmp"]  # not ours to remove
+    for path in (stale, *foreign):
+        path.write_bytes(b"")
+    for name in ("a.png", "b.png"):  # finished results: --skip-existing writes nothing, the plan still cleans up
+        (out / name).write_bytes(b"done")
+    result = _cli(shots, "-o", out, "--skip-existing", "--model", identity_onnx, "--threads", "1", "-q")
+    assert result.exit_code == 0, result.output
+    assert sorted(p.name for p in out.iterdir()) == sorted(["a.png", "b.png", *(p.name for p in foreign)])
+    assert (out / "b.png").read_bytes() == b"done"
