@@ -2,7 +2,7 @@
 
 ``pip install deblur-edge`` without an extra installs every command. Run without the packages of its
 extra, a command prints ``error: deblur-run needs the [runtime] extra: pip install "deblur-edge[runtime]"``
-and exits 2 instead of ending in a traceback. ``--version`` works on every command, extra or not,
+and exits 2 instead of ending in a traceback. ``--version`` (``-V``) works on every command, extra or not,
 ``-h`` is ``--help``, and help is plain text (switches read as flags, not ``<bool>`` options). Ctrl-C while
 the command's packages load is one line and exit status 130, as it is once the command runs.
 """
@@ -28,7 +28,7 @@ class Command:
 
     def __call__(self, argv: list[str] | None = None) -> int:
         args = sys.argv[1:] if argv is None else list(argv)
-        if "--version" in args:
+        if "--version" in args or "-V" in args:
             print(f"{DISTRIBUTION} {__version__}")
             return 0
         try:

@@ -33,7 +33,11 @@ def main(
     json_path: Path = typer.Option(None, "--output", "-o", "--json", help="Also write the results and the machine as JSON here."),
     overwrite: bool = typer.Option(False, "--overwrite", help="Replace an existing --json file (never a model)."),
 ) -> None:
-    """Example: deblur-bench --model lite.onnx --model lite.engine --sizes 640x360,1280x720 --json bench.json"""
+    """Time a deblur model: latency (p50 / p95) and frames per second per backend, device and frame size,
+    printed as a Markdown table (torch-free).
+
+    Example: deblur-bench --model lite.onnx --model lite.engine --sizes 640x360,1280x720 --json bench.json
+    """
     logging.basicConfig(format="warning: %(message)s", stream=sys.stderr)
     results = []
     try:

@@ -100,7 +100,7 @@ def main(
             raise fail(str(exc)) from exc
         return
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
-                         max_frames, show_progress=not quiet and sys.stderr.isatty(), keep_going=keep_going,
+                         max_frames, show_progress=not quiet, keep_going=keep_going,
                          skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
                          coarse_pass=coarse_pass, parallel_frames=parallel_frames)
     failures: list[str] = []

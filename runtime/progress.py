@@ -1,4 +1,5 @@
-"""A one-line progress display on stderr (frames, fps, ETA) and the final summary line."""
+"""Progress on stderr (frames, fps, ETA): one line redrawn in place on a terminal, plain lines every
+``plain_interval`` seconds elsewhere (a log file, a pipe, CI)."""
 
 import sys
 import time
@@ -18,7 +19,8 @@ def _clock(seconds: float) -> str:
 
 @dataclass
 class Progress:
-    """Counts written frames; redraws at most ``interval`` seconds apart when ``enabled``."""
+    """Counts written frames; when ``enabled``, redraws at most ``interval`` seconds apart on a terminal, or
+    (``plain``, the default where ``stream`` is not a terminal) writes a whole line every ``plain_interval`` s."""
 
     total: int | None
     enabled: bool = True
@@ -26,7 +28,14 @@ class Progress:
     interval: float = 0.5
     done: int = 0
     start: float = field(default_factory=time.perf_counter)
+    plain: bool | None = None  # None: plain unless ``stream`` is a terminal
+    plain_interval: float = 10.0
     _drawn: float = 0.0
+
+    def __post_init__(self) -> None:
+        if self.plain is None:
+            isatty = getattr(self.stream, "isatty", None)
+            self.plain = not (isatty is not None and isatty())
 
     @property
     def elapsed(self) -> float:
@@ -38,8 +47,8 @@ class Progress:
 
     def line(self) -> str:
         """``12/300 frames | 4.1 fps | 0:00:03 elapsed | ETA 0:01:10``."""
-        count = f"{self.done}/{self.total}" if self.total else f"{self.done}"
-        text = f"{count} frames | {self.fps:.1f} fps | {_clock(self.elapsed)} elapsed"
+        count = f"{self.done}/{self.total} frames" if self.total else plural(self.done, "frame")
+        text = f"{count} | {self.fps:.1f} fps | {_clock(self.elapsed)} elapsed"
         if self.total and self.fps > 0:
             text += f" | ETA {_clock(max(self.total - self.done, 0) / self.fps)}"
         return text
@@ -47,12 +56,19 @@ class Progress:
     def update(self, frames: int = 1) -> None:
         self.done += frames
         now = time.perf_counter()
-        if self.enabled and now - self._drawn >= self.interval:
+        if not self.enabled:
+            return
+        if self.plain and now - (self._drawn or self.start) >= self.plain_interval:
+            self._drawn = now
+            self.stream.write(self.line() + "\n")
+            self.stream.flush()
+        elif not self.plain and now - self._drawn >= self.interval:
             self._drawn = now
             self.stream.write("\r" + self.line() + "\x1b[K")
             self.stream.flush()
 
     def close(self) -> None:
+        """End the display: the last count on its own line, where a line was shown before."""
         if self.enabled and self._drawn:
-            self.stream.write("\r" + self.line() + "\x1b[K\n")
+            self.stream.write((self.line() if self.plain else "\r" + self.line() + "\x1b[K") + "\n")
             self.stream.flush()

@@ -17,7 +17,7 @@ from .interrupts import stop_between_frames, stop_on_signals, stop_requested
 from .outputs import plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
-from .progress import Progress
+from .progress import Progress, plural
 from .self_ensemble import check_passes
 from .sinks import DEFAULT_CRF, MAX_CRF, ImageSink, open_video_sink
 from .sources import Source
@@ -79,7 +79,7 @@ class RunSummary:
         if self.in_parallel > 1:
             tile += f", {self.in_parallel} frames at a time"
         state = "interrupted after" if self.interrupted else "deblurred"
-        done = f"{state} {self.frames} frames in {self.seconds:.1f} s ({self.fps:.2f} fps)"
+        done = f"{state} {plural(self.frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.2f} fps)"
         if self.skipped:
             done += f", {self.skipped} skipped (result exists)"
         if self.failures:

@@ -21,8 +21,9 @@ def select_sources(specs: list[str]) -> list[str]:
         raise DeblurRunError("no source given: name a video, image, folder, glob, camera index or URL (see -h)")
     skipped = [spec for spec in specs if Path(spec).exists() and is_deblur_output(Path(spec))]
     if len(skipped) == len(specs):
-        raise DeblurRunError(f"nothing to deblur: all {len(specs)} sources are deblur-run outputs (*_deblurred*; "
-                             "rename one to deblur it again)")
+        what = f"{specs[0]} is a deblur-run output" if len(specs) == 1 else \
+            f"all {len(specs)} sources are deblur-run outputs"
+        raise DeblurRunError(f"nothing to deblur: {what} (*_deblurred*; rename one to deblur it again)")
     for spec in skipped:
         log.warning("skipping %s: it is a deblur-run output", spec)
     return [spec for spec in specs if spec not in skipped]

@@ -61,8 +61,9 @@ def test_every_command_has_version_and_short_help(capsys):
     scripts = re.findall(r'^(deblur-[\w-]+) = "deblur\.console:', (ROOT / "pyproject.toml").read_text(), re.M)
     assert sorted(command.name for command in COMMANDS) == sorted(scripts) and len(scripts) >= 11
     for command in COMMANDS:
-        assert command(["--version"]) == 0
-        assert capsys.readouterr().out.strip() == f"deblur-edge {__version__}"
+        for flag in ("--version", "-V"):
+            assert command([flag]) == 0
+            assert capsys.readouterr().out.strip() == f"deblur-edge {__version__}"
     for command in (console.deblur_run, console.deblur_calibrate):
         with pytest.raises(SystemExit) as exit_info:
             command(["-h"])
@@ -108,3 +109,18 @@ def test_ctrl_c_while_the_command_loads_is_one_line_and_exit_130(monkeypatch, ca
     monkeypatch.setattr(console.importlib, "import_module", interrupted)
     assert console.deblur_run(["clip.mp4"]) == console.INTERRUPTED_EXIT == 130
     assert capsys.readouterr().err == "error: deblur-run interrupted while starting; nothing done\n"
+
+
+def test_python_m_deblur_is_deblur_run_and_bench_help_describes_it(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "deblur", "-V"], capture_output=True, text=True)
+    assert (result.returncode, result.stdout.strip()) == (0, f"deblur-edge {__version__}"), result.stderr
+    missing = subprocess.run([sys.executable, "-m", "deblur", str(tmp_path / "none.mp4")], capture_output=True,
+                             text=True)
+    assert missing.returncode == 2 and missing.stderr.strip() == f"error: {tmp_path / 'none.mp4'}: no such file or directory"
+    with pytest.raises(SystemExit):
+        console.deblur_bench(["--help"])
+    help_text = capsys.readouterr().out
+    assert "latency" in help_text.split("Options:")[0], help_text

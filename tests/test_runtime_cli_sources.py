@@ -48,7 +48,7 @@ def test_several_sources_need_a_folder_and_outputs_alone_are_refused(tmp_path, m
     b, _ = make_image(tmp_path / "b.png", 16, 16)
     done, _ = make_image(tmp_path / "a_deblurred.png", 16, 16)
     _one_line_error(_cli(a, b, "-o", tmp_path / "out.png", "--model", deblur_onnx), "need an output folder")
-    _one_line_error(_cli(done, "--model", deblur_onnx), "all 1 sources are deblur-run outputs")
+    _one_line_error(_cli(done, "--model", deblur_onnx), "a_deblurred.png is a deblur-run output")
     _one_line_error(_cli("--model", deblur_onnx), "no source given")
 
 
@@ -78,3 +78,9 @@ def test_bench_takes_model_names():
     assert "deblur-lite.onnx" in result.output
     paper = CliRunner().invoke(bench_app, ["--model", "paper", "--sizes", "16x16"])
     _one_line_error(paper, "model 'paper' is not bundled yet")
+
+
+def test_one_image_is_one_frame_in_the_summary(tmp_path, make_image, identity_onnx):
+    image, _ = make_image(tmp_path / "a.png", 16, 16)
+    result = _cli(image, "--model", identity_onnx, "--threads", "1")
+    assert result.exit_code == 0 and "deblurred 1 frame in " in result.output, result.output

@@ -168,12 +168,29 @@ def test_max_frames_stops_early():
 
 def test_progress_line_shows_fps_and_eta():
     stream = io.StringIO()
-    progress = Progress(total=100, stream=stream, interval=0.0)
+    progress = Progress(total=100, stream=stream, interval=0.0, plain=False)
     progress.start -= 10.0  # pretend 10 s have passed
     progress.update(20)
     progress.close()
     text = stream.getvalue()
     assert "20/100 frames" in text and "2.0 fps" in text and "ETA 0:00:40" in text and text.endswith("\n")
+
+
+def test_progress_off_a_terminal_is_plain_lines_and_counts_read_in_words():
+    stream = io.StringIO()  # not a terminal: a log file, a pipe
+    progress = Progress(total=None, stream=stream, plain_interval=5.0)
+    progress.start -= 6.0
+    progress.update(1)
+    progress.update(1)  # within plain_interval of the last line: nothing
+    progress.close()
+    lines = stream.getvalue().splitlines()
+    assert len(lines) == 2 and lines[0].startswith("1 frame | ") and lines[1].startswith("2 frames | ")
+    assert "\r" not in stream.getvalue() and "\x1b" not in stream.getvalue()
+    quiet = io.StringIO()
+    short = Progress(total=3, stream=quiet)  # ends before the first plain line is due: the summary says it all
+    short.update(3)
+    short.close()
+    assert quiet.getvalue() == ""
 
 
 def test_preview_without_display_is_disabled_with_a_warning(monkeypatch, caplog):
