@@ -10,7 +10,9 @@ and cropped back), and large frames are tiled to fit the memory budget.
 """
 
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import partial
 from pathlib import Path
 from types import TracebackType
@@ -26,11 +28,28 @@ from .frame_parallel import MAX_FRAMES, FramePool
 from .model_file import ModelInfo
 from .self_ensemble import FLIPS
 
-log = logging.getLogger(__name__)
-
 COLOR_ORDERS = ("rgb", "bgr")
 INTEGER_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
 FLOAT_DTYPES = (np.dtype(np.float16), np.dtype(np.float32), np.dtype(np.float64))
+
+
+@contextmanager
+def _logged_warnings() -> Iterator[list[str]]:
+    """The warnings the runtime logs inside the block, as a list of messages (and not printed)."""
+    logger, notes = logging.getLogger("deblur.runtime"), []
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            notes.append(record.getMessage())
+
+    handler, propagate = Collect(logging.WARNING), logger.propagate
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield notes
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
 
 
 class Deblurrer:
@@ -67,10 +86,13 @@ class Deblurrer:
                              f"got {parallel_frames} with batch_size {batch_size}")
         self.color = color
         self.batch_size = batch_size
-        self._backend: Backend | None = open_backend(model, device=device, threads=threads)
-        self._siblings = self._backend.for_parallel_frames(parallel_frames)
+        with _logged_warnings() as notes:  # the runtime logs them (deblur-run prints them); here: warnings
+            self._backend: Backend | None = open_backend(model, device=device, threads=threads)
+            self._siblings = self._backend.for_parallel_frames(parallel_frames)
         if parallel_frames > 1 and not self._siblings:
-            log.warning(f"parallel_frames={parallel_frames}: {self._backend.provider} runs one frame at a time")
+            notes.append(f"parallel_frames={parallel_frames}: {self._backend.provider} runs one frame at a time")
+        for note in notes:
+            warnings.warn(note, RuntimeWarning, stacklevel=2)
         self._frames, *parallel = [FrameDeblurrer(backend, tile=tile or 0, self_ensemble=self_ensemble,
                                                   coarse_pass=coarse_pass) for backend in [self._backend, *self._siblings]]
         self._pool = FramePool(partial(self._run_group, self._frames),

@@ -77,7 +77,7 @@ def test_batch_of_mixed_sizes_and_an_nhwc_array(deblur_onnx):
     assert len(stacked) == 2 and stacked[1].shape == (16, 16, 3)
 
 
-def test_parallel_frames_give_the_same_frames_and_free_their_sessions(deblur_onnx, caplog):
+def test_parallel_frames_give_the_same_frames_and_free_their_sessions(deblur_onnx, capsys):
     frames = [_frame(24, 32, seed=seed) for seed in range(5)] + [_frame(16, 16, seed=9)]
     with Deblurrer(deblur_onnx, threads=1) as one_at_a_time:
         expected = one_at_a_time.batch(frames)
@@ -87,8 +87,29 @@ def test_parallel_frames_give_the_same_frames_and_free_their_sessions(deblur_onn
         np.testing.assert_array_equal(got, want)
     deblur.close()
     assert all(not hasattr(sibling, "session") for sibling in deblur._siblings)
-    with caplog.at_level("WARNING"), Deblurrer(deblur_onnx, threads=1, parallel_frames=2) as single_thread:
-        assert not single_thread._siblings and "runs one frame at a time" in caplog.text
+    capsys.readouterr()
+    with pytest.warns(RuntimeWarning, match=r"parallel_frames=2: CPUExecutionProvider runs one frame at a time"):
+        single_thread = Deblurrer(deblur_onnx, threads=1, parallel_frames=2)
+    assert not single_thread._siblings and not capsys.readouterr().err  # a warning, not bare stderr
+    single_thread.close()
+
+
+def test_runtime_warnings_reach_api_users_as_warnings_in_api_words(make_metadata, tmp_path):
+    import onnx
+    from onnx import TensorProto, helper
+
+    shape = ["batch", 3, "height", "width"]
+    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
+                              [helper.make_tensor_value_info("input", TensorProto.FLOAT16, shape)],
+                              [helper.make_tensor_value_info("output", TensorProto.FLOAT16, shape)])
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    for key, value in make_metadata(io_dtype="float16", precision="fp16").items():
+        proto.metadata_props.add(key=key, value=value)
+    onnx.save(proto, str(tmp_path / "half.onnx"))
+    with pytest.warns(RuntimeWarning, match="half.onnx: fp16 ONNX files are built for TensorRT") as caught:
+        Deblurrer(tmp_path / "half.onnx", device="cpu", threads=1).close()
+    assert not any("--device" in str(w.message) for w in caught)
 
 
 @pytest.mark.parametrize(

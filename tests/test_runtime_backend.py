@@ -12,7 +12,7 @@ from deblur.contract import sidecar_path
 from deblur.runtime.backends import cpu_fusion
 from deblur.runtime.backends.cpu_fusion import fused_graph
 from deblur.runtime.backends.onnxruntime import (CPU, CUDA, TENSORRT, choose_providers, cpu_speed_note, fallback_warning,
-                                                 with_options)
+                                                 unavailable_device, with_options)
 from deblur.runtime.backends.registry import open_backend
 from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
 from deblur.runtime.errors import BackendError, ModelFileError
@@ -89,10 +89,14 @@ def test_provider_choice_and_fallback_warning():
     configured = with_options([TENSORRT, CUDA, CPU], Path("/cache"))
     assert configured[0][0] == TENSORRT and configured[0][1]["trt_engine_cache_path"] == "/cache"
     assert configured[1:] == [CUDA, CPU]
-    assert fallback_warning("cuda", [CUDA, CPU], CUDA) is None
-    assert fallback_warning("auto", [CPU], CPU) is None
-    assert "no CUDAExecutionProvider" in fallback_warning("cuda", [CPU], CPU)
-    assert "failed to load" in fallback_warning("cuda", [CUDA, CPU], CPU)
+    assert unavailable_device("cuda", [CUDA, CPU], CUDA) is None and unavailable_device("cuda", [CUDA, CPU]) is None
+    assert unavailable_device("auto", [CPU], CPU) is None and unavailable_device("cpu", [CPU]) is None
+    assert "device cuda is not available: this onnxruntime build has no CUDAExecutionProvider" in \
+        unavailable_device("cuda", [CPU])
+    assert "failed to load" in unavailable_device("cuda", [CUDA, CPU], CPU)
+    assert fallback_warning("auto", [CPU], CPU) is None and fallback_warning("cuda", [CUDA, CPU], CPU) is None
+    assert "failed to load" in fallback_warning("auto", [CUDA, CPU], CPU) and "--" not in fallback_warning(
+        "auto", [CUDA, CPU], CPU)
 
 
 def _residual_activations(proto) -> int:
@@ -177,11 +181,25 @@ def test_cpu_speed_notes_name_the_precisions_that_run_slow_on_cpu():
     assert "1.9x slower" in cpu_speed_note("int8-qdq") and "--int8-cpu" in cpu_speed_note("int8-qdq")
 
 
-def test_cuda_request_on_a_cpu_build_warns_and_runs_on_cpu(deblur_onnx, caplog):
+def test_cuda_request_on_a_cpu_build_is_an_error_and_auto_runs_on_cpu(identity_onnx, make_image, tmp_path, caplog):
+    import onnxruntime
+    from typer.testing import CliRunner
+
+    from deblur.runtime.cli import app
+    from deblur.runtime.errors import BackendError
+
+    if CUDA in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    with pytest.raises(BackendError, match="device cuda is not available: this onnxruntime build has no CUDA"):
+        open_backend(identity_onnx, device="cuda", threads=1)
     with caplog.at_level(logging.WARNING, logger="deblur.runtime"):
-        backend = open_backend(deblur_onnx, device="cuda", threads=1)
-    assert backend.provider == CPU
-    assert "runs on CPUExecutionProvider" in caplog.text
+        assert open_backend(identity_onnx, device="auto", threads=1).provider == CPU
+    assert not caplog.text  # a CPU-only build: the CPU is what auto means, nothing to warn about
+    image, _ = make_image(tmp_path / "a.png", 16, 16)
+    result = CliRunner().invoke(app, [str(image), "--model", str(identity_onnx), "--device", "cuda"])
+    lines = result.output.strip().splitlines()
+    assert result.exit_code == 2 and len(lines) == 1 and lines[0].startswith("error: device cuda is not available")
+    assert not (tmp_path / "a_deblurred.png").exists()
 
 
 @pytest.fixture

@@ -68,16 +68,24 @@ def with_options(providers: list[str], cache_dir: Path) -> list:
     return [(name, options[name]) if name in options else name for name in providers]
 
 
-def fallback_warning(device: str, available: list[str], active: str) -> str | None:
-    """A warning when ``device`` asked for a GPU provider and ``active`` is another; else None."""
+def unavailable_device(device: str, available: list[str], active: str | None = None) -> str | None:
+    """Why an explicit GPU ``device`` (cuda, tensorrt) cannot run: its provider is not in ``available`` or,
+    once a session exists, is not ``active``; None when it runs, and for ``auto`` and ``cpu``."""
     wanted = DEVICE_PROVIDERS[device][0] if device in ("cuda", "tensorrt") else None
-    if wanted is None or active == wanted:
+    if wanted is None or active == wanted or (active is None and wanted in available):
         return None
     if wanted not in available:
         why = f"this onnxruntime build has no {wanted} (install onnxruntime-gpu matching your CUDA)"
     else:
         why = f"{wanted} failed to load (CUDA / cuDNN / TensorRT libraries missing or mismatched?)"
-    return f"--device {device} requested, but ONNX Runtime runs on {active}: {why}"
+    return f"device {device} is not available: {why}; device auto runs on the GPU where it can, else the CPU"
+
+
+def fallback_warning(device: str, available: list[str], active: str) -> str | None:
+    """One line when ``auto`` found CUDA installed but running on ``active`` (the CPU) instead; else None."""
+    if device != "auto" or CUDA not in available or active == CUDA:
+        return None
+    return f"device auto: {CUDA} failed to load (CUDA / cuDNN libraries missing or mismatched?); running on {active}"
 
 
 # Measured at 1280x720 on 2 threads against the fp32 file of the same weights (README, "Export and calibration").
@@ -124,6 +132,8 @@ class OnnxRuntimeBackend(Backend):
         onnxruntime = _import_onnxruntime()
         available = onnxruntime.get_available_providers()
         providers = choose_providers(device, available)
+        if problem := unavailable_device(device, available):
+            raise BackendError(problem)
         cache_dir = engine_cache_dir()
         if TENSORRT in providers:
             cache_dir.mkdir(parents=True, exist_ok=True)
@@ -135,6 +145,8 @@ class OnnxRuntimeBackend(Backend):
         self.model = validate_metadata(path, self.session.get_modelmeta().custom_metadata_map)
         self._check_io(path)
         self.provider = self.session.get_providers()[0]
+        if problem := unavailable_device(device, available, self.provider):
+            raise BackendError(problem)
         self.threads = threads
         self._graph: str | bytes = str(path)  # what the session was made from, for for_parallel_frames
         fused = None
