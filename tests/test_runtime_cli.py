@@ -41,7 +41,7 @@ def test_a_coarse_pass_is_named_in_the_summary(tmp_path, make_image, deblur_onnx
     image, _ = make_image(tmp_path / "shot.png", 40, 56)
     result = _cli(image, "--model", deblur_onnx, "--threads", "1", "--coarse-pass", "2")
     assert result.exit_code == 0, result.output
-    assert "deblurred 1 frames" in result.output and "coarse pass at 1/2, whole frames of the shrunk frame" in result.output
+    assert "deblurred 1 frame in" in result.output and "coarse pass at 1/2, whole frames of the shrunk frame" in result.output
     assert (tmp_path / "shot_deblurred.png").is_file()
 
 
@@ -219,7 +219,7 @@ def test_a_folder_with_an_unreadable_image_finishes_the_rest_then_fails_and_reru
     make_image(shots / "b.png", 16, 16, seed=3)  # repaired
     rerun = _cli(shots, "--model", identity_onnx, "--threads", "1", "--skip-existing")
     assert rerun.exit_code == 0, rerun.output
-    assert "deblurred 1 frames" in rerun.output and "1 skipped (result exists)" in rerun.output
+    assert "deblurred 1 frame in" in rerun.output and "1 skipped (result exists)" in rerun.output
     assert sorted(p.name for p in (tmp_path / "shots_deblurred").iterdir()) == ["a.png", "b.png"]
     _one_line_error(_cli(shots, "--model", identity_onnx, "--jpeg-quality", "0", "--overwrite"), "--jpeg-quality must be 1..100")
 
