@@ -5,9 +5,9 @@ texture threshold) and one training step of its network (forward, backward, Adam
 ``--threads`` torch threads, or on ``--device cuda`` in the recipe's mixed precision), and prints where a step's
 time goes: the pairs a step needs versus the model, and how many synthesis cores keep up with it.
 
-    .venv/bin/python benchmarks/data_throughput.py --photos ../shared/data/photos --count 200
-    .venv/bin/python benchmarks/data_throughput.py --photos data/train-all --count 40 --config configs/real-lite.toml
-    python benchmarks/data_throughput.py --photos PHOTOS --count 20 --config configs/gpu-real-lite.toml --device cuda
+    .venv/bin/python -m benchmarks.data_throughput --photos ../shared/data/photos --count 200
+    .venv/bin/python -m benchmarks.data_throughput --photos data/train-all --count 40 --config configs/real-lite.toml
+    python -m benchmarks.data_throughput --photos PHOTOS --count 20 --config configs/gpu-real-lite.toml --device cuda
 """
 
 import argparse

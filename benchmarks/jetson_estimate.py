@@ -6,7 +6,7 @@ fps = efficiency * dense_fp16_flops / (2 * MACs per frame), with
 - efficiency = 0.15 by default: this network is dominated by depthwise 3x3 and 1x1 convolutions, which
   run far below tensor-core peak. Replace it once a board has been measured (``trtexec --loadEngine``).
 
-Example:  python benchmarks/jetson_estimate.py --efficiency 0.15
+Example:  python -m benchmarks.jetson_estimate --efficiency 0.15
 """
 
 import argparse

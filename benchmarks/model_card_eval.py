@@ -20,9 +20,9 @@ Models run through the torch-free runtime's ONNX Runtime backend (what ``deblur-
 a row per model run as a coarse pass at 1/F (``deblur-run --coarse-pass F``).
 
 Example:
-    python benchmarks/model_card_eval.py --photos ../shared/data/photos --config configs/bundled-lite.toml \
+    python -m benchmarks.model_card_eval --photos ../shared/data/photos --config configs/bundled-lite.toml \
         --model runtime/models/deblur-lite.onnx --count 48 --per-photo
-    python benchmarks/model_card_eval.py --real-pairs ../shared/data/real-pairs --photos data/train-all \
+    python -m benchmarks.model_card_eval --real-pairs ../shared/data/real-pairs --photos data/train-all \
         --config configs/real-lite.toml --model runtime/models/deblur-lite.onnx --length-split 4-16,16-32,32-64
 """
 
@@ -34,12 +34,12 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from gain_stats import GainEstimate, gain_estimate  # beside this script (benchmarks/ is on sys.path when run)
 
+from benchmarks.gain_stats import GainEstimate, gain_estimate
+from deblur.coarse_pass import coarse_pass
 from deblur.metrics import psnr, ssim
 from deblur.runtime.backends.base import Backend
 from deblur.runtime.backends.registry import open_backend
-from deblur.coarse_pass import coarse_pass
 from deblur.runtime.self_ensemble import FLIPS, flip_ensemble
 from deblur.runtime.tiling import run_padded
 from deblur.train.baselines import richardson_lucy, unsharp_mask, wiener_deconvolve

@@ -1,7 +1,7 @@
 """fp32 / fp16 / int8 ONNX of a deblur variant: accuracy against fp32 and ONNX Runtime CPU latency, as a Markdown table.
 
 Example (numbers in docs/export.md):
-    python benchmarks/onnx_precision.py --variant lite --calib photos/ --frames 10 --threads 2
+    python -m benchmarks.onnx_precision --variant lite --calib photos/ --frames 10 --threads 2
 
 Without --checkpoint the model has random weights (seed 0): the fp16 figures then describe the
 arithmetic, but INT8 figures must be re-measured on the trained model (pass --checkpoint).

@@ -8,7 +8,7 @@ every node of an operator type (ORT's fused names, e.g. ``FusedConv``, and its N
 with its residual Conv+Add+LeakyReLU fused ahead of the NCHWc layout (``deblur.runtime.backends.cpu_fusion``).
 
 Example (numbers in docs/export.md):
-    python benchmarks/onnx_profile.py runtime/models/deblur-lite.onnx --cpu-fusion \
+    python -m benchmarks.onnx_profile runtime/models/deblur-lite.onnx --cpu-fusion \
         --size 1280x720 --threads 1 --runs 3
 """
 

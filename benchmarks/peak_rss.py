@@ -8,7 +8,7 @@ peak of the same command on a 64x64 image: Python, OpenCV, ONNX Runtime and the 
 its promise where ``peak RSS <= budget + fixed cost``.
 
 Example (numbers in docs/runtime.md; 8000x6000 takes ~2 minutes per budget on 2 cores):
-    python benchmarks/peak_rss.py --sizes 1920x1080,3840x2160,8000x6000 --budgets 512,2048 --threads 2
+    python -m benchmarks.peak_rss --sizes 1920x1080,3840x2160,8000x6000 --budgets 512,2048 --threads 2
 """
 
 import argparse

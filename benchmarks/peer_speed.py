@@ -1,7 +1,7 @@
 """Inference speed of our deblur variants beside NAFNet-w32 and MIMO-UNet, as a Markdown table.
 
 Example (1 ONNX Runtime thread, the two default sizes, median of 3 runs after one warm-up):
-    python benchmarks/peer_speed.py --sizes 256x256 1280x720 --runs 3 --threads 1
+    python -m benchmarks.peer_speed --sizes 256x256 1280x720 --runs 3 --threads 1
 
 Every model goes through the exporter's settings (TorchScript exporter, opset 17, dynamic batch, height
 and width, constant folding, onnxslim) and is timed on ONNX Runtime CPU, round-robin over the models
@@ -22,6 +22,8 @@ import onnxruntime as ort
 import torch
 from torch import nn
 
+from benchmarks.interleaved_timing import interleaved_medians_ms
+from benchmarks.peer_models import NAFNET_SIZE_MULTIPLE, FullResolutionOutput, MIMOUNet, conv_macs, nafnet_w32
 from deblur.contract import INPUT_NAME
 from deblur.export.onnx_export import finish_onnx, simplify_preserving_numbers, trace_to_onnx
 from deblur.export.onnx_graph import metadata_of
@@ -33,8 +35,6 @@ from deblur.model.unet import DeblurUNet
 from deblur.runtime.bench import machine_description, parse_sizes
 from deblur.runtime.model_file import bundled_model_path
 
-from interleaved_timing import interleaved_medians_ms  # beside this script
-from peer_models import NAFNET_SIZE_MULTIPLE, FullResolutionOutput, MIMOUNet, conv_macs, nafnet_w32  # beside this script
 
 GPU_SIZE = (1280, 720)
 PAPER_ROW = "deblur paper (C=32, random)"

@@ -10,7 +10,7 @@ noise hits them all; the table lists every round and the median ratios. A pipeli
 the output to closing it, the encoder's flush and the parallel sessions' creation included.
 
 Example (numbers in docs/runtime.md):
-    python benchmarks/pipeline_ratio.py ../shared/data/real/cockatoo.mp4 --threads 2 --frames 20 --rounds 3 \
+    python -m benchmarks.pipeline_ratio ../shared/data/real/cockatoo.mp4 --threads 2 --frames 20 --rounds 3 \
         --parallel-frames 2 --max-memory-mb 4096
 """
 

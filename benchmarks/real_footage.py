@@ -1,7 +1,7 @@
 """Before/after look at real footage without ground truth: a Markdown table and zoomed crops.
 
 Example (the model card's "Real footage" section):
-    python benchmarks/real_footage.py ../shared/data/real/* --out real-crops/ --frame 30
+    python -m benchmarks.real_footage ../shared/data/real/* --out real-crops/ --frame 30
 
 For every image, and frame ``--frame`` of every video, each ``--model`` deblurs the whole frame as
 ``deblur-run`` would. The table gives the mean luma gradient (a sharpness proxy: blur lowers it, sharpening

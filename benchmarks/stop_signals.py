@@ -7,7 +7,7 @@ by faulthandler on SIGABRT). The default model is an identity ONNX with deblur m
 there is; ``--model`` takes any other.
 
 Example (numbers in CHANGELOG.md):
-    python benchmarks/stop_signals.py --runs 200
+    python -m benchmarks.stop_signals --runs 200
 """
 
 import argparse

@@ -1,18 +1,19 @@
-"""Import a script of benchmarks/ (not a package) by name, for the tests of its functions."""
+"""The maintained benchmark tools (the ``benchmarks`` package at the repository root) for the tests of their
+functions and commands. pytest puts the repository root on ``sys.path`` (pyproject.toml's ``pythonpath``)."""
 
-import importlib.util
+import importlib
 import sys
 from pathlib import Path
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def load_benchmark(name: str):
-    """The module ``benchmarks/<name>.py``, executed once more on every call, with benchmarks/ importable as it is
-    when the script runs (scripts import their neighbours)."""
-    if str(BENCHMARKS) not in sys.path:
-        sys.path.append(str(BENCHMARKS))
-    spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    """The module ``benchmarks.<name>``."""
+    return importlib.import_module(f"benchmarks.{name}")
+
+
+def benchmark_command(name: str) -> list[str]:
+    """The command that runs ``benchmarks/<name>.py`` as documented (``python -m benchmarks.<name>``); run it
+    with ``cwd=ROOT``."""
+    return [sys.executable, "-m", f"benchmarks.{name}"]

@@ -6,7 +6,7 @@ import sys
 import cv2
 import numpy as np
 
-from benchmark_scripts import BENCHMARKS, load_benchmark
+from benchmark_scripts import ROOT, benchmark_command, load_benchmark
 
 peak_rss = load_benchmark("peak_rss")
 
@@ -26,8 +26,8 @@ def test_the_peak_is_the_child_s_own_not_this_process_s(tmp_path):
 
 
 def test_the_table_has_a_row_per_size_and_budget(deblur_onnx):
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "peak_rss.py"), "--sizes", "96x64", "--budgets", "1,512",
-                           "--model", str(deblur_onnx), "--threads", "1"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*benchmark_command("peak_rss"), "--sizes", "96x64", "--budgets", "1,512",
+                           "--model", str(deblur_onnx), "--threads", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     rows = [line.split("|")[1:-1] for line in done.stdout.splitlines() if line.startswith("| 96x64")]
     assert [(row[1].strip(), row[2].strip()) for row in rows] == [("1", "tile 128"), ("512", "whole frame")]

@@ -1,12 +1,11 @@
 """benchmarks/peer_speed.py and peer_models.py: the peers are the published networks, and the table has a row per model."""
 
 import subprocess
-import sys
 
 import pytest
 import torch
 
-from benchmark_scripts import BENCHMARKS, load_benchmark
+from benchmark_scripts import ROOT, benchmark_command, load_benchmark
 
 peer_models = load_benchmark("peer_models")
 
@@ -39,8 +38,8 @@ def test_conv_macs_counts_weights_per_output_value():
 
 @pytest.mark.slow  # ~25 s on 2 cores, most of it tracing and slimming NAFNet-w32 (36 blocks)
 def test_the_table_has_a_row_per_model():
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "peer_speed.py"), "--sizes", "64x64", "--runs", "1",
-                           "--threads", "1"], capture_output=True, text=True, check=True)
+    done = subprocess.run([*benchmark_command("peer_speed"), "--sizes", "64x64", "--runs", "1",
+                           "--threads", "1"], capture_output=True, text=True, check=True, cwd=ROOT)
     lines = done.stdout.splitlines()
     assert lines[0].startswith("CPU ")
     rows = [line.strip("|").split("|")[0].strip() for line in lines if line.startswith("| ")][1:]

@@ -1,9 +1,8 @@
 """benchmarks/pipeline_ratio.py: one row per round, pipeline and inference alone measured on the same backend."""
 
 import subprocess
-import sys
 
-from benchmark_scripts import BENCHMARKS, load_benchmark
+from benchmark_scripts import ROOT, benchmark_command, load_benchmark
 
 
 def test_first_frame_size_is_width_by_height(tmp_path, make_video):
@@ -13,9 +12,9 @@ def test_first_frame_size_is_width_by_height(tmp_path, make_video):
 
 def test_the_table_has_a_row_per_round_and_a_median(tmp_path, make_video, deblur_onnx):
     clip = make_video(tmp_path / "clip.mp4", frames=4, size=(64, 48), audio=True)
-    done = subprocess.run([sys.executable, str(BENCHMARKS / "pipeline_ratio.py"), str(clip), "--model", str(deblur_onnx),
+    done = subprocess.run([*benchmark_command("pipeline_ratio"), str(clip), "--model", str(deblur_onnx),
                            "--threads", "1", "--frames", "3", "--runs", "1", "--rounds", "2"],
-                          capture_output=True, text=True, timeout=300)
+                          capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     rows = [line.strip("|").split("|") for line in done.stdout.splitlines() if line.startswith("| ") and "---" not in line]
     assert [row[0].strip() for row in rows[1:]] == ["1", "2"]
@@ -28,12 +27,12 @@ def test_the_table_has_a_row_per_round_and_a_median(tmp_path, make_video, deblur
 
 def test_frames_in_parallel_get_their_own_columns(tmp_path, make_video, deblur_onnx):
     clip = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
-    command = [sys.executable, str(BENCHMARKS / "pipeline_ratio.py"), str(clip), "--model", str(deblur_onnx),
+    command = [*benchmark_command("pipeline_ratio"), str(clip), "--model", str(deblur_onnx),
                "--frames", "6", "--runs", "1", "--rounds", "1", "--parallel-frames", "2"]
-    done = subprocess.run([*command, "--threads", "2"], capture_output=True, text=True, timeout=300)
+    done = subprocess.run([*command, "--threads", "2"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert done.returncode == 0, done.stderr
     header, _, row = [line for line in done.stdout.splitlines() if line.startswith("| ")]
     assert "2 frames in parallel" in header and len(row.strip("|").split("|")) == 6
     assert "with 1 frame at a time" in done.stdout and "with 2 frames at a time" in done.stdout
-    refused = subprocess.run([*command, "--threads", "1"], capture_output=True, text=True, timeout=300)
+    refused = subprocess.run([*command, "--threads", "1"], capture_output=True, text=True, timeout=300, cwd=ROOT)
     assert refused.returncode == 1 and "1 frame(s) at a time where 2 were asked for" in refused.stderr

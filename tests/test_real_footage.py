@@ -1,7 +1,6 @@
 """benchmarks/real_footage.py: the before/after table and crops of the model card's real-footage section."""
 
 import subprocess
-import sys
 from pathlib import Path
 
 import cv2
@@ -9,9 +8,8 @@ import numpy as np
 
 from deblur.export.sample_images import blurry_image
 
-from benchmark_scripts import BENCHMARKS, load_benchmark
+from benchmark_scripts import ROOT, benchmark_command, load_benchmark
 
-SCRIPT = BENCHMARKS / "real_footage.py"
 
 
 def _motion_blurred(path: Path) -> Path:
@@ -28,8 +26,9 @@ def test_table_and_crops_for_an_image_and_a_video_frame(tmp_path, make_video):
     image = _motion_blurred(tmp_path / "blurred.png")
     video = make_video(tmp_path / "clip.mp4", frames=6, size=(64, 48))
     out = tmp_path / "looks"
-    done = subprocess.run([sys.executable, str(SCRIPT), str(image), str(video), "--frame", "3", "--crop", "32",
-                           "--out", str(out), "--threads", "1"], capture_output=True, text=True, check=True)
+    done = subprocess.run([*benchmark_command("real_footage"), str(image), str(video), "--frame", "3", "--crop", "32",
+                           "--out", str(out), "--threads", "1"], capture_output=True, text=True, check=True,
+                          cwd=ROOT)
 
     rows = _table_rows(done.stdout)
     assert [row[:3] for row in rows] == [["blurred.png", "128x96", "deblur-lite"], ["clip.mp4", "64x48", "deblur-lite"]]

@@ -16,7 +16,7 @@ NCHWc layout (``deblur.runtime.backends.cpu_fusion``), the one rewrite that pays
 given after the first are timed in the same interleaved runs (e.g. a fresh export beside the bundled one),
 every one in a session made with ``deblur-run``'s CPU options:
 
-    python benchmarks/graph_rewrites.py runtime/models/deblur-lite.onnx /tmp/fresh-export.onnx \
+    python -m research.benchmarks.graph_rewrites runtime/models/deblur-lite.onnx /tmp/fresh-export.onnx \
         --size 1280x720 --threads 1 --runs 3
 """
 
@@ -377,7 +377,7 @@ def candidates(base_path: Path, others: list[Path]) -> dict[str, onnx.ModelProto
 
 
 def main() -> None:
-    from interleaved_timing import interleaved_medians_ms  # beside this script, on sys.path when it runs
+    from benchmarks.interleaved_timing import interleaved_medians_ms
 
     args = parse_args()
     ((width, height),) = parse_sizes(args.size)

@@ -1,4 +1,4 @@
-"""benchmarks/coarse_pass.py and coarse_pass_onnx.py: the coarse correction, headroom, table and composed ONNX."""
+"""research/benchmarks/coarse_pass.py and coarse_pass_onnx.py: the coarse correction, headroom, table and composed ONNX."""
 
 import sys
 
@@ -6,15 +6,13 @@ import cv2
 import numpy as np
 import pytest
 import torch
-from benchmark_scripts import load_benchmark
 
 from deblur.model.checkpoint import load_checkpoint, save_checkpoint
 from deblur.model.config import ModelConfig
 from deblur.model.unet import DeblurUNet
 from deblur.runtime.backends.registry import open_backend
-
-coarse = load_benchmark("coarse_pass")
-composer = load_benchmark("coarse_pass_onnx")
+from research.benchmarks import coarse_pass as coarse
+from research.benchmarks import coarse_pass_onnx as composer
 
 
 def test_a_coarse_correction_restores_what_the_shrunk_frames_differ_by():

@@ -1,4 +1,4 @@
-"""benchmarks/graph_rewrites.py: each rewrite removes what it targets and keeps the output within 1e-5."""
+"""research/benchmarks/graph_rewrites.py: each rewrite removes what it targets and keeps the output within 1e-5."""
 
 from collections import Counter
 
@@ -8,10 +8,7 @@ import torch
 from deblur.export.onnx_export import simplify_preserving_numbers, trace_to_onnx
 from deblur.model.config import ModelConfig
 from deblur.model.unet import DeblurUNet
-
-from benchmark_scripts import load_benchmark
-
-rewrites = load_benchmark("graph_rewrites")
+from research.benchmarks import graph_rewrites as rewrites
 
 
 @pytest.fixture(scope="module")

@@ -5,8 +5,8 @@ on it, upsamples its correction (bilinear Resize) and adds it to the frame; with
 network then runs on the result at full size. Inputs must be multiples of 8F (the file's
 ``deblur.size_multiple``, which the runtime pads to). For experiments: deblur-export does not write these.
 
-    python benchmarks/coarse_pass_onnx.py runs/coarse4/checkpoints/best.safetensors --factor 4 -o COARSE4-PASS.onnx
-    python benchmarks/coarse_pass_onnx.py runs/coarse4/checkpoints/best.safetensors --factor 4 \
+    python -m research.benchmarks.coarse_pass_onnx runs/coarse4/checkpoints/best.safetensors --factor 4 -o COARSE4-PASS.onnx
+    python -m research.benchmarks.coarse_pass_onnx runs/coarse4/checkpoints/best.safetensors --factor 4 \
         --then train/weights/deblur-lite.safetensors -o COARSE4-THEN-LITE.onnx
 """
 

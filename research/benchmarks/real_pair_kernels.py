@@ -15,7 +15,7 @@ explains; ``--grid 3x4`` also fits one kernel per window of a 3x4 grid (how the 
 and, with ``--out``, writes them as one mosaic per pair. For reporting and diagnosis only: these pairs are
 never trained or tuned on.
 
-    python benchmarks/real_pair_kernels.py --real-pairs ../shared/data/real-pairs \
+    python -m research.benchmarks.real_pair_kernels --real-pairs ../shared/data/real-pairs \
         --model runtime/models/deblur-lite.onnx --out kernels/ --threads 2
 """
 

@@ -18,7 +18,7 @@ A large headroom with a small model gain says the model, not the scale, is what 
 gains on synthetic pairs at 1/F but not on real ones at the same scale meets a difference in the blur, not
 in its length. For diagnosis and reporting only: the real pairs are never trained or tuned on.
 
-    python benchmarks/coarse_pass.py --pairs ../shared/data/real-pairs --model runtime/models/deblur-lite.onnx \
+    python -m research.benchmarks.coarse_pass --pairs ../shared/data/real-pairs --model runtime/models/deblur-lite.onnx \
         --factors 2 4 8 --threads 2
 """
 
@@ -28,11 +28,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from real_pair_kernels import deblur_function  # beside this script (benchmarks/ is on sys.path when run)
-
 from deblur.metrics import psnr
 from deblur.train.data.images import read_image_rgb
 from deblur.train.data.pair_lists import folder_pairs
+from research.benchmarks.real_pair_kernels import deblur_function
 
 
 def shrink(image: np.ndarray, factor: int) -> np.ndarray:

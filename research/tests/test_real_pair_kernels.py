@@ -1,11 +1,10 @@
-"""benchmarks/real_pair_kernels.py: the kernel fit recovers a known kernel; the uniform re-blur applies it."""
+"""research/benchmarks/real_pair_kernels.py: the kernel fit recovers a known kernel; the uniform re-blur applies it."""
 
 import cv2
 import numpy as np
 import pytest
-from benchmark_scripts import load_benchmark
 
-kernels = load_benchmark("real_pair_kernels")
+from research.benchmarks import real_pair_kernels as kernels
 
 
 def l_shaped_kernel(radius: int) -> np.ndarray:

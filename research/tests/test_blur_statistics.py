@@ -1,9 +1,8 @@
-"""benchmarks/blur_statistics.py: the pixel-noise estimate reads added noise and ignores smooth structure."""
+"""research/benchmarks/blur_statistics.py: the pixel-noise estimate reads added noise and ignores smooth structure."""
 
 import numpy as np
-from benchmark_scripts import load_benchmark
 
-statistics = load_benchmark("blur_statistics")
+from research.benchmarks import blur_statistics as statistics
 
 
 def test_pixel_noise_reads_added_noise_and_not_smooth_shading():

@@ -10,7 +10,7 @@ percentile of the gradient magnitude (strong edges survive only short blur), a t
 of the pixel noise in 8-bit codes (fine texture reads as noise too: it says how much pixel-level detail, noise
 and compression an image carries; real GoPro blurred frames carry far less than crisp photos blurred).
 
-    python benchmarks/blur_statistics.py --real ../shared/data/real-blurry --real ../shared/data/real \\
+    python -m research.benchmarks.blur_statistics --real ../shared/data/real-blurry --real ../shared/data/real \\
         --real-pairs ../shared/data/real-pairs --photos data/eval-photos \\
         --config configs/bundled-lite.toml --config configs/real-lite.toml
 """
