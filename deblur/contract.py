@@ -27,7 +27,7 @@ KEYS = {
     "deblur.variant": "variant name, e.g. 'lite'",
     "deblur.width": "channel width C of the first level (paper: 32, lite: 16)",
     "deblur.ablation": "Table 6 ablation name, 'full' for the complete model",
-    "deblur.size_multiple": f"H and W must be multiples of this ({SIZE_MULTIPLE})",
+    "deblur.size_multiple": f"H and W must be multiples of this ({SIZE_MULTIPLE}; 32 for scale-space models)",
     "deblur.value_range": "input/output value range, '0,1'",
     "deblur.color_order": "channel order of input and output, 'RGB'",
     "deblur.layout": "tensor layout, 'NCHW'",
@@ -47,7 +47,10 @@ OPTIONAL_KEYS = {
     "deblur.float_activations": "int8-cpu model: JSON list of modules whose activations the keep-float search left float",
     "deblur.float_modules": "int8-qdq model: JSON list of modules whose convolutions the keep-float search left float",
     "deblur.quality": "measured quality, real pairs first (PSNR gain on real blurred/sharp pairs, then synthetic)",
+    "deblur.scales": "scale-space models: the scales inside the graph, '1,2,4' (absent: the network at full size only)",
 }
+SCALE_SPACE_SCALES = "1,2,4"
+BLUR_LENGTH_NAME = "blur_length"  # scale-space models' second output: (N,) estimated blur length in px
 
 # The pixel convention of every deblur model; the runtime supports exactly these values.
 FIXED_VALUES = {"deblur.value_range": "0,1", "deblur.color_order": "RGB", "deblur.layout": "NCHW"}
@@ -64,6 +67,10 @@ class DescribedConfig(Protocol):
 
     variant: str
     width: int
+    scale_space: bool
+
+    @property
+    def size_multiple(self) -> int: ...
 
     @property
     def ablation(self) -> str: ...
@@ -75,6 +82,8 @@ def model_metadata(config: DescribedConfig, training_data: str, precision: str =
                    quality: str | None = None) -> dict[str, str]:
     """The ``metadata_props`` of a deblur ONNX of ``config`` (all of KEYS, plus ``deblur.quality`` when given)."""
     optional = {} if quality is None else {"deblur.quality": quality}
+    if config.scale_space:
+        optional["deblur.scales"] = SCALE_SPACE_SCALES
     return optional | FIXED_VALUES | {
         "deblur.format": FORMAT,
         "deblur.version": __version__,
@@ -82,7 +91,7 @@ def model_metadata(config: DescribedConfig, training_data: str, precision: str =
         "deblur.variant": config.variant,
         "deblur.width": str(config.width),
         "deblur.ablation": config.ablation,
-        "deblur.size_multiple": str(SIZE_MULTIPLE),
+        "deblur.size_multiple": str(config.size_multiple),
         "deblur.precision": precision,
         "deblur.io_dtype": io_dtype,
         "deblur.training_data": training_data,

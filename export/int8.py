@@ -45,7 +45,9 @@ DEFAULT_CALIBRATION = "percentile"  # measured best on the bundled model (MODEL.
 KEEP_ENDS_MIN_GAIN_DB = 0.1  # "auto" keeps the first/last layers in float when that gains at least this much PSNR
 ALLOWED_OPS = frozenset(
     {"QuantizeLinear", "DequantizeLinear", "Conv", "ConvTranspose", "LeakyRelu", "Add", "Mul", "Concat", "Sigmoid",
-     "Softmax", "GlobalAveragePool", "ReduceMax", "ReduceMean", "ReduceSum", "Unsqueeze", "Gather", "Clip", "Relu"}
+     "Softmax", "GlobalAveragePool", "ReduceMax", "ReduceMean", "ReduceSum", "Unsqueeze", "Gather", "Clip", "Relu",
+     # the scale-space pyramid (deblur.model.scale_space): shrink, enlarge, band split, gate features
+     "AveragePool", "Resize", "Sub", "Abs", "Slice"}
 )  # fmt: skip
 
 

@@ -16,8 +16,8 @@ import onnxslim
 import torch
 
 from deblur.atomic import atomic_write
-from deblur.contract import INPUT_NAME, OUTPUT_NAME, model_metadata
-from deblur.model.unet import DeblurUNet
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, model_metadata
+from deblur.model.scale_space import ScaleSpaceDeblur, WithBlurLength
 
 from .onnx_graph import set_metadata
 from .ort_session import cpu_session, run
@@ -28,6 +28,7 @@ DEFAULT_OPSET = 17
 MIN_OPSET = 17
 TORCHSCRIPT_EXPORTER_MAX_OPSET = 20  # torch.onnx._constants.ONNX_TORCHSCRIPT_EXPORTER_MAX_OPSET in torch 2.13
 DYNAMIC_AXES = {name: {0: "batch", 2: "height", 3: "width"} for name in (INPUT_NAME, OUTPUT_NAME)}
+BLUR_LENGTH_AXES = {BLUR_LENGTH_NAME: {0: "batch"}}
 SIMPLIFY_TOLERANCE = 1e-5  # the simplified graph must match the traced one this closely (max abs)
 
 # The two DeprecationWarnings torch 2.13 raises on every legacy export (the exporter's own notice and
@@ -52,10 +53,18 @@ def check_opset(opset: int) -> None:
         raise OpsetError(f"unsupported opset {opset}: choose {opsets.start}..{opsets.stop - 1}")
 
 
-def trace_to_onnx(model: DeblurUNet, opset: int = DEFAULT_OPSET, sample_size: tuple[int, int] = (64, 64)) -> onnx.ModelProto:
-    """Trace ``model`` (eval mode, fp32) into an in-memory ONNX model with dynamic N, H, W."""
+def trace_to_onnx(model: torch.nn.Module, opset: int = DEFAULT_OPSET, sample_size: tuple[int, int] = (64, 64)) -> onnx.ModelProto:
+    """Trace ``model`` (eval mode, fp32) into an in-memory ONNX model with dynamic N, H, W.
+
+    A scale-space model becomes one graph holding the whole pyramid, with a second output: each frame's
+    estimated blur length (``BLUR_LENGTH_NAME``).
+    """
     check_opset(opset)
     model = model.eval().float()
+    output_names, dynamic_axes = [OUTPUT_NAME], DYNAMIC_AXES
+    if isinstance(model, ScaleSpaceDeblur):
+        model = WithBlurLength(model)
+        output_names, dynamic_axes = [OUTPUT_NAME, BLUR_LENGTH_NAME], DYNAMIC_AXES | BLUR_LENGTH_AXES
     sample = torch.rand(1, 3, *sample_size)
     buffer = io.BytesIO()
     with warnings.catch_warnings():
@@ -68,8 +77,8 @@ def trace_to_onnx(model: DeblurUNet, opset: int = DEFAULT_OPSET, sample_size: tu
             dynamo=False,
             opset_version=opset,
             input_names=[INPUT_NAME],
-            output_names=[OUTPUT_NAME],
-            dynamic_axes=DYNAMIC_AXES,
+            output_names=output_names,
+            dynamic_axes=dynamic_axes,
             do_constant_folding=True,
         )
     proto = onnx.load_from_string(buffer.getvalue())
@@ -94,7 +103,7 @@ def simplify_preserving_numbers(proto: onnx.ModelProto, size: tuple[int, int] = 
     return slim, True
 
 
-def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, simplify: bool = True,
+def finish_onnx(model: torch.nn.Module, proto: onnx.ModelProto, training_data: str, simplify: bool = True,
                 quality: str | None = None) -> tuple[onnx.ModelProto, bool]:
     """Simplify (when it keeps the numbers), attach the metadata and run the full onnx.checker.
 
@@ -109,7 +118,7 @@ def finish_onnx(model: DeblurUNet, proto: onnx.ModelProto, training_data: str, s
 
 
 def export_onnx(
-    model: DeblurUNet,
+    model: torch.nn.Module,
     path: Path,
     opset: int = DEFAULT_OPSET,
     training_data: str = "unspecified",
@@ -122,7 +131,7 @@ def export_onnx(
     return proto
 
 
-def compare_with_torch(model: DeblurUNet, proto: onnx.ModelProto, batches: list[tuple[str, np.ndarray]]) -> list[Comparison]:
+def compare_with_torch(model: torch.nn.Module, proto: onnx.ModelProto, batches: list[tuple[str, np.ndarray]]) -> list[Comparison]:
     """Run each batch through torch (eval mode) and ONNX Runtime and compare the outputs."""
     model = model.eval().float()
     session = cpu_session(proto)

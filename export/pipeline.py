@@ -149,7 +149,7 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         on_stage(f"tracing {request.source.name} to ONNX" + (" and checking it against torch" if request.check else ""))
         fp32 = _export_checkpoint(request, base, add)
 
-    batches = check_batches()
+    batches = check_batches(multiple=int(metadata_of(fp32)["deblur.size_multiple"]))
     if request.fp16:
         on_stage("fp16: overflow search over every activation" + (", then the check against fp32" if request.check else ""))
         add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
@@ -242,7 +242,7 @@ def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelPro
         save_model(proto, path)
         add(Artifact(path, "fp32", notes=notes + ", unchecked"))
         return proto
-    comparisons = compare_with_torch(model, proto, check_batches())
+    comparisons = compare_with_torch(model, proto, check_batches(multiple=model.config.size_multiple))
     require_within(comparisons, FP32_TOLERANCE, f"{path.name} vs torch")
     save_model(proto, path)
     worst_case = worst(comparisons)

@@ -44,6 +44,13 @@ class ShapeProfile:
     def as_text(self) -> dict[str, str]:
         return {name: "x".join(map(str, getattr(self, name))) for name in ("min", "opt", "max")}
 
+    def rounded_up(self, multiple: int) -> "ShapeProfile":
+        """Heights and widths rounded up to ``multiple`` (a scale-space model's 32: the runtime pads 720 to 736)."""
+        def rounded(shape):
+            n, c, h, w = shape
+            return n, c, h + -h % multiple, w + -w % multiple
+        return ShapeProfile(rounded(self.min), rounded(self.opt), rounded(self.max))
+
 
 @dataclass(frozen=True)
 class EngineOptions:
@@ -165,12 +172,14 @@ def write_sidecar(path: Path, record: dict) -> None:
 
 
 def engine_options_for(onnx_path: Path, profile: ShapeProfile, **kwargs) -> EngineOptions:
-    """Options matching a deblur ONNX's precision: FP16 for fp16, INT8 + FP16 for int8 QDQ (float layers in half)."""
+    """Options matching a deblur ONNX's precision (FP16 for fp16, INT8 + FP16 for int8 QDQ, float layers in half),
+    the profile rounded up to its size multiple."""
     metadata = metadata_of(onnx.load(str(onnx_path), load_external_data=False))
     precision = metadata.get("deblur.precision", "fp32")
     fp32_layers = tuple(json.loads(metadata.get("deblur.high_precision_nodes", "[]"))) if precision == "fp16" else ()
     defaults = {"fp16": precision in ("fp16", "int8-qdq"), "int8": precision == "int8-qdq", "fp32_layers": fp32_layers}
-    return EngineOptions(profile=profile, **{**defaults, **kwargs})
+    multiple = int(metadata.get("deblur.size_multiple", SIZE_MULTIPLE))
+    return EngineOptions(profile=profile.rounded_up(multiple), **{**defaults, **kwargs})
 
 
 def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> dict:

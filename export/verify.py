@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import numpy as np
 import onnx
 
+from deblur.contract import SIZE_MULTIPLE
 from deblur.metrics import psnr
 
 from .ort_session import cpu_session, run
@@ -29,10 +30,12 @@ class Comparison:
     psnr: float
 
 
-def check_batches(seed: int = 0) -> list[tuple[str, np.ndarray]]:
-    """The labelled inputs every check uses: random tensors of several sizes and a natural-looking blurry image."""
+def check_batches(seed: int = 0, multiple: int = SIZE_MULTIPLE) -> list[tuple[str, np.ndarray]]:
+    """The labelled inputs every check uses: random tensors of several sizes (rounded up to the model's
+    ``multiple``) and a natural-looking blurry image."""
     rng = np.random.default_rng(seed)
-    batches = [(f"random {n}x3x{h}x{w}", rng.random((n, 3, h, w), dtype=np.float32)) for n, h, w in RANDOM_SHAPES]
+    shapes = [(n, h + -h % multiple, w + -w % multiple) for n, h, w in RANDOM_SHAPES]
+    batches = [(f"random {n}x3x{h}x{w}", rng.random((n, 3, h, w), dtype=np.float32)) for n, h, w in shapes]
     h, w = NATURAL_SIZE
     batches.append((f"natural 1x3x{h}x{w}", to_nchw([blurry_image(h, w, seed=seed)])))
     return batches

@@ -17,7 +17,7 @@ from safetensors.torch import load_file, safe_open, save_file
 from deblur.atomic import atomic_write
 
 from .config import ConfigError, ModelConfig
-from .unet import DeblurUNet
+from .scale_space import build_model
 
 CHECKPOINT_FORMAT = "deblur-checkpoint"
 
@@ -26,7 +26,7 @@ class CheckpointError(ValueError):
     """A file that is not a usable deblur checkpoint (wrong kind, truncated, mismatched config)."""
 
 
-def save_checkpoint(model: DeblurUNet, path: Path, extra: dict[str, str] | None = None) -> None:
+def save_checkpoint(model: torch.nn.Module, path: Path, extra: dict[str, str] | None = None) -> None:
     """Write the model's weights and config to ``path`` atomically."""
     state = {k: v.detach().contiguous().cpu() for k, v in model.state_dict().items()}
     metadata = {"format": CHECKPOINT_FORMAT, "config": model.config.to_json(), **(extra or {})}
@@ -56,12 +56,12 @@ def read_checkpoint_config(path: Path) -> ModelConfig:
         raise CheckpointError(f"{path}: bad model config in checkpoint: {exc}") from exc
 
 
-def load_checkpoint(path: Path, expected: ModelConfig | None = None) -> DeblurUNet:
+def load_checkpoint(path: Path, expected: ModelConfig | None = None) -> torch.nn.Module:
     """Rebuild the model from a checkpoint; if ``expected`` is given the stored config must equal it."""
     config = read_checkpoint_config(path)
     if expected is not None and expected != config:
         raise CheckpointError(f"{path}: checkpoint config {config} does not match the expected {expected}")
-    model = DeblurUNet(config)
+    model = build_model(config)
     try:
         state = load_file(str(path))
     except (SafetensorError, OSError) as exc:

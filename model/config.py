@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from deblur import __version__
 from deblur.contract import SIZE_MULTIPLE
 
+SCALE_SPACE_FACTOR = 4  # the coarsest scale of a scale-space model is 1/4
+
 __all__ = ["ABLATIONS", "SIZE_MULTIPLE", "VARIANTS", "ConfigError", "ModelConfig", "build_config"]
 
 
@@ -24,6 +26,9 @@ class ModelConfig:
 
     ``bottleneck_blocks`` (not in the paper; 0 = the paper's network) adds that many residual DSC blocks
     after the DMRFAB, at 1/8 resolution: capacity for ~550 MACs per input pixel each at C = 16.
+
+    ``scale_space`` (not in the paper) runs the network at full, half and quarter size and combines its
+    corrections with a learned gate (``deblur.model.scale_space``): inputs become multiples of 32.
     """
 
     variant: str = "paper"
@@ -35,6 +40,7 @@ class ModelConfig:
     dmrfab_growth: int | None = None
     dmrfab_branch: int | None = None
     bottleneck_blocks: int = 0
+    scale_space: bool = False
 
     def __post_init__(self):
         if self.width < 8 or self.width % 8:
@@ -45,6 +51,11 @@ class ModelConfig:
                 raise ConfigError(f"{name} must be positive, got {value}")
         if self.bottleneck_blocks < 0:
             raise ConfigError(f"bottleneck_blocks must be >= 0, got {self.bottleneck_blocks}")
+
+    @property
+    def size_multiple(self) -> int:
+        """H and W of an input must be multiples of this: 8 (three Haar levels), 32 with two shrinks before them."""
+        return SIZE_MULTIPLE * SCALE_SPACE_FACTOR if self.scale_space else SIZE_MULTIPLE
 
     @property
     def growth(self) -> int:

@@ -13,6 +13,7 @@ import torch
 from .blocks import ResidualDSC
 from .checkpoint import CheckpointError, load_checkpoint, read_checkpoint_config
 from .config import ModelConfig
+from .scale_space import ScaleSpaceDeblur
 from .unet import DeblurUNet
 from .widening import WIDENABLE, widen
 
@@ -45,12 +46,17 @@ def added_block_prefixes(model: DeblurUNet, existing: int) -> tuple[str, ...]:
     return tuple(f"{name}." for name in blocks[existing:])
 
 
-def load_initial_weights(path: Path, config: ModelConfig) -> DeblurUNet:
+def load_initial_weights(path: Path, config: ModelConfig) -> torch.nn.Module:
     """A model of ``config`` from the checkpoint at ``path``: its own network, or a shallower or narrower
-    one grown (deeper first, then wider)."""
+    one grown (deeper first, then wider); a scale-space model gets a single-scale checkpoint's network and a
+    fresh gate."""
     source_config = read_checkpoint_config(path)
     if source_config == config:
         return load_checkpoint(path, expected=config)
+    if config.scale_space and not source_config.scale_space:
+        model = ScaleSpaceDeblur(config)
+        model.net.load_state_dict(load_initial_weights(path, model.net.config).state_dict())
+        return model
     model = load_checkpoint(path)
     with torch.no_grad():
         if source_config.bottleneck_blocks < config.bottleneck_blocks:

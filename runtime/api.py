@@ -21,7 +21,7 @@ import numpy as np
 
 from deblur.coarse_pass import MAX_FACTOR
 
-from .backends.base import Backend
+from .backends.base import Backend, mean_blur_length
 from .backends.registry import open_backend
 from .deblurrer import FrameDeblurrer
 from .frame_parallel import MAX_FRAMES, FramePool
@@ -102,6 +102,12 @@ class Deblurrer:
     def model(self) -> ModelInfo:
         """The loaded model's file and metadata."""
         return self._open_backend().model
+
+    @property
+    def estimated_blur_length(self) -> float | None:
+        """Scale-space models: the mean blur length (px at full size) the model estimated over the frames so far;
+        None before the first frame and for models that estimate none."""
+        return mean_blur_length([self._open_backend(), *self._siblings])
 
     @property
     def provider(self) -> str:

@@ -105,13 +105,17 @@ class FrameDeblurrer:
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:], FRAME_BYTES_PER_PIXEL)
         if tile is None:
             return list(run_padded(np.stack(inputs), self.infer, multiple))
-        overlap = min(self.overlap, tile // 2)
-        return [run_tiled(chw, self.infer, tile, overlap, multiple, self.batch) for chw in inputs]
+        return [run_tiled(chw, self.infer, tile, self.tile_overlap(tile), multiple, self.batch) for chw in inputs]
+
+    def tile_overlap(self, tile: int) -> int:
+        """The overlap of neighbouring tiles: ``overlap``, at least two size multiples (a scale-space model's
+        coarsest pass needs context: 64 px at full size are 16 at 1/4), at most half the tile."""
+        return min(max(self.overlap, 2 * self.backend.model.size_multiple), tile // 2)
 
     def _deblur_tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
         result = np.empty_like(image)
         bands = tiled_bands(lambda rows, cols: to_model_input(np.ascontiguousarray(image[rows, cols])),
-                            *image.shape[:2], self.infer, tile, min(self.overlap, tile // 2),
+                            *image.shape[:2], self.infer, tile, self.tile_overlap(tile),
                             self.backend.model.size_multiple, self.batch)
         for rows, values in bands:
             result[rows] = from_model_output(values, image[rows])

@@ -9,7 +9,7 @@ from pathlib import Path
 from deblur.atomic import atomic_write
 from deblur.coarse_pass import check_factor
 
-from .backends.base import Backend
+from .backends.base import Backend, mean_blur_length
 from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .frame_parallel import AUTO, FramePool, frames_in_parallel
@@ -65,6 +65,7 @@ class RunSummary:
     failures: tuple[str, ...] = ()  # images that could not be read ("path: cause")
     coarse_pass: float = 1.0
     in_parallel: int = 1  # the most frames deblurred at the same time
+    blur_length: float | None = None  # scale-space models: the mean estimated blur length (px at full size)
 
     @property
     def fps(self) -> float:
@@ -78,6 +79,8 @@ class RunSummary:
             tile += f", self-ensemble x{self.self_ensemble}"
         if self.in_parallel > 1:
             tile += f", {self.in_parallel} frames at a time"
+        if self.blur_length is not None:
+            tile += f", estimated blur {self.blur_length:.0f} px"
         state = "interrupted after" if self.interrupted else "deblurred"
         done = f"{state} {plural(self.frames, 'frame')} in {self.seconds:.1f} s ({self.fps:.2f} fps)"
         if self.skipped:
@@ -201,4 +204,5 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
                       pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
-                      tuple(source.failures), options.coarse_pass, result.in_parallel)
+                      tuple(source.failures), options.coarse_pass, result.in_parallel,
+                      mean_blur_length([backend, *siblings]))

@@ -67,11 +67,12 @@ def model_restorer(model: torch.nn.Module, device: torch.device, coarse_factor: 
     that factor, its correction upsampled and added (``deblur.coarse_pass``).
     """
     check_coarse_factor(coarse_factor)
+    multiple = model.config.size_multiple if hasattr(model, "config") else SIZE_MULTIPLE
 
     @torch.no_grad()
     def run(blurred: torch.Tensor) -> torch.Tensor:
         h, w = blurred.shape[-2:]
-        batch = pad_to_multiple(blurred.unsqueeze(0).to(device))
+        batch = pad_to_multiple(blurred.unsqueeze(0).to(device), multiple)
         return model(batch)[0, :, :h, :w].float().cpu()
 
     def run_arrays(frames: list[np.ndarray]) -> list[np.ndarray]:

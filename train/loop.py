@@ -30,7 +30,7 @@ from deblur.atomic import atomic_write
 from deblur.model.checkpoint import CheckpointError, load_training_state, save_checkpoint, save_training_state
 from deblur.model.config import ConfigError
 from deblur.model.growth import load_initial_weights
-from deblur.model.unet import DeblurUNet
+from deblur.model.scale_space import build_model
 
 from .amp import autocast_dtype
 from .distributed import DistContext, ShardedBatchSampler
@@ -97,7 +97,7 @@ def selection_score(val: dict, baseline: dict) -> float:
     return ((val["psnr"] - baseline["psnr"]) + (val["real_psnr"] - baseline["real_psnr"])) / 2
 
 
-def scale_output_projection(model: DeblurUNet, scale: float) -> None:
+def scale_output_projection(model: nn.Module, scale: float) -> None:
     """Multiply the initial weights of the network's last 1x1 conv (the decoder's DSC(C -> 3)) by ``scale``.
 
     The paper does not state its initialisation. With PyTorch's default the untrained residual has a
@@ -105,13 +105,18 @@ def scale_output_projection(model: DeblurUNet, scale: float) -> None:
     their first minutes undoing; 0.1 starts close to the identity. Zero would start exactly there but
     stalls: nothing upstream of a zero layer gets a gradient (measured: no change in 235 steps).
     """
-    projection = model.dec1[-1].pointwise
+    projection = getattr(model, "net", model).dec1[-1].pointwise  # a scale-space model's network
     with torch.no_grad():
         projection.weight.mul_(scale)
         projection.bias.mul_(scale)
 
 
-def weight_average(model: DeblurUNet, decay: float | None) -> AveragedModel | None:
+def trainable(model: nn.Module) -> list[nn.Parameter]:
+    """The parameters that learn (a scale-space model with a frozen network: the gate's)."""
+    return [parameter for parameter in model.parameters() if parameter.requires_grad]
+
+
+def weight_average(model: nn.Module, decay: float | None) -> AveragedModel | None:
     """An exponential moving average of ``model``'s weights (``decay`` per step), or None without ``decay``."""
     if decay is None:
         return None
@@ -146,15 +151,17 @@ class Trainer:
 
         torch.manual_seed(config.seed)
         # channels_last: ~15 % faster lite training steps on a 2-core CPU (measured), and the layout GPU AMP favours.
-        self.model = DeblurUNet(config.model_config()).to(device, memory_format=torch.channels_last)
+        self.model = build_model(config.model_config()).to(device, memory_format=torch.channels_last)
         if config.init_weights is not None:
             start = load_initial_weights(Path(config.init_weights), config.model_config())
             self.model.load_state_dict(start.state_dict())
         elif config.output_init_scale != 1.0:
             scale_output_projection(self.model, config.output_init_scale)
+        if not config.train_network:
+            self.model.freeze_network()
         self.ema = weight_average(self.model, config.ema_decay)
         self.loss_fn = DeblurLoss(config.loss, config.loss_weight, config.loss_reduction).to(device)
-        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=config.lr, betas=config.betas)
+        self.optimizer = torch.optim.Adam(trainable(self.model), lr=config.lr, betas=config.betas)
         self.scheduler = torch.optim.lr_scheduler.StepLR(
             self.optimizer, step_size=config.lr_step, gamma=config.lr_gamma
         )

@@ -28,7 +28,7 @@ from .data.blur_synthesis import BlurSettings
 from .data.synthetic import check_alternate_share, check_photo_scale
 from .losses import REDUCTIONS, check_loss_name
 
-MODEL_OVERRIDES = ("width", "dmrfab_growth", "dmrfab_branch", "bottleneck_blocks")  # keys that set ModelConfig
+MODEL_OVERRIDES = ("width", "dmrfab_growth", "dmrfab_branch", "bottleneck_blocks", "scale_space")  # keys that set ModelConfig
 
 DATA_KINDS = ("gopro", "realblur", "synthetic", "pairs")
 AMP_MODES = ("auto", "bf16", "fp16", "off")
@@ -50,6 +50,8 @@ class TrainConfig:
     dmrfab_branch: int | None = None  # overrides the DMRFAB branch width (default 3 * width)
     output_init_scale: float = 1.0  # scales the initial weights of the last 1x1 conv (see loop.scale_output_projection)
     init_weights: str | None = None  # start from this deblur checkpoint's weights (fine-tuning: fresh optimizer)
+    scale_space: bool | None = None  # the network at full, half and quarter size with a gate (deblur.model.scale_space)
+    train_network: bool = True  # scale-space models: False trains the gate only (the network's weights stay)
     # data
     data_kind: str = "synthetic"
     data: str | None = None
@@ -111,8 +113,12 @@ class TrainConfig:
             value = getattr(self, key)
             if value is not None and value <= 0:
                 raise ConfigError(f"{key} must be positive or null, got {value}")
-        if self.crop % SIZE_MULTIPLE:
-            raise ConfigError(f"crop must be a multiple of {SIZE_MULTIPLE}, got {self.crop}")
+        multiple = self.model_config().size_multiple
+        for key in ("crop", "val_crop"):
+            if (getattr(self, key) or multiple) % multiple:
+                raise ConfigError(f"{key} must be a multiple of {multiple}, got {getattr(self, key)}")
+        if not self.train_network and not self.model_config().scale_space:
+            raise ConfigError("train_network = false needs scale_space = true (only the gate can train alone)")
         try:
             check_photo_scale(self.photo_scale)
         except DataError as error:

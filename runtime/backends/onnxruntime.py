@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
 from deblur.cpu_features import int8_speed_note, usable_physical_cores
 
 from ..errors import BackendError, ModelFileError, first_line
@@ -166,19 +166,23 @@ class OnnxRuntimeBackend(Backend):
     def _check_io(self, path: Path) -> None:
         inputs = [i.name for i in self.session.get_inputs()]
         outputs = [o.name for o in self.session.get_outputs()]
-        if inputs != [INPUT_NAME] or outputs != [OUTPUT_NAME]:
-            raise ModelFileError(f"{path}: expected one input {INPUT_NAME!r} and one output {OUTPUT_NAME!r}, got {inputs} -> {outputs}")
-        (given,), (returned,) = self.session.get_inputs(), self.session.get_outputs()
+        if inputs != [INPUT_NAME] or outputs not in ([OUTPUT_NAME], [OUTPUT_NAME, BLUR_LENGTH_NAME]):
+            raise ModelFileError(f"{path}: expected one input {INPUT_NAME!r} and the output {OUTPUT_NAME!r} (a "
+                                 f"scale-space model: and {BLUR_LENGTH_NAME!r}), got {inputs} -> {outputs}")
+        self._outputs = outputs
+        (given,), (returned, *_) = self.session.get_inputs(), self.session.get_outputs()
         check_signature(self.model, given.shape, given.type, returned.shape, returned.type)
 
     def infer(self, batch: np.ndarray) -> np.ndarray:
         feed = {INPUT_NAME: np.ascontiguousarray(batch, dtype=self._io_dtype)}
         try:
-            (output,) = self.session.run([OUTPUT_NAME], feed)
+            output, *lengths = self.session.run(self._outputs, feed)
         except Exception as exc:  # onnxruntime raises its own pybind11 types (Fail, InvalidArgument, ...)
             raise BackendError(f"{self.model.path}: inference failed on a {batch.shape} input ({first_line(exc)})") from exc
         if output.shape != batch.shape:
             raise BackendError(f"{self.model.path}: returned {output.shape} for a {batch.shape} input; a deblur model keeps the shape")
+        for length in lengths:
+            self.record_blur_lengths(length)
         return output.astype(np.float32, copy=False)
 
     def for_parallel_frames(self, count: int) -> list[Backend]:

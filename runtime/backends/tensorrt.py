@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.contract import INPUT_NAME, OUTPUT_NAME, SIDECAR_KEYS, gpu_name, sidecar_path
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, SIDECAR_KEYS, gpu_name, sidecar_path
 
 from ..errors import BackendError, ModelFileError
 from ..model_file import validate_metadata
@@ -112,8 +112,10 @@ class TensorRTBackend(Backend):
         if self.engine is None:
             raise ModelFileError(f"{path}: TensorRT could not deserialize this engine")
         names = [self.engine.get_tensor_name(i) for i in range(self.engine.num_io_tensors)]
-        if sorted(names) != sorted([INPUT_NAME, OUTPUT_NAME]):
-            raise ModelFileError(f"{path}: expected tensors {INPUT_NAME!r} and {OUTPUT_NAME!r}, got {names}")
+        if sorted(names) not in (sorted([INPUT_NAME, OUTPUT_NAME]), sorted([INPUT_NAME, OUTPUT_NAME, BLUR_LENGTH_NAME])):
+            raise ModelFileError(f"{path}: expected tensors {INPUT_NAME!r} and {OUTPUT_NAME!r} (a scale-space model: "
+                                 f"and {BLUR_LENGTH_NAME!r}), got {names}")
+        self._outputs = [name for name in (OUTPUT_NAME, BLUR_LENGTH_NAME) if name in names]
         self._dtype = {name: np.dtype(trt.nptype(self.engine.get_tensor_dtype(name))) for name in names}
         self.context = self.engine.create_execution_context()
         self.stream = _check(self._cudart, self._cudart.cudaStreamCreate())
@@ -133,18 +135,23 @@ class TensorRTBackend(Backend):
         host_in = np.ascontiguousarray(batch, dtype=self._dtype[INPUT_NAME])
         if not self.context.set_input_shape(INPUT_NAME, host_in.shape):
             raise BackendError(f"input shape {host_in.shape} is outside the engine's optimization profile")
-        host_out = np.empty(tuple(self.context.get_tensor_shape(OUTPUT_NAME)), dtype=self._dtype[OUTPUT_NAME])
+        host_outs = {name: np.empty(tuple(self.context.get_tensor_shape(name)), dtype=self._dtype[name])
+                     for name in self._outputs}
         d_in = self._device_buffer(INPUT_NAME, host_in.nbytes)
-        d_out = self._device_buffer(OUTPUT_NAME, host_out.nbytes)
         self.context.set_tensor_address(INPUT_NAME, d_in)
-        self.context.set_tensor_address(OUTPUT_NAME, d_out)
+        d_outs = {name: self._device_buffer(name, host.nbytes) for name, host in host_outs.items()}
+        for name, pointer in d_outs.items():
+            self.context.set_tensor_address(name, pointer)
         h2d, d2h = cudart.cudaMemcpyKind.cudaMemcpyHostToDevice, cudart.cudaMemcpyKind.cudaMemcpyDeviceToHost
         _check(cudart, cudart.cudaMemcpyAsync(d_in, host_in.ctypes.data, host_in.nbytes, h2d, self.stream))
         if not self.context.execute_async_v3(self.stream):
             raise BackendError("TensorRT execution failed")
-        _check(cudart, cudart.cudaMemcpyAsync(host_out.ctypes.data, d_out, host_out.nbytes, d2h, self.stream))
+        for name, host in host_outs.items():
+            _check(cudart, cudart.cudaMemcpyAsync(host.ctypes.data, d_outs[name], host.nbytes, d2h, self.stream))
         _check(cudart, cudart.cudaStreamSynchronize(self.stream))
-        return host_out.astype(np.float32, copy=False)
+        if BLUR_LENGTH_NAME in host_outs:
+            self.record_blur_lengths(host_outs[BLUR_LENGTH_NAME])
+        return host_outs[OUTPUT_NAME].astype(np.float32, copy=False)
 
     def close(self) -> None:
         for pointer, _ in self._buffers.values():
