@@ -19,7 +19,7 @@ from .model_listing import describe_bundled_models
 from .model_registry import BUNDLED_MODELS, resolve_model
 from .runner import RunOptions, check_options, deblur_source
 from .sinks import DEFAULT_CRF
-from .source_list import check_output_folder, output_for, select_sources
+from .source_list import check_output_folder, output_for, select_sources, shared_folder
 from .sources import open_source
 
 app = typer.Typer(add_completion=False, help="Deblur videos, images, cameras and streams (torch-free).")
@@ -56,7 +56,7 @@ def fail(message: str, code: int = 2) -> typer.Exit:
 EXAMPLES = """\b
 Examples:
   deblur-run clip.mp4                          # -> clip_deblurred.mp4, audio copied
-  deblur-run a.jpg b.jpg shots/*.png -o sharp/ # many sources, results in one folder
+  deblur-run a.jpg b.jpg shots/*.png -o sharp/ # many sources; sharp/a.jpg, sharp/b.jpg, ...
   deblur-run 0 --preview --model lite          # camera 0 with a live window
 """
 
@@ -64,7 +64,8 @@ Examples:
 @app.command(epilog=EXAMPLES)
 def main(
     sources: list[str] = typer.Argument(None, show_default=False, help="Videos, images, folders, globs ('shots/*.png'), camera indexes, rtsp/http URLs or GStreamer pipelines, run one after another; *_deblurred* results are skipped."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred…); with several sources, a folder."),
+    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred… beside the input). In a folder (several sources, folders, globs) results keep their inputs' names and subfolders."),
+    suffix: str = typer.Option(None, "--suffix", help="Add this to result names instead: beside the input (default _deblurred) and in an -o folder (default none). '' beside the input is refused where it would overwrite the input.", show_default=False),
     model: str = typer.Option(None, "--model", "-m", help=f"A bundled model ({', '.join(BUNDLED_MODELS)}; default lite) or the path of an ONNX model or TensorRT engine."),
     list_models: bool = typer.Option(False, "--list-models", help="List the bundled models (size, metadata) and exit."),
     backend: str = typer.Option("auto", help=f"Inference backend: {', '.join(BACKENDS)} (auto: from the model file)."),
@@ -102,20 +103,22 @@ def main(
     options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
                          max_frames, show_progress=not quiet, keep_going=keep_going,
                          skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
-                         coarse_pass=coarse_pass, parallel_frames=parallel_frames)
+                         coarse_pass=coarse_pass, parallel_frames=parallel_frames, suffix=suffix)
     failures: list[str] = []
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
             check_options(options)
-            specs = select_sources(sources or [])
+            specs = select_sources(sources or [], suffix)
             check_output_folder(output, len(specs))
             model_path = resolve_model(model)
+            shared, claimed = shared_folder(specs), set()
             for spec in specs:
-                opened_source = open_source(spec)
+                opened_source = open_source(spec, suffix)
                 opened_backend = opened_backend or open_backend(model_path, backend, device, threads)
-                run_options = dataclasses.replace(options, output=output_for(opened_source, spec, output, len(specs)))
-                summary = deblur_source(opened_source, spec, opened_backend, run_options)
+                run_options = dataclasses.replace(options, output=output_for(opened_source, spec, output, shared, len(specs)),
+                                                  into_folder=output is not None and len(specs) > 1)
+                summary = deblur_source(opened_source, spec, opened_backend, run_options, claimed)
                 opened_source.close()
                 opened_source = None
                 if not quiet:

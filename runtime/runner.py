@@ -14,12 +14,12 @@ from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .frame_parallel import AUTO, FramePool, frames_in_parallel
 from .interrupts import stop_between_frames, stop_on_signals, stop_requested
-from .outputs import plan_output
+from .outputs import check_suffix, image_sink, plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
 from .progress import Progress, plural
 from .self_ensemble import check_passes
-from .sinks import DEFAULT_CRF, MAX_CRF, ImageSink, open_video_sink
+from .sinks import DEFAULT_CRF, MAX_CRF, open_video_sink
 from .sources import Source
 
 log = logging.getLogger(__name__)
@@ -47,6 +47,8 @@ class RunOptions:
     fps: float | None = None  # video results: frames retimed evenly at this rate (None: the source's timestamps)
     coarse_pass: float = 1.0  # run the model on frames shrunk by this factor (coarse_pass module); 1: off
     parallel_frames: int = AUTO  # frames deblurred at the same time on the CPU (frame_parallel module); 0: auto
+    suffix: str | None = None  # after results' names; None: "_deblurred" beside the input, none in a folder (outputs)
+    into_folder: bool = False  # ``output`` is a folder receiving the result under its input's name
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,7 @@ def check_options(options: RunOptions) -> None:
     if options.overlap < 0 or options.max_memory_mb <= 0:
         raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
     check_passes(options.self_ensemble)
+    check_suffix(options.suffix)
     try:
         check_factor(options.coarse_pass)
     except ValueError as error:
@@ -145,20 +148,24 @@ def _write_video_file(path: Path, write) -> None:
         raise SinkError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
-def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
+def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions,
+                  claimed: set[Path] | None = None) -> RunSummary:
     """Deblur ``source`` (opened from ``spec``) with ``backend`` into the planned output.
+
+    ``claimed``: the results of earlier sources of the same run (``plan_output``), none written twice.
 
     Videos are written to a temporary file and renamed at the end, also after Ctrl-C or SIGTERM (the
     encoder is flushed, so the shorter video still plays; further signals wait for that); an error leaves
     no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
     check_options(options)
-    plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing)
-    if plan.finished and len(plan.finished) == len(source.input_paths):
+    plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing, options.suffix,
+                       options.into_folder, claimed)
+    if plan.finished and len(plan.finished) == len(source.input_paths) - len(plan.dropped):
         return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, options.self_ensemble,
                           skipped=len(plan.finished), coarse_pass=options.coarse_pass)
     if plan.kind == "folder":
-        source = source.without(set(plan.finished)) if plan.finished else source
+        source = source.without(set(plan.finished), set(plan.dropped)) if plan.finished or plan.dropped else source
         source.keep_going = options.keep_going
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
     count = frames_in_parallel(options.parallel_frames, source.kind, total, options.batch, options.preview)
@@ -192,7 +199,7 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             if plan.kind == "video":
                 _write_video_file(plan.path, write_video)
             else:
-                sink = ImageSink(plan.path, plan.kind == "image", options.jpeg_quality)
+                sink = image_sink(plan, options.jpeg_quality)
                 results.append(_require_frames(run(sink), spec, source.failures))
     finally:
         progress.close()

@@ -88,10 +88,12 @@ class ImageSource(Source):
         self.keep_going = False  # True: an unreadable image is noted in ``failures`` and skipped
         self.failures: list[str] = []
 
-    def without(self, skipped: set[Path]) -> "ImageSource":
-        """The same image set less the ``skipped`` inputs (still guarding all of them as inputs)."""
-        rest = ImageSource([p for p in self.paths if p not in skipped], self.root, self.description)
-        rest.input_paths = self.input_paths
+    def without(self, skipped: set[Path], dropped: set[Path] = frozenset()) -> "ImageSource":
+        """The same image set less the ``skipped`` inputs (still guarding them as inputs) and the ``dropped``
+        ones (no longer inputs: earlier results in an output folder inside the set's folder)."""
+        rest = ImageSource([p for p in self.paths if p not in skipped and p not in dropped], self.root,
+                           self.description)
+        rest.input_paths = tuple(p for p in self.input_paths if p not in dropped)
         return rest
 
     def frames(self) -> Iterator[Frame]:
@@ -247,29 +249,60 @@ def gstreamer_available() -> bool:
     return bool(re.search(r"GStreamer:\s+YES", cv2.getBuildInformation()))
 
 
-def is_deblur_output(path: Path, root: Path | None = None) -> bool:
+def is_deblur_output(path: Path, root: Path | None = None, suffix: str | None = None) -> bool:
     """Whether ``path`` is named like a deblur-run result (``clip_deblurred.mp4``, ``shots_deblurred/a.png``).
 
     Only the names below ``root`` count (all of a relative path without it, the file name of an absolute
-    one), so a project folder that happens to be called ``x_deblurred`` does not hide its own files.
+    one), so a project folder that happens to be called ``x_deblurred`` does not hide its own files. A run's
+    own ``suffix`` (``--suffix _sharp``) also marks a result where a name ends with it (``a_sharp.png``).
     """
     if root is not None:
         parts = path.relative_to(root).parts
     else:
         parts = (path.name,) if path.is_absolute() else path.parts
-    return any(OUTPUT_MARK in part for part in parts)
+    if any(OUTPUT_MARK in part for part in parts):
+        return True
+    if not suffix or suffix == OUTPUT_MARK:
+        return False
+    names = [*parts[:-1], Path(parts[-1]).stem] if parts else []
+    return any(name.endswith(suffix) for name in names)
 
 
-def _glob_root(pattern: str) -> Path:
+def glob_root(pattern: str) -> Path:
     """The folder before the first wildcard: ``shots/*.png`` -> ``shots``, ``shot*/a.png`` -> ``.``."""
     head = re.split(r"[*?\[]", pattern, maxsplit=1)[0]
     return Path(head) if head.endswith(os.sep) else Path(head).parent
 
 
-def _image_files(folder: Path) -> list[Path]:
-    """Images in ``folder``, without deblur-run's own results."""
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(p, folder))
+def is_glob(spec: str) -> bool:
+    """Whether ``open_source`` reads ``spec`` as a glob (wildcards, and no file of that name)."""
+    return not Path(spec).exists() and any(ch in spec for ch in GLOB_CHARS)
+
+
+def spec_folder(spec: str) -> Path | None:
+    """The folder a file, folder or glob ``spec`` lies in (a glob's: the folder holding the one before its first
+    wildcard); None for camera indexes, URLs and pipelines. Several sources' results mirror the tree below the
+    folder they share."""
+    if spec.isdigit() or "!" in spec or URL_PATTERN.match(spec):
+        return None
+    path = glob_root(spec) if is_glob(spec) else Path(spec)
+    return Path(os.path.abspath(path)).parent
+
+
+def _image_files(folder: Path, suffix: str | None = None) -> list[Path]:
+    """Images in ``folder`` and its subfolders, without deblur-run's own results and hidden (dot) names.
+
+    Links to folders are not followed (no loops); links to images are read.
+    """
+    found = []
+    for top, folders, files in os.walk(folder):
+        folders[:] = [name for name in folders if not name.startswith(".")]
+        for name in files:
+            path = Path(top) / name
+            if (not name.startswith(".") and path.suffix.lower() in IMAGE_SUFFIXES and path.is_file()
+                    and not is_deblur_output(path, folder, suffix)):
+                found.append(path)
+    return sorted(found)
 
 
 FLOAT_IMAGE_SUFFIXES = (".hdr", ".pic", ".exr", ".pfm")  # Radiance HDR, OpenEXR, portable float map
@@ -293,8 +326,12 @@ def _open_images(paths: list[Path], description: str) -> ImageSource:
     return ImageSource(paths, root, description)
 
 
-def open_source(spec: str) -> Source:
-    """The source named by ``spec``: a camera index, URL, GStreamer pipeline, glob, folder, image or video."""
+def open_source(spec: str, suffix: str | None = None) -> Source:
+    """The source named by ``spec``: a camera index, URL, GStreamer pipeline, glob, folder, image or video.
+
+    A folder is listed with its subfolders; folders and globs leave out deblur-run's results (``*_deblurred*``,
+    and names ending in ``suffix``, the run's ``--suffix``).
+    """
     if spec.isdigit():
         return CaptureSource(int(spec), "camera", f"camera {spec}")
     if "!" in spec:
@@ -309,17 +346,17 @@ def open_source(spec: str) -> Source:
                 pass
         return CaptureSource(spec, "stream", spec, cv2.CAP_FFMPEG)
     path = Path(spec)
-    if not path.exists() and any(ch in spec for ch in GLOB_CHARS):
-        root = _glob_root(spec)
+    if is_glob(spec):
+        root = glob_root(spec)
         matches = sorted(Path(p) for p in glob.glob(spec, recursive=True)
-                         if Path(p).suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(Path(p), root))
+                         if Path(p).suffix.lower() in IMAGE_SUFFIXES and not is_deblur_output(Path(p), root, suffix))
         if not matches:
             raise SourceError(f"{spec}: no images match this pattern")
         return _open_images(matches, spec)
     if not path.exists():
         raise SourceError(f"{spec}: no such file or directory")
     if path.is_dir():
-        files = _image_files(path)
+        files = _image_files(path, suffix)
         if not files:
             raise SourceError(f"{path}: folder holds no images ({', '.join(IMAGE_SUFFIXES)})")
         return ImageSource(files, path, str(path))
