@@ -1,8 +1,9 @@
 """Console scripts: each imports its typer app only when run, so that a missing extra reads as one line.
 
-``pip install deblur-edge`` without an extra installs every command. Run without the packages of its
-extra, a command prints ``error: deblur-run needs the [runtime] extra: pip install "deblur-edge[runtime]"``
-and exits 2 instead of ending in a traceback. ``--version`` (``-V``) works on every command, extra or not,
+Installing deblur-edge without an extra installs every command. Run without the packages of its extra, a
+command prints ``error: deblur-run needs the [runtime] extra: pip install -e ".[runtime]"`` and exits 2 instead
+of ending in a traceback; the pip command is the one that works for this copy (from its checkout, its wheel:
+``deblur.install``). ``--version`` (``-V``) works on every command, extra or not,
 ``-h`` is ``--help``, and help is plain text (switches read as flags, not ``<bool>`` options). Ctrl-C while
 the command's packages load is one line and exit status 130, as it is once the command runs.
 """
@@ -12,6 +13,7 @@ import sys
 from dataclasses import dataclass
 
 from deblur import DISTRIBUTION, __version__
+from deblur.install import install_command
 
 MISSING_EXTRA_EXIT = 2
 INTERRUPTED_EXIT = 130  # 128 + SIGINT, as shells report a command stopped by Ctrl-C
@@ -46,7 +48,7 @@ class Command:
 
     def _import_error_line(self, exc: ImportError) -> str:
         if isinstance(exc, ModuleNotFoundError):
-            return f'error: {self.name} needs the [{self.extra}] extra: pip install "{DISTRIBUTION}[{self.extra}]"'
+            return f"error: {self.name} needs the [{self.extra}] extra: {install_command(self.extra)}"
         reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         return f"error: {self.name} cannot load a dependency of the [{self.extra}] extra: {reason}"
 

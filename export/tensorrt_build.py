@@ -14,6 +14,7 @@ import onnx
 
 from deblur.atomic import atomic_write
 from deblur.contract import INPUT_NAME, SIZE_MULTIPLE, gpu_name, sidecar_path
+from deblur.install import install_command
 
 from .onnx_graph import metadata_of, sha256_file
 
@@ -127,7 +128,7 @@ def missing_tensorrt_message(reason: str, command: str) -> str:
             "  Jetson (JetPack 6, TensorRT 10): TensorRT ships with JetPack: `sudo apt install nvidia-jetpack`",
             "    (or only `sudo apt install python3-libnvinfer`), then use the system python3 or a venv created",
             "    with --system-site-packages; `pip install cuda-python` for the GPU query.",
-            "  x86_64 Linux with an NVIDIA GPU and driver: `pip install \"deblur-edge[trt]\"` (NVIDIA's tensorrt",
+            f"  x86_64 Linux with an NVIDIA GPU and driver: `{install_command('trt')}` (NVIDIA's tensorrt",
             "    and cuda-python wheels; `pip install tensorrt-cu12 cuda-python` picks the CUDA 12 build).",
             "  Or build with trtexec on the target (JetPack: /usr/src/tensorrt/bin/trtexec):",
             f"    {command}",

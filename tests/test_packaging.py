@@ -88,3 +88,21 @@ def test_citation_and_changelog_name_this_version_and_the_paper():
     assert 'journal: "Scientific Reports"' in citation and "volume: 13" in citation
     assert "doi: \"10.1038/s41598-023-47768-4\"" in citation
     assert f"## {__version__}" in (ROOT / "CHANGELOG.md").read_text()
+
+
+def test_torch_is_a_floor_in_the_extras_and_pinned_only_for_ci():
+    # An exact pin in an extra chose the version a normal index serves as a CUDA build on Linux; the CPU build
+    # comes from PyTorch's index, installed first (README, "Install"), and constraints.txt pins what CI runs.
+    for extra in ("export", "train"):
+        (torch,) = [r for r in EXTRAS[extra] if _requirement_name(r) == "torch"]
+        assert torch.replace(" ", "") == "torch>=2.5", (extra, torch)
+    pins = [line for line in (ROOT / "constraints.txt").read_text().splitlines() if line.startswith("torch==")]
+    assert len(pins) == 1, pins
+    readme = (ROOT / "README.md").read_text()
+    assert "not on the package index (PyPI) yet" in readme and "download.pytorch.org/whl/cpu" in readme
+    assert "CUDA 12.x and cuDNN 9.x" in readme
+
+
+def test_make_wheel_is_a_target():
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^wheel:", makefile, re.M) and "-m build --wheel" in makefile and "pip wheel --no-deps" in makefile

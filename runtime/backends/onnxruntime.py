@@ -15,6 +15,7 @@ import numpy as np
 
 from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
 from deblur.cpu_features import int8_speed_note, usable_physical_cores
+from deblur.install import install_command
 
 from ..errors import BackendError, ModelFileError, first_line
 from ..model_file import check_signature, validate_metadata
@@ -34,7 +35,8 @@ def _import_onnxruntime():
     try:
         import onnxruntime
     except ImportError as exc:
-        raise BackendError('ONNX Runtime is not installed; pip install "deblur-edge[runtime]" (CPU) or "deblur-edge[gpu]"') from exc
+        raise BackendError(f"ONNX Runtime is not installed; {install_command('runtime')} (CPU), or the [gpu] extra for "
+                           "onnxruntime-gpu (NVIDIA; never both)") from exc
     return onnxruntime
 
 

@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np
 
 from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, SIDECAR_KEYS, gpu_name, sidecar_path
+from deblur.install import install_command
 
 from ..errors import BackendError, ModelFileError
 from ..model_file import validate_metadata
@@ -23,7 +24,7 @@ from .base import Backend
 
 INSTALL_HINT = (
     "TensorRT is not installed: on Jetson it comes with JetPack (python3-libnvinfer); on x86 "
-    "pip install 'deblur-edge[trt]' from NVIDIA's index. Or run the ONNX model with --backend onnxruntime"
+    f"{install_command('trt')} (NVIDIA's tensorrt wheels). Or run the ONNX model with --backend onnxruntime"
 )
 
 
