@@ -15,6 +15,7 @@ from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
 from .errors import DeblurRunError
 from .frame_parallel import AUTO
 from .interrupts import stop_on_signals
+from .live import LiveOutput, output_target
 from .model_listing import describe_bundled_models
 from .model_registry import BUNDLED_MODELS, resolve_model
 from .runner import RunOptions, check_options, deblur_source
@@ -58,13 +59,14 @@ Examples:
   deblur-run clip.mp4                          # -> clip_deblurred.mp4, audio copied
   deblur-run a.jpg b.jpg shots/*.png -o sharp/ # many sources; sharp/a.jpg, sharp/b.jpg, ...
   deblur-run 0 --preview --model lite          # camera 0 with a live window
+  deblur-run 0 -o http://:8080                 # live view in the browser (also udp://, rtp://, rtsp://)
 """
 
 
 @app.command(epilog=EXAMPLES)
 def main(
     sources: list[str] = typer.Argument(None, show_default=False, help="Videos, images, folders, globs ('shots/*.png'), camera indexes, rtsp/http URLs or GStreamer pipelines, run one after another; *_deblurred* results are skipped."),
-    output: Path = typer.Option(None, "--output", "-o", help="Output video, image or folder (default: <input>_deblurred… beside the input). In a folder (several sources, folders, globs) results keep their inputs' names and subfolders."),
+    output: Path = typer.Option(None, "--output", "-o", parser=output_target, help="Output video, image or folder (default: <input>_deblurred… beside the input). In a folder (several sources, folders, globs) results keep their inputs' names and subfolders. Or a live output: udp://HOST:PORT, rtp://HOST:PORT, rtsp://SERVER/PATH, http://[HOST]:PORT (a live view; docs/runtime.md)."),
     suffix: str = typer.Option(None, "--suffix", help="Add this to result names instead: beside the input (default _deblurred) and in an -o folder (default none). '' beside the input is refused where it would overwrite the input.", show_default=False),
     model: str = typer.Option(None, "--model", "-m", help=f"A bundled model ({', '.join(BUNDLED_MODELS)}; default lite) or the path of an ONNX model or TensorRT engine."),
     list_models: bool = typer.Option(False, "--list-models", help="List the bundled models (size, metadata) and exit."),
@@ -104,6 +106,7 @@ def main(
                          max_frames, show_progress=not quiet, keep_going=keep_going,
                          skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
                          coarse_pass=coarse_pass, parallel_frames=parallel_frames, suffix=suffix)
+    live, output = (output, None) if isinstance(output, LiveOutput) else (None, output)  # a stream: no files
     failures: list[str] = []
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
@@ -118,6 +121,8 @@ def main(
                 opened_backend = opened_backend or open_backend(model_path, backend, device, threads)
                 run_options = dataclasses.replace(options, output=output_for(opened_source, spec, output, shared, len(specs)),
                                                   into_folder=output is not None and len(specs) > 1)
+                if live is not None:  # every source goes out on the same stream, one after another
+                    run_options = dataclasses.replace(run_options, output=live)
                 summary = deblur_source(opened_source, spec, opened_backend, run_options, claimed)
                 opened_source.close()
                 opened_source = None

@@ -14,6 +14,7 @@ from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
 from .errors import DeblurRunError, SinkError
 from .frame_parallel import AUTO, FramePool, frames_in_parallel
 from .interrupts import stop_between_frames, stop_on_signals, stop_requested
+from .live import LiveOutput, PacedSink, announce, open_live_sink
 from .outputs import check_suffix, image_sink, plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
@@ -29,7 +30,7 @@ log = logging.getLogger(__name__)
 class RunOptions:
     """How to run; the defaults are the CLI's."""
 
-    output: Path | None = None
+    output: Path | LiveOutput | None = None  # LiveOutput: udp://, rtp://, rtsp:// or http:// (live module)
     overwrite: bool = False
     tile: int = 0
     overlap: int = DEFAULT_OVERLAP
@@ -55,7 +56,7 @@ class RunOptions:
 class RunSummary:
     """What a run did, for the final line."""
 
-    output: Path
+    output: Path | LiveOutput
     frames: int
     seconds: float
     backend: str
@@ -94,6 +95,8 @@ class RunSummary:
 
 def check_options(options: RunOptions) -> None:
     """DeblurRunError naming the first option out of its range (the CLI checks before opening anything)."""
+    if isinstance(options.output, LiveOutput):
+        options.output.check()
     if options.max_frames is not None and options.max_frames < 1:
         raise DeblurRunError(f"--max-frames must be at least 1, got {options.max_frames} (leave it out to read every frame)")
     if options.batch < 1:
@@ -159,6 +162,8 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
     check_options(options)
+    if isinstance(options.output, LiveOutput):
+        return _deblur_live(source, spec, backend, options)
     plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing, options.suffix,
                        options.into_folder, claimed)
     if plan.finished and len(plan.finished) == len(source.input_paths) - len(plan.dropped):
@@ -168,16 +173,10 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
         source = source.without(set(plan.finished), set(plan.dropped)) if plan.finished or plan.dropped else source
         source.keep_going = options.keep_going
     total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
-    count = frames_in_parallel(options.parallel_frames, source.kind, total, options.batch, options.preview)
     progress = Progress(total, options.show_progress)
     preview = Preview() if options.preview else None
     start = time.perf_counter()
-    siblings = backend.for_parallel_frames(count)
-    if options.parallel_frames > 1 and not siblings:
-        log.warning(f"--parallel-frames {options.parallel_frames}: {backend.provider} runs one frame at a time")
-    alone, *parallel = [FrameDeblurrer(each, options.tile, options.overlap, options.max_memory_mb, options.batch,
-                                           options.self_ensemble, options.coarse_pass) for each in [backend, *siblings]]
-    pool = FramePool(alone, parallel, alone.frames_at_once)
+    pool, siblings = _deblurrers(backend, options, source.kind, total)
 
     def run(sink) -> PipelineResult:
         return run_pipeline(source, pool, sink, progress, options.batch, options.compare, preview, options.max_frames)
@@ -202,14 +201,63 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
                 sink = image_sink(plan, options.jpeg_quality)
                 results.append(_require_frames(run(sink), spec, source.failures))
     finally:
-        progress.close()
-        if preview is not None:
-            preview.close()
-        pool.close()
-        for sibling in siblings:
-            sibling.close()
+        _close_all(progress, preview, pool, siblings)
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
                       pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
+                      tuple(source.failures), options.coarse_pass, result.in_parallel,
+                      mean_blur_length([backend, *siblings]))
+
+
+def _deblurrers(backend: Backend, options: RunOptions, kind: str, total: int | None) -> tuple[FramePool, list[Backend]]:
+    """The frame deblurrers of a run: ``backend``'s, plus siblings that deblur further frames in parallel."""
+    count = frames_in_parallel(options.parallel_frames, kind, total, options.batch, options.preview)
+    siblings = backend.for_parallel_frames(count)
+    if options.parallel_frames > 1 and not siblings:
+        log.warning(f"--parallel-frames {options.parallel_frames}: {backend.provider} runs one frame at a time")
+    alone, *parallel = [FrameDeblurrer(each, options.tile, options.overlap, options.max_memory_mb, options.batch,
+                                       options.self_ensemble, options.coarse_pass) for each in [backend, *siblings]]
+    return FramePool(alone, parallel, alone.frames_at_once), siblings
+
+
+def _close_all(progress: Progress, preview: Preview | None, pool: FramePool, siblings: list[Backend]) -> None:
+    progress.close()
+    if preview is not None:
+        preview.close()
+    pool.close()
+    for sibling in siblings:
+        sibling.close()
+
+
+def _deblur_live(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
+    """``deblur_source`` for a live output (``live`` module): frames are sent as they are deblurred, until the
+    source ends, ``max_frames`` or a stop signal; the sink is closed cleanly in every case (streams flushed, the
+    HTTP server shut down). Nothing is written to disk, so there is no output plan."""
+    live = options.output
+    if source.kind == "images":
+        source.keep_going = options.keep_going
+    total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
+    rate = Fraction(options.fps).limit_denominator(1001) if options.fps else source.fps
+    progress = Progress(total, options.show_progress)
+    preview = Preview() if options.preview else None
+    start = time.perf_counter()
+    pool, siblings = _deblurrers(backend, options, source.kind, total)
+    try:
+        with stop_on_signals(), stop_between_frames():
+            sink = open_live_sink(live, rate, options.crf, options.compare)
+            announce(live, sink, options.show_progress)
+            if source.kind == "video":  # a file goes out at its own speed; cameras and streams bring theirs
+                sink = PacedSink(sink, None if options.fps else source.time_base, rate)
+            result = PipelineResult(0, interrupted=True)
+            try:
+                result = run_pipeline(source, pool, sink, progress, options.batch, options.compare, preview,
+                                      options.max_frames)
+            finally:
+                sink.close(interrupted=result.interrupted)
+            _require_frames(result, spec, source.failures)
+    finally:
+        _close_all(progress, preview, pool, siblings)
+    return RunSummary(live, result.frames, time.perf_counter() - start, backend.name, backend.provider,
+                      pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, 0,
                       tuple(source.failures), options.coarse_pass, result.in_parallel,
                       mean_blur_length([backend, *siblings]))

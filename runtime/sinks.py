@@ -6,7 +6,8 @@ keeping the source's time base, timestamps, frame rate and display matrix (rotat
 audio stream packet for packet, interleaved by time; without a time base (a retimed video, a camera) frames
 are numbered at the given rate. Without PyAV, OpenCV writes MPEG-4 Part 2
 without audio. Video sinks write to the temporary path they are given (the caller renames it
-atomically); image sinks write every image atomically.
+atomically); image sinks write every image atomically. Live network outputs (``live``) subclass
+``PyAVVideoSink``: its ``_encoder_options`` and ``_next_pts`` are theirs to change.
 """
 
 import logging
@@ -69,12 +70,12 @@ class PyAVVideoSink(Sink):
     Streams are set up at the first frame, when the output size is known.
     """
 
-    def __init__(self, path: Path, container_format: str, fps: Fraction, time_base: Fraction | None,
-                 audio_from: Path | None, crf: int = DEFAULT_CRF):
+    def __init__(self, path: Path | str, container_format: str, fps: Fraction, time_base: Fraction | None,
+                 audio_from: Path | None, crf: int = DEFAULT_CRF, container_options: dict[str, str] | None = None):
         import av
 
         self._av = av
-        self.container = av.open(str(path), "w", format=container_format)
+        self.container = av.open(str(path), "w", format=container_format, options=container_options or {})
         self.fps, self.time_base, self.audio_from = fps, time_base or 1 / Fraction(fps), audio_from
         self.keep_timestamps, self.crf = time_base is not None, crf
         self.video = None
@@ -85,8 +86,7 @@ class PyAVVideoSink(Sink):
         codec = "libx264" if "libx264" in self._av.codecs_available else "mpeg4"
         if codec != "libx264":
             log.warning("this PyAV build has no libx264: writing MPEG-4 Part 2 video")
-        options = {"crf": str(self.crf), "preset": H264_PRESET} if codec == "libx264" else {}
-        self.video = self.container.add_stream(codec, rate=self.fps, options=options)
+        self.video = self.container.add_stream(codec, rate=self.fps, options=self._encoder_options(codec))
         self.video.width, self.video.height = width + width % 2, height + height % 2
         self.video.pix_fmt = "yuv420p"  # what every player decodes (4:4:4 High profile is not)
         self.video.time_base = self.video.codec_context.time_base = self.time_base
@@ -94,6 +94,14 @@ class PyAVVideoSink(Sink):
             self.video.set_display_matrix(display_matrix)
         if self.audio_from is not None:
             self._start_audio(self.audio_from)
+
+    def _encoder_options(self, codec: str) -> dict[str, str]:
+        return {"crf": str(self.crf), "preset": H264_PRESET} if codec == "libx264" else {}
+
+    def _next_pts(self, frame: Frame) -> int:
+        """The frame's timestamp in ``time_base``: the source's own, or consecutive numbers; strictly increasing."""
+        given = frame.pts if self.keep_timestamps else None
+        return given if given is not None and given > self._last_pts else self._last_pts + 1
 
     def _start_audio(self, path: Path) -> None:
         self._audio_in = self._av.open(str(path))
@@ -129,10 +137,7 @@ class PyAVVideoSink(Sink):
     def write(self, frame: Frame, image: np.ndarray) -> None:
         if self.video is None:
             self._start(image.shape[1], image.shape[0], frame.display_matrix)
-        # timestamps must increase strictly; a source without them gets consecutive ones
-        given = frame.pts if self.keep_timestamps else None
-        pts = given if given is not None and given > self._last_pts else self._last_pts + 1
-        self._last_pts = pts
+        pts = self._last_pts = self._next_pts(frame)
         video_frame = self._av.VideoFrame.from_ndarray(even_sized(image), format="bgr24")
         video_frame.pts, video_frame.time_base = pts, self.time_base
         self._mux_audio_until(float(pts * self.time_base))
