@@ -12,6 +12,7 @@ Torch-free: it needs numpy, OpenCV, PyAV and scikit-image (the ``demo`` extra).
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import typer
 
@@ -29,6 +30,7 @@ AUDIO_RATE = 48_000
 SHAKE = BlurSettings(length=(8.0, 16.0), moving_object_probability=0.0, jpeg_probability=0.0)
 BLURRY_NAME = "blurry.mp4"
 RESULT_NAME = "side_by_side.mp4"
+PICTURE_NAME = "before_after.png"  # the README's picture
 
 class DemoError(ValueError):
     """A demo step run out of order or on the wrong files."""
@@ -106,3 +108,23 @@ def score(folder: Path = typer.Argument(Path("demo_output"), help="Folder holdin
         mean_ssim = np.mean([ssim(f, s) for f, s in zip(frames, sharp)])
         typer.echo(f"| {name} | {mean_psnr:.2f} | {mean_ssim:.4f} |")
     typer.echo(f"side-by-side video (blurry | deblurred): {folder / RESULT_NAME}, audio kept: {'yes' if has_audio else 'no'}")
+    middle = len(sharp) // 2
+    picture = folder / PICTURE_NAME
+    write_before_after(picture, blurry[middle], results[middle], sharp[middle])
+    typer.echo(f"before | after | sharp, the middle frame's centre at 2x: {picture}")
+
+
+def write_before_after(path: Path, blurry: np.ndarray, deblurred: np.ndarray, sharp: np.ndarray) -> None:
+    """The centre of one frame, blurry | deblurred | sharp, enlarged 2x (nearest), as a PNG (written atomically)."""
+    height, width = sharp.shape[:2]
+    rows, cols = slice(height // 4, height * 3 // 4), slice(width // 4, width * 3 // 4)
+    strip = np.concatenate([frame[rows, cols] for frame in (blurry, deblurred, sharp)], axis=1)
+    strip = cv2.resize(strip, None, fx=2, fy=2, interpolation=cv2.INTER_NEAREST)
+    atomic_write(path, lambda tmp: _write_png(tmp, cv2.cvtColor(strip, cv2.COLOR_RGB2BGR)))
+
+
+def _write_png(path: Path, bgr: np.ndarray) -> None:
+    encoded, data = cv2.imencode(".png", bgr, [cv2.IMWRITE_PNG_COMPRESSION, 9])
+    if not encoded:
+        raise DemoError(f"could not encode {path.name} as PNG")
+    path.write_bytes(data.tobytes())

@@ -78,7 +78,7 @@ def main(
     max_memory_mb: float = typer.Option(DEFAULT_MAX_MEMORY_MB, help="Activation memory budget that sets the automatic tile size."),
     batch: int = typer.Option(1, help="Frames (or tiles) per inference call."),
     self_ensemble: int = typer.Option(1, "--self-ensemble", help="Average over 1, 2 or 4 flips of each frame: N times slower, slightly sharper (MODEL.md)."),
-    coarse_pass: float = typer.Option(1.0, "--coarse-pass", help="Run the model on frames shrunk by this factor (2-4) and add its upsampled correction: for blur longer than ~16 px (HD footage, pans), F² times fewer pixels; 1 (default) is off (MODEL.md).", show_default=False),
+    coarse_pass: float = typer.Option(1.0, "--coarse-pass", help="Shrink frames by this factor (1 to 8) before the model and add its upsampled correction: F² times fewer pixels, for very long blur; 1 (default) is off. The default model already works at full, half and quarter size (docs/scale-space.md).", show_default=False),
     parallel_frames: int = typer.Option(AUTO, "--parallel-frames", help="Frames deblurred at the same time on the CPU, each on its share of --threads: same output, more fps, that many frames' memory. 0 (default): 2 for videos and image sets whose frames fit --max-memory-mb twice; 1: one at a time.", show_default=False),
     compare: bool = typer.Option(False, "--compare", help="Write input and result side by side."),
     preview: bool = typer.Option(False, "--preview", help="Show a live preview window (q or Esc stops)."),

@@ -1,6 +1,7 @@
 """Models by name: the models this package can bundle, and ``resolve_model`` for a name or a path.
 
-``lite`` (the default) ships in ``runtime/models/``. ``paper`` (the paper's C = 32 network) has a name
+``lite`` (the default: the lite network at full, half and quarter size, docs/scale-space.md) and ``lite-1x`` (the
+same network at full size only: best on mild camera shake, 1.4x faster) ship in ``runtime/models/``. ``paper`` (the paper's C = 32 network) has a name
 but no weights yet: asking for it says so unless its file has been placed beside the lite model.
 A name wins over a file of the same name in the current folder; write ``./lite`` for such a file.
 """
@@ -39,14 +40,17 @@ class BundledModel:
 BUNDLED_MODELS = {
     model.name: model
     for model in (
-        BundledModel(DEFAULT_MODEL, model_file.BUNDLED_MODEL, "the lite network for CPUs and small Jetson boards"),
+        BundledModel(DEFAULT_MODEL, model_file.BUNDLED_MODEL,
+                     "the lite network at full, half and quarter size (scale-space): long real-footage blur"),
+        BundledModel("lite-1x", "deblur-lite-1x.onnx",
+                     "the lite network at full size only: mild camera shake (4-16 px), 1.4x faster"),
         BundledModel("paper", "deblur-paper.onnx", "the paper's C = 32 network"),
     )
 }
 
 
 def resolve_model(model: str | Path | None) -> Path:
-    """The model file for a bundled name (``lite``, ``paper``), a path, or None (the default model)."""
+    """The model file for a bundled name (``lite``, ``lite-1x``, ``paper``), a path, or None (the default model)."""
     if model is None:
         return BUNDLED_MODELS[DEFAULT_MODEL].path()
     if isinstance(model, str) and model in BUNDLED_MODELS:

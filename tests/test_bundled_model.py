@@ -32,8 +32,19 @@ def test_the_bundled_model_improves_camera_shake():
     gains = []
     for seed in range(4):
         blurred = synthesize_blur(sharp, np.random.default_rng(seed), shake)
-        restored = run_padded(blurred.transpose(2, 0, 1)[None].copy(), backend.infer, 8)[0].transpose(1, 2, 0)
+        restored = run_padded(blurred.transpose(2, 0, 1)[None].copy(), backend.infer,
+                              backend.model.size_multiple)[0].transpose(1, 2, 0)
         gains.append(psnr(restored, sharp) - psnr(blurred, sharp))
     # The shipped model gains 3.2-5.8 dB on these four (MODEL.md: +2.8 dB on held-out 4-16 px shake);
     # an untrained network scores about 10 dB below its input.
     assert min(gains) > 1.5, gains
+
+
+def test_the_default_is_scale_space_and_lite_1x_the_full_size_network():
+    from deblur.runtime.model_registry import resolve_model
+
+    default = open_backend(resolve_model(None), "onnxruntime", "cpu", threads=1)
+    single = open_backend(resolve_model("lite-1x"), "onnxruntime", "cpu", threads=1)
+    assert default.model.metadata.get("deblur.scales") == "1,2,4" and default.model.size_multiple == 32
+    assert "deblur.scales" not in single.model.metadata and single.model.size_multiple == 8
+    assert single.model.width == default.model.width

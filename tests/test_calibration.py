@@ -101,7 +101,7 @@ def test_undecodable_image_is_an_error(tmp_path):
         collect_frames([str(tmp_path)])
 
 
-def test_tiles_cover_the_frame_in_multiples_of_8():
+def test_tiles_cover_the_frame_in_multiples_of_32_or_of_8_when_smaller():
     frame = np.arange(100 * 130 * 3, dtype=np.uint32).reshape(100, 130, 3).astype(np.uint8)
     assert tile_positions(130, 64, 2) == [0, 66]
     tiles = frame_tiles(frame, 64, per_side=2)
@@ -109,6 +109,7 @@ def test_tiles_cover_the_frame_in_multiples_of_8():
     small = frame_tiles(frame[:20, :30], 64)
     assert small[0].shape == (1, 3, 16, 24)
     assert center_crop(frame, 512).shape == (1, 3, 96, 128)
+    assert center_crop(np.zeros((360, 640, 3), np.uint8), 512).shape == (1, 3, 352, 512)  # scale-space models take it
     assert 0.0 <= tiles[0].min() and tiles[0].max() <= 1.0
 
 

@@ -1,5 +1,6 @@
 """The demo clip: deterministic, really blurred, written as H.264 with audio, and scored correctly."""
 
+import cv2
 import numpy as np
 import pytest
 from typer.testing import CliRunner
@@ -37,6 +38,10 @@ def test_sample_then_score_with_a_perfect_result(short_demo, tmp_path):
     blurry_psnr, deblurred_psnr = float(blurry_row.split("|")[2]), float(deblurred_row.split("|")[2])
     assert deblurred_psnr > blurry_psnr + 5  # the "result" is the sharp frames, only H.264-compressed
     assert "audio kept: yes" in result.output
+    picture = cv2.imread(str(tmp_path / demo.PICTURE_NAME))  # blurry | deblurred | sharp, centre at 2x
+    assert picture.shape == (demo.WINDOW[0], 3 * demo.WINDOW[1], 3)
+    deblurred, sharp_part = picture[:, demo.WINDOW[1]:2 * demo.WINDOW[1]], picture[:, 2 * demo.WINDOW[1]:]
+    assert np.abs(deblurred.astype(int) - sharp_part).mean() < 4  # the perfect result, through H.264
 
 
 def test_score_without_the_result_says_what_to_run(short_demo, tmp_path):
