@@ -24,7 +24,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from .config import ModelConfig
-from .unet import DeblurUNet
+from .unet import DeblurUNet, check_input_size
 
 CANDIDATES = ("none", "full", "half", "full+half", "full+half+quarter")
 
@@ -109,11 +109,11 @@ class ScaleSpaceDeblur(nn.Module):
 
     def mean_gate_weights(self, x: torch.Tensor) -> torch.Tensor:
         """(N, len(CANDIDATES)): the gate's weights averaged over each frame (what the blur length is read from)."""
-        check_scale_space_size(x, self.config.size_multiple)
+        check_input_size(x, self.config.size_multiple)
         return self.gate(x, *self.corrections(x)).mean(dim=(2, 3))
 
     def forward_with_length(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        check_scale_space_size(x, self.config.size_multiple)
+        check_input_size(x, self.config.size_multiple)
         c1, c2, c4 = self.corrections(x)
         weights = self.gate(x, c1, c2, c4)
         length = (weights.mean(dim=(2, 3)) * self.candidate_lengths).sum(dim=1)
@@ -134,18 +134,6 @@ class WithBlurLength(nn.Module):
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.forward_with_length(x)
-
-
-def check_scale_space_size(x: torch.Tensor, multiple: int) -> None:
-    """Reject inputs whose quarter-size copy the network cannot take (skipped while tracing for export)."""
-    if torch.jit.is_tracing() or torch.compiler.is_compiling():
-        return
-    if x.dim() != 4 or x.shape[1] != 3:
-        raise ValueError(f"expected an (N, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
-    h, w = x.shape[-2:]
-    if h % multiple or w % multiple:
-        raise ValueError(f"height and width must be multiples of {multiple}, got {h}x{w}; "
-                         "pad the image (the runtime reflect-pads and crops back automatically)")
 
 
 def build_model(config: ModelConfig) -> nn.Module:

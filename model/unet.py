@@ -66,16 +66,17 @@ class DeblurUNet(nn.Module):
         return out if self.training else out.clamp(0.0, 1.0)
 
 
-def check_input_size(x: torch.Tensor) -> None:
-    """Reject inputs the three wavelet levels cannot split evenly (skipped while tracing for export)."""
+def check_input_size(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> None:
+    """Reject inputs that are not RGB or whose sides are not multiples of ``multiple`` (the three wavelet levels:
+    8; a scale-space model's quarter-size pass: 32); skipped while tracing for export."""
     if torch.jit.is_tracing() or torch.compiler.is_compiling():
         return
     if x.dim() != 4 or x.shape[1] != 3:
         raise ValueError(f"expected an (N, 3, H, W) RGB tensor, got shape {tuple(x.shape)}")
     h, w = x.shape[-2:]
-    if h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
+    if h % multiple or w % multiple:
         raise ValueError(
-            f"height and width must be multiples of {SIZE_MULTIPLE}, got {h}x{w}; "
+            f"height and width must be multiples of {multiple}, got {h}x{w}; "
             "pad the image (the runtime reflect-pads and crops back automatically)"
         )
 
