@@ -11,9 +11,10 @@ import torch
 import torch.nn.functional as F
 from torch.utils.data import Dataset
 
-from deblur.model.checkpoint import CheckpointError, load_checkpoint, load_training_state
+from deblur.model.checkpoint import CheckpointError, load_checkpoint, load_training_state, read_checkpoint_metadata
 from deblur.model.config import ConfigError
 from deblur.train.amp import autocast_dtype
+from deblur.train.data.blur_synthesis import GENERATOR_COMMITS, GENERATOR_VERSION
 from deblur.train.distributed import DistContext, ShardedBatchSampler
 from deblur.train.loop import train
 from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
@@ -83,6 +84,20 @@ def test_overrides_and_config_files(tmp_path):
             load_train_config("cpu-lite", [bad])
     with pytest.raises(ConfigError, match="no such config file"):
         load_train_config(str(tmp_path / "missing.json"))
+
+
+def test_a_recipe_names_the_blur_generator_and_an_older_one_is_refused(tmp_path):
+    assert load_train_config("cpu-lite").blur_generator == GENERATOR_VERSION
+    recipe = tmp_path / "old.toml"
+    recipe.write_text(f'base = "cpu-lite"\nblur_generator = {GENERATOR_VERSION}\n')
+    assert load_train_config(str(recipe)).blur_generator == GENERATOR_VERSION
+    for version, commit in GENERATOR_COMMITS.items():
+        recipe.write_text(f'base = "cpu-lite"\nblur_generator = {version}\n')
+        with pytest.raises(ConfigError, match=f"commit {commit} holds it: .*`git worktree add ../deblur-{commit} "
+                                              f"{commit}`"):
+            load_train_config(str(recipe))
+    with pytest.raises(ConfigError, match=f"blur_generator must be {GENERATOR_VERSION}"):
+        load_train_config("cpu-lite", [f"blur_generator={GENERATOR_VERSION + 1}"])
 
 
 def test_config_file_may_start_from_another_file(tmp_path):
@@ -187,6 +202,10 @@ def test_run_dir_holds_config_log_plot_and_checkpoints(tmp_path):
     assert paths.plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     best = load_checkpoint(paths.best)
     assert best.config.width == 8 and load_checkpoint(paths.last).config == best.config
+    # every checkpoint records the blur generator's version, as the run's config does
+    assert json.loads(paths.config.read_text())["blur_generator"] == GENERATOR_VERSION
+    for checkpoint in (paths.best, paths.last):
+        assert read_checkpoint_metadata(checkpoint)["blur_generator"] == str(GENERATOR_VERSION)
     leftovers = [p.name for p in run_dir.rglob("*") if p.name.endswith(".tmp")]
     assert leftovers == []
 
@@ -311,7 +330,6 @@ def write_pair_folder(root, count: int, size: tuple[int, int]):
 
 
 def test_real_pairs_are_scored_at_each_validation_and_choose_the_kept_checkpoint(tmp_path):
-    from deblur.model.checkpoint import read_checkpoint_metadata
     from deblur.train.loop import selection_score
 
     real = write_pair_folder(tmp_path / "real", 2, (37, 45))

@@ -220,7 +220,7 @@ class Trainer:
             "elapsed_s": self.elapsed(),
             "rng": rng_state(),
         }
-        extra = {"step": str(self.step), "epoch": str(self.epoch)}
+        extra = {"step": str(self.step), "epoch": str(self.epoch), "blur_generator": str(self.config.blur_generator)}
         save_checkpoint(self.evaluated_model, self.paths.last, extra=extra)
         save_training_state(state, self.paths.state)
 
@@ -385,7 +385,7 @@ class Trainer:
             if self.best_psnr is None or score > self.best_psnr:
                 self.best_psnr = score
                 extra = {"step": str(self.step), "val_psnr": f"{self.last_val['psnr']:.4f}",
-                         "selection_score": f"{score:.4f}"}
+                         "selection_score": f"{score:.4f}", "blur_generator": str(self.config.blur_generator)}
                 if "real_psnr" in self.last_val:
                     extra["real_pairs_psnr"] = f"{self.last_val['real_psnr']:.4f}"
                 save_checkpoint(model, self.paths.best, extra=extra)

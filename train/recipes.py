@@ -24,7 +24,7 @@ from deblur.model.config import ABLATIONS, SIZE_MULTIPLE, VARIANTS, ConfigError,
 
 from .data.augment import NOISE_VARIANCE
 from .data.images import DataError
-from .data.blur_synthesis import BlurSettings
+from .data.blur_synthesis import GENERATOR_COMMITS, GENERATOR_VERSION, BlurSettings
 from .data.synthetic import check_alternate_share, check_photo_scale
 from .losses import REDUCTIONS, check_loss_name
 
@@ -59,6 +59,7 @@ class TrainConfig:
     blur: dict | None = None  # synthetic blur settings (BlurSettings.from_dict)
     blur_alternate: dict | None = None  # a second set of blur settings, for a share of the synthetic pairs
     blur_alternate_share: float = 0.0  # the share of pairs (training and validation) blurred with blur_alternate
+    blur_generator: int = GENERATOR_VERSION  # the synthetic blur generator's version (only this tree's one runs)
     min_texture: float = 0.0  # synthetic crops: prefer at least this mean gradient magnitude (0 = any crop)
     photo_scale: tuple[float, float] | None = None  # synthetic training: shrink each photo by a random factor in (low, high)
     crop: int = 256
@@ -104,6 +105,7 @@ class TrainConfig:
             if getattr(self, key) not in allowed:
                 raise ConfigError(f"{key} must be one of {sorted(allowed)}, got {getattr(self, key)!r}")
         check_loss_name(self.loss)
+        check_blur_generator(self.blur_generator)
         positive = ("crop", "batch_size", "lr", "output_init_scale", "lr_step", "epochs",
                     "val_every", "checkpoint_every", "log_every")
         for key in positive:
@@ -163,6 +165,19 @@ class TrainConfig:
             raise ConfigError(f"unknown training config keys: {sorted(unknown)}; known: {sorted(known)}")
         hints = typing.get_type_hints(cls)
         return cls(**{key: _coerce(key, value, hints[key]) for key, value in data.items()})
+
+
+def check_blur_generator(version: int) -> None:
+    """Only this tree's blur generator runs; an older version names the commit that holds it."""
+    if version == GENERATOR_VERSION:
+        return
+    if version in GENERATOR_COMMITS:
+        commit = GENERATOR_COMMITS[version]
+        raise ConfigError(f"blur_generator = {version} is an older blur generator than this tree's "
+                          f"({GENERATOR_VERSION}); commit {commit} holds it: train in that commit's tree "
+                          f"(`git worktree add ../deblur-{commit} {commit}`)")
+    raise ConfigError(f"blur_generator must be {GENERATOR_VERSION} (this tree's generator; older versions: "
+                      f"{', '.join(map(str, sorted(GENERATOR_COMMITS)))}), got {version}")
 
 
 RECIPES: dict[str, TrainConfig] = {

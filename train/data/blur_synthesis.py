@@ -26,6 +26,16 @@ from .augment import cut
 from .degrade import ResponseCurve, add_sensor_noise, h264_roundtrip, jpeg_roundtrip, quantize_8bit
 from .images import DataError, to_float
 
+# The generator's version, recorded in every training checkpoint (``blur_generator``) and named by recipes. Raise it
+# whenever the same settings and seed make other pairs; older versions live in git history only:
+#   1  as at e8add07 and before: no averaging in code values
+#   2  c6a6988: GoPro's averaging convention (code_average_probability) with noise and compression after the mean;
+#      kink_dwell
+#   3  645c249: code-averaged pairs get noise down by sqrt(frames) and no compression after the mean;
+#      soften_probability
+GENERATOR_VERSION = 3
+GENERATOR_COMMITS = {1: "e8add07", 2: "c6a6988"}  # the commit that holds each older version
+
 _FOCAL_RANGE = (0.7, 1.5)  # focal length in units of the image's longer side (wide to normal lens)
 _OBJECT_AXES = (0.12, 0.35)  # moving objects' semi-axes (ellipse or box), fraction of the box's shorter side
 _HIGHLIGHT_KNEE = 0.7  # linear luminance above which highlights are pushed past the white point
