@@ -64,7 +64,8 @@ def test_every_install_hint_names_the_distribution():
 
 
 def test_training_configs_load_without_tomllib(tmp_path):
-    """Python 3.10 has no tomllib: recipes fall back to tomli (simulated by blocking the module)."""
+    """Python 3.10 has no tomllib: recipes (named ones are TOML files too) fall back to tomli (simulated by
+    blocking the module)."""
     config = tmp_path / "run.toml"
     config.write_text('base = "cpu-lite"\nmax_steps = 7\n')
     script = textwrap.dedent(f"""
@@ -72,11 +73,25 @@ def test_training_configs_load_without_tomllib(tmp_path):
         sys.modules["tomllib"] = None
         from deblur.train import recipes
         assert recipes.tomllib.__name__ == "tomli", recipes.tomllib
-        print(recipes.load_train_config({str(config)!r}).max_steps)
+        print(recipes.load_train_config({str(config)!r}).max_steps, recipes.load_train_config("paper").val_every)
     """)
     result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == "7"
+    assert result.stdout.strip() == "7 2100"
+
+
+def test_named_recipes_are_package_data():
+    """``deblur-train paper`` from a wheel: the recipe files are in deblur.train's package data."""
+    from fnmatch import fnmatch
+
+    from deblur.train.recipes import RECIPE_FOLDER, RECIPES
+
+    train = Path(PYPROJECT["tool"]["setuptools"]["package-dir"]["deblur.train"])
+    patterns = PYPROJECT["tool"]["setuptools"]["package-data"]["deblur.train"]
+    for name in RECIPES:
+        path = RECIPE_FOLDER / f"{name}.toml"
+        assert path.is_file() and path.parent.parent == ROOT / train, path
+        assert any(fnmatch(path.relative_to(ROOT / train).as_posix(), pattern) for pattern in patterns), path
 
 
 def test_citation_and_changelog_name_this_version_and_the_paper():

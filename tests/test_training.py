@@ -17,7 +17,7 @@ from deblur.train.amp import autocast_dtype
 from deblur.train.data.blur_synthesis import GENERATOR_COMMITS, GENERATOR_VERSION
 from deblur.train.distributed import DistContext, ShardedBatchSampler
 from deblur.train.loop import train
-from deblur.train.recipes import RECIPES, TrainConfig, apply_overrides, load_train_config
+from deblur.train.recipes import RECIPE_FOLDER, RECIPES, TrainConfig, load_train_config
 from deblur.train.run_paths import RunPaths
 
 CPU = DistContext(rank=0, world_size=1, local_rank=0, device=torch.device("cpu"))
@@ -47,7 +47,7 @@ class TinyPairs(Dataset):
 
 
 def smoke(**changes) -> TrainConfig:
-    return apply_overrides(RECIPES["cpu-lite-smoke"], [f"{k}={json.dumps(v)}" for k, v in changes.items()])
+    return load_train_config("cpu-lite-smoke", [f"{k}={json.dumps(v)}" for k, v in changes.items()])
 
 
 def datasets():
@@ -59,11 +59,49 @@ def run(config: TrainConfig, run_dir, resume: bool = False):
 
 
 def test_paper_recipe_matches_the_paper():
-    paper = RECIPES["paper"]
+    paper = load_train_config("paper")
     assert (paper.variant, paper.crop, paper.batch_size, paper.lr, paper.betas) == ("paper", 256, 10, 1e-4, (0.9, 0.999))
     assert (paper.lr_step, paper.lr_step_unit, paper.lr_gamma, paper.epochs) == (1000, "epoch", 0.5, 3000)
     assert (paper.loss, paper.loss_weight, paper.output_init_scale) == ("mse+frlf", None, 1.0)
-    assert RECIPES["cpu-lite"].variant == "lite" and RECIPES["cpu-lite"].max_minutes
+    assert load_train_config("cpu-lite").variant == "lite" and load_train_config("cpu-lite").max_minutes
+
+
+# What the Python definitions of the named recipes (train/recipes.py until issue 47) set beyond TrainConfig's
+# defaults; the TOML files that replaced them must load to exactly these settings.
+RECIPE_SETTINGS = {
+    "paper": dict(name="paper", variant="paper", data_kind="gopro", val_crop=None, val_length=100, val_every=2100,
+                  checkpoint_every=1000, log_every=100, workers=4),
+    "cpu-lite": dict(name="cpu-lite", output_init_scale=0.1, crop=64, val_length=8, batch_size=16, lr=0.002,
+                     lr_step=1500, lr_step_unit="step", epochs=100000, max_minutes=30.0, val_every=100,
+                     checkpoint_every=100, log_every=25, workers=0),
+    "cpu-lite-smoke": dict(name="cpu-lite-smoke", width=8, output_init_scale=0.1, crop=32, train_length=8,
+                           val_crop=64, val_length=2, batch_size=2, lr=0.001, lr_step=4, lr_step_unit="step",
+                           epochs=1000, max_steps=6, max_minutes=2.0, val_every=3, checkpoint_every=3, log_every=1,
+                           workers=0),
+}
+
+
+@pytest.mark.parametrize("name", RECIPES)
+def test_named_recipes_are_toml_files_with_the_settings_they_always_had(name, tmp_path):
+    expected = dataclasses.replace(TrainConfig(), **RECIPE_SETTINGS[name])
+    loaded = load_train_config(name)
+    assert loaded == expected and loaded.to_json() == expected.to_json()
+    assert load_train_config(str(RECIPE_FOLDER / f"{name}.toml")) == expected  # the same loader as any file
+    (tmp_path / "mine.toml").write_text(f'base = "{name}"\n')
+    assert load_train_config(str(tmp_path / "mine.toml")) == dataclasses.replace(expected, name="mine")
+    assert sorted(path.stem for path in RECIPE_FOLDER.glob("*.toml")) == sorted(RECIPES)
+
+
+def test_a_toml_file_sets_nulls_by_name(tmp_path):
+    config = tmp_path / "mine.toml"
+    config.write_text('base = "cpu-lite"\nnull = ["max_minutes", "val_crop"]\n')
+    assert (load_train_config(str(config)).max_minutes, load_train_config(str(config)).val_crop) == (None, None)
+    for text, message in [('null = "val_crop"', "list of setting names"),
+                          ('null = ["val_crop"]\nval_crop = 64', "both set and listed in null"),
+                          ('null = ["colour"]', "unknown training config keys"), ('null = ["crop"]', "crop may not be null")]:
+        config.write_text('base = "cpu-lite"\n' + text + "\n")
+        with pytest.raises(ConfigError, match=message):
+            load_train_config(str(config))
 
 
 def test_overrides_and_config_files(tmp_path):

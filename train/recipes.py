@@ -1,8 +1,9 @@
 """Training configurations as data: named recipes, config files (JSON/TOML) and ``key=value`` overrides.
 
-``paper`` is the paper's recipe (256x256 crops, batch 10, Adam 1e-4 with betas 0.9/0.999, lr halved
-every 1000 epochs, 3000 epochs, MSE + 0.1 FRLF). The ``cpu-*`` recipes are time-boxed for a small
-CPU: the lite network, smaller crops, and the lr halved every ``lr_step`` *steps* rather than epochs.
+The named recipes are TOML files shipped with the package (``recipe_files/<name>.toml``), read by the same
+loader as any config file. ``paper`` is the paper's recipe (256x256 crops, batch 10, Adam 1e-4 with betas
+0.9/0.999, lr halved every 1000 epochs, 3000 epochs, MSE + 0.1 FRLF). The ``cpu-*`` recipes are time-boxed for a
+small CPU: the lite network, smaller crops, and the lr halved every ``lr_step`` *steps* rather than epochs.
 
 ``batch_size`` is the global batch: under DistributedDataParallel each of W processes takes
 ``batch_size / W`` samples, so the optimisation is the same for any number of processes.
@@ -180,78 +181,20 @@ def check_blur_generator(version: int) -> None:
                       f"{', '.join(map(str, sorted(GENERATOR_COMMITS)))}), got {version}")
 
 
-RECIPES: dict[str, TrainConfig] = {
-    "paper": TrainConfig(
-        name="paper",
-        variant="paper",
-        data_kind="gopro",
-        crop=256,
-        batch_size=10,
-        lr=1e-4,
-        betas=(0.9, 0.999),
-        lr_step=1000,
-        lr_step_unit="epoch",
-        epochs=3000,
-        loss="mse+frlf",
-        val_crop=None,
-        val_length=100,
-        val_every=2100,  # ~10 GoPro epochs (2103 pairs / batch 10)
-        checkpoint_every=1000,
-        log_every=100,
-        workers=4,
-    ),
-    # Sized for a 2-core CPU: small crops and big steps buy the most progress per minute.
-    "cpu-lite": TrainConfig(
-        name="cpu-lite",
-        variant="lite",
-        output_init_scale=0.1,
-        data_kind="synthetic",
-        crop=64,
-        batch_size=16,
-        lr=2e-3,
-        lr_step=1500,
-        lr_step_unit="step",
-        epochs=100_000,
-        max_minutes=30,
-        loss="mse+frlf",
-        val_crop=256,
-        val_length=8,
-        val_every=100,
-        checkpoint_every=100,
-        log_every=25,
-        workers=0,
-    ),
-    "cpu-lite-smoke": TrainConfig(
-        name="cpu-lite-smoke",
-        variant="lite",
-        width=8,
-        output_init_scale=0.1,
-        data_kind="synthetic",
-        crop=32,
-        batch_size=2,
-        lr=1e-3,
-        lr_step=4,
-        lr_step_unit="step",
-        epochs=1000,
-        max_steps=6,
-        max_minutes=2,
-        train_length=8,
-        val_crop=64,
-        val_length=2,
-        val_every=3,
-        checkpoint_every=3,
-        log_every=1,
-        workers=0,
-    ),
-}
+RECIPE_FOLDER = Path(__file__).resolve().parent / "recipe_files"  # package data: one <name>.toml per recipe
+RECIPES = ("paper", "cpu-lite", "cpu-lite-smoke")  # the named recipes, in the order --help lists them
+
+
+def recipe_path(name: str) -> Path:
+    """The TOML file of a named recipe (read by the same loader as any config file)."""
+    if name not in RECIPES:
+        raise ConfigError(f"no recipe named {name!r} (recipes: {sorted(RECIPES)})")
+    return RECIPE_FOLDER / f"{name}.toml"
 
 
 def load_train_config(source: str, overrides: list[str] = ()) -> TrainConfig:
     """A recipe name or a ``.json`` / ``.toml`` file (optionally ``base = "<recipe or file>"``), then overrides."""
-    if source in RECIPES:
-        data = RECIPES[source].to_dict()
-    else:
-        data = _read_config_file(Path(source))
+    data = _read_config_file(recipe_path(source) if source in RECIPES else Path(source))
     return apply_overrides(TrainConfig.from_dict(data), overrides)
 
 
@@ -273,7 +216,8 @@ def apply_overrides(config: TrainConfig, overrides: list[str]) -> TrainConfig:
 
 def _read_config_file(path: Path, included: tuple[Path, ...] = ()) -> dict:
     """A config file's settings on top of its ``base``: a recipe name or another config file (a path relative
-    to this file's folder). Tables such as ``[blur]`` are merged key by key, so a file changes only what it names."""
+    to this file's folder). Tables such as ``[blur]`` are merged key by key, so a file changes only what it names.
+    TOML has no null: ``null = ["val_crop", ...]`` sets those keys to null (the named recipes are such files)."""
     if not path.is_file():
         raise ConfigError(f"{path}: no such config file and no recipe of that name (recipes: {sorted(RECIPES)})")
     try:
@@ -287,13 +231,20 @@ def _read_config_file(path: Path, included: tuple[Path, ...] = ()) -> dict:
         raise ConfigError(f"{path}: cannot parse config ({exc})") from exc
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: a config file must hold a table/object of settings")
+    nulls = data.pop("null", [])
+    if not isinstance(nulls, list) or not all(isinstance(key, str) for key in nulls):
+        raise ConfigError(f"{path}: null must be a list of setting names, got {nulls!r}")
+    overlap = sorted(set(nulls) & set(data))
+    if overlap:
+        raise ConfigError(f"{path}: {overlap} both set and listed in null")
+    data.update(dict.fromkeys(nulls))
     base = data.pop("base", None)
     if base is None:
         return data
     if not isinstance(base, str):
         raise ConfigError(f"{path}: base must be a recipe name or a config file, got {base!r}")
     if base in RECIPES:
-        inherited = RECIPES[base].to_dict()
+        inherited = _read_config_file(recipe_path(base))
     elif Path(base).suffix in (".toml", ".json"):
         base_path = (path.parent / base).resolve()
         if base_path in included or base_path == path.resolve():
