@@ -86,6 +86,7 @@ def int8_searched(w8_fp32, blurry_frames):
         return make_int8(w8_fp32[0], blurry_frames(), keep_ends="auto")
 
 
+@pytest.mark.slow  # 20 s: the keep-float search on a real network (make test-slow)
 def test_the_search_requantizes_with_the_convolutions_of_its_modules_in_float(w8_fp32, blurry_frames, int8_searched):
     proto, _ = w8_fp32
     model, report = int8_searched

@@ -93,6 +93,7 @@ def test_float_activations_are_whole_modules_without_their_quantize_pairs(built)
     assert run(cpu_session(lighter), batch).shape == batch.shape
 
 
+@pytest.mark.slow  # 9 s (make test-slow)
 def test_the_search_stops_at_its_target_and_keeps_only_modules_that_help(w8_fp32, blurry_frames, monkeypatch):
     fp32, frames = w8_fp32[0], blurry_frames(2)
     quantized = quantize_int8_cpu(fp32, calibration_tiles(frames), float_nodes(fp32))

@@ -42,8 +42,12 @@ def _start_and_wait_for_output(clip: Path, model: Path, *extra: str) -> subproce
 LONG_CLIP = {"frames": 6000, "size": (32, 32), "fps": 25}
 
 
-@pytest.mark.parametrize("signals", [[signal.SIGINT], [signal.SIGTERM], [signal.SIGINT, signal.SIGINT], [signal.SIGTERM, signal.SIGINT]],
-                         ids=["sigint", "sigterm", "sigint-twice", "sigterm-then-sigint"])
+@pytest.mark.parametrize("signals", [
+    pytest.param([signal.SIGINT], id="sigint"),  # the other three run in the slow CI step (make test-slow)
+    pytest.param([signal.SIGTERM], id="sigterm", marks=pytest.mark.slow),
+    pytest.param([signal.SIGINT, signal.SIGINT], id="sigint-twice", marks=pytest.mark.slow),
+    pytest.param([signal.SIGTERM, signal.SIGINT], id="sigterm-then-sigint", marks=pytest.mark.slow),
+])
 def test_stop_signals_finish_the_frame_and_the_video_plays(tmp_path, make_video, identity_onnx, signals):
     clip = make_video(tmp_path / "clip.mp4", audio=True, **LONG_CLIP)
     process = _start_and_wait_for_output(clip, identity_onnx)
