@@ -94,21 +94,9 @@ def test_parallel_frames_give_the_same_frames_and_free_their_sessions(deblur_onn
     single_thread.close()
 
 
-def test_runtime_warnings_reach_api_users_as_warnings_in_api_words(make_metadata, tmp_path):
-    import onnx
-    from onnx import TensorProto, helper
-
-    shape = ["batch", 3, "height", "width"]
-    graph = helper.make_graph([helper.make_node("Identity", ["input"], ["output"])], "identity",
-                              [helper.make_tensor_value_info("input", TensorProto.FLOAT16, shape)],
-                              [helper.make_tensor_value_info("output", TensorProto.FLOAT16, shape)])
-    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
-    proto.ir_version = 8
-    for key, value in make_metadata(io_dtype="float16", precision="fp16").items():
-        proto.metadata_props.add(key=key, value=value)
-    onnx.save(proto, str(tmp_path / "half.onnx"))
-    with pytest.warns(RuntimeWarning, match="half.onnx: fp16 ONNX files are built for TensorRT") as caught:
-        Deblurrer(tmp_path / "half.onnx", device="cpu", threads=1).close()
+def test_runtime_warnings_reach_api_users_as_warnings_in_api_words(identity_fp16_onnx):
+    with pytest.warns(RuntimeWarning, match="identity-fp16.onnx: fp16 ONNX files are built for TensorRT") as caught:
+        Deblurrer(identity_fp16_onnx, device="cpu", threads=1).close()
     assert not any("--device" in str(w.message) for w in caught)
 
 
