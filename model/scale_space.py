@@ -130,7 +130,6 @@ class WithBlurLength(nn.Module):
     def __init__(self, model: ScaleSpaceDeblur):
         super().__init__()
         self.model = model
-        self.config = model.config
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         return self.model.forward_with_length(x)
