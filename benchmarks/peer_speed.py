@@ -26,7 +26,7 @@ from benchmarks.interleaved_timing import interleaved_medians_ms
 from benchmarks.peer_models import NAFNET_SIZE_MULTIPLE, FullResolutionOutput, MIMOUNet, conv_macs, nafnet_w32
 from deblur.contract import INPUT_NAME
 from deblur.export.onnx_export import finish_onnx, simplify_preserving_numbers, trace_to_onnx
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 from deblur.export.ort_session import run
 from deblur.export.sample_images import natural_image, to_nchw
 from deblur.model.complexity import count_macs, count_parameters
@@ -89,7 +89,7 @@ def our_candidate(name: str, config: ModelConfig) -> Candidate:
 def bundled_candidate() -> Candidate:
     """The shipped deblur-lite.onnx (trained weights); its torch stand-in for GPU timing has random weights."""
     proto = onnx.load(str(bundled_model_path()))
-    config = ModelConfig.from_json(metadata_of(proto)["deblur.config"])
+    config = ModelConfig.from_json(read_metadata(proto).config)
     build = seeded(lambda: DeblurUNet(config))
     name = f"deblur-lite bundled (C={config.width}, trained)"
     return Candidate(name, proto, count_parameters(build()), count_macs(config, GPU_SIZE[1], GPU_SIZE[0]), build)

@@ -27,7 +27,7 @@ import onnx
 from onnx import TensorProto, helper
 
 from deblur.clip_writer import write_h264_clip
-from deblur.contract import model_metadata
+from deblur.contract import ModelMetadata
 from deblur.model.config import ModelConfig
 
 DEBLUR_RUN = Path(sys.executable).parent / "deblur-run"
@@ -42,7 +42,7 @@ def write_identity_model(path: Path) -> Path:
                               [helper.make_tensor_value_info("output", TensorProto.FLOAT, shape)])
     proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
     proto.ir_version = 8
-    for key, value in model_metadata(ModelConfig(variant="test", width=8), "none (identity)").items():
+    for key, value in ModelMetadata.for_config(ModelConfig(variant="test", width=8), "none (identity)").to_props().items():
         proto.metadata_props.add(key=key, value=value)
     onnx.save(proto, str(path))
     return path

@@ -9,6 +9,7 @@ import typer
 
 from deblur.calibration.collect import DEFAULT_FRAMES
 from deblur.calibration.sources import CalibrationSourceError
+from deblur.engine_sidecar import ProfileError
 
 from .fp16 import Fp16SafetyError
 from .int8 import CALIBRATION_METHODS, DEFAULT_CALIBRATION, QuantizationError
@@ -19,7 +20,6 @@ from .tensorrt_build import (
     DEFAULT_OPT,
     DEFAULT_WORKSPACE_MB,
     EngineBuildError,
-    ProfileError,
     TensorRTUnavailable,
     make_profile,
 )

@@ -5,16 +5,17 @@ from pathlib import Path
 
 import numpy as np
 
+from deblur.contract import Precision
+from deblur.engine_sidecar import ShapeProfile
 from deblur.runtime.backends.tensorrt import TensorRTBackend
 
 from .ort_session import cpu_session, run
 from .sample_images import blurry_image, to_nchw
-from .tensorrt_build import ShapeProfile
 from .verify import Comparison, ExportCheckError, compare
 
 # Least PSNR (dB) of the engine against its source ONNX, by the ONNX's precision: TensorRT picks other
 # kernels (TF32, fused fp16 chains, its own int8 kernels) than ONNX Runtime on the CPU.
-ENGINE_MIN_PSNR = {"fp32": 50.0, "fp16": 40.0, "int8-qdq": 30.0}
+ENGINE_MIN_PSNR = {Precision.FP32: 50.0, Precision.FP16: 40.0, Precision.INT8_QDQ: 30.0}
 
 
 def engine_check_batches(profile: ShapeProfile, seed: int = 0) -> list[tuple[str, np.ndarray]]:
@@ -38,7 +39,7 @@ def compare_engine(onnx_path: Path, engine_path: Path, batches: list[tuple[str, 
         backend.close()
 
 
-def require_engine_psnr(comparisons: list[Comparison], precision: str, what: str) -> None:
+def require_engine_psnr(comparisons: list[Comparison], precision: Precision, what: str) -> None:
     """ExportCheckError when any comparison is below ENGINE_MIN_PSNR for ``precision`` (or not finite)."""
     limit = ENGINE_MIN_PSNR[precision]
     low = [c for c in comparisons if not c.psnr >= limit]

@@ -13,7 +13,6 @@ redundant fp16->fp32 pairs, so a plain CPU run of an fp16 model can hide an over
 here therefore exposes all intermediate tensors, which forces each node output to be stored in fp16.
 """
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -21,7 +20,9 @@ import onnx
 from onnx import numpy_helper
 from onnxruntime.transformers.float16 import convert_float_to_float16
 
-from .onnx_graph import metadata_of, set_metadata, topological_sort, with_all_outputs
+from deblur.contract import Precision
+
+from .onnx_graph import read_metadata, topological_sort, with_all_outputs, write_metadata
 from .ort_session import cpu_session
 from .verify import Comparison, compare_models
 
@@ -93,11 +94,8 @@ def convert_to_fp16(proto: onnx.ModelProto, keep_io_types: bool = True, keep_fp3
     )
     _drop_cast_round_trips(half.graph)
     topological_sort(half.graph)  # the converter appends its Cast nodes at the end of the node list
-    metadata = metadata_of(proto)
-    metadata["deblur.precision"] = "fp16"
-    metadata["deblur.io_dtype"] = "float32" if keep_io_types else "float16"
-    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_fp32))
-    set_metadata(half, metadata)
+    write_metadata(half, read_metadata(proto).replace(precision=Precision.FP16, float_nodes=tuple(keep_fp32),
+                                                      io_dtype="float32" if keep_io_types else "float16"))
     onnx.checker.check_model(half)
     return half
 

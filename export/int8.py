@@ -14,7 +14,6 @@ left in float (TensorRT runs those layers in half precision).
 
 import contextlib
 import io
-import json
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,11 +25,11 @@ from onnxruntime.quantization import CalibrationDataReader, CalibrationMethod, Q
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
 from deblur.calibration.tiles import center_crop, frame_tiles
-from deblur.contract import INPUT_NAME, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, OUTPUT_NAME, Precision
 from deblur.metrics import psnr, ssim
 
 from .float_search import QUANTIZED_LAYERS, module_convs, search_crops, search_float_activations
-from .onnx_graph import metadata_of, set_metadata
+from .onnx_graph import read_metadata, write_metadata
 from .ort_session import cpu_session, median_latency_ms, run
 
 CALIBRATION_TILE = 256
@@ -156,10 +155,7 @@ def quantize_int8(
             "CalibTensorRangeSymmetric": True,
         },
     )
-    metadata = metadata_of(proto)
-    metadata["deblur.precision"] = "int8-qdq"
-    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
-    set_metadata(quantized, metadata)
+    write_metadata(quantized, read_metadata(proto).replace(precision=Precision.INT8_QDQ, float_nodes=tuple(keep_float)))
     return quantized
 
 
@@ -313,10 +309,8 @@ def make_int8(
             alternatives[SEARCHED] = held_out_score(proto, refined, held_out)
             if alternatives[SEARCHED].psnr > score.psnr:
                 model, keep, score, float_modules = refined, wider, alternatives[SEARCHED], modules
-    metadata = metadata_of(model)
-    metadata["deblur.calibration"] = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, symmetric"
-    metadata["deblur.float_modules"] = json.dumps(float_modules)
-    set_metadata(model, metadata)
+    calibration_set = f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, symmetric"
+    write_metadata(model, read_metadata(model).replace(calibration=calibration_set, float_modules=tuple(float_modules)))
     batch = center_crop(held_out[0], EVAL_CROP)
     report = Int8Report(
         kept_float=sorted(keep),

@@ -13,7 +13,6 @@ pairs from the quantized graph, no recalibration: ``float_search``).
 Faster than fp32 only on CPUs with int8 dot-product instructions (``deblur.cpu_features``).
 """
 
-import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -22,7 +21,7 @@ from onnx import numpy_helper
 from onnxruntime.quantization import QuantFormat, QuantType
 
 from deblur.calibration.tiles import center_crop
-from deblur.contract import INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, OUTPUT_NAME, Precision
 from deblur.cpu_features import int8_speed_note
 
 from .int8 import (
@@ -37,7 +36,7 @@ from .int8 import (
     run_static_quantizer,
     split_held_out,
 )
-from .onnx_graph import metadata_of, set_metadata
+from .onnx_graph import read_metadata, write_metadata
 from .float_search import search_crops, search_float_activations
 from .ort_session import cpu_session, median_latency_ms
 
@@ -93,10 +92,7 @@ def quantize_int8_cpu(
         weight_type=QuantType.QInt8,
         nodes_to_exclude=list(keep_float),
     )
-    metadata = metadata_of(proto)
-    metadata["deblur.precision"] = INT8_CPU_PRECISION
-    metadata["deblur.high_precision_nodes"] = json.dumps(sorted(keep_float))
-    set_metadata(quantized, metadata)
+    write_metadata(quantized, read_metadata(proto).replace(precision=Precision.INT8_CPU, float_nodes=tuple(keep_float)))
     return quantized
 
 
@@ -149,13 +145,9 @@ def make_int8_cpu(
     if problems:
         raise QuantizationError("INT8 CPU model not in ONNX Runtime's U8S8 form: " + "; ".join(problems[:5]))
     require_runs_on_cpu(model)
-    metadata = metadata_of(model)
-    metadata["deblur.calibration"] = (
-        f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, "
-        "uint8 activations, per-channel int8 weights"
-    )
-    metadata["deblur.float_activations"] = json.dumps(float_modules)
-    set_metadata(model, metadata)
+    calibration_set = (f"{len(calibration)} frames, {len(tiles)} tiles <= {CALIBRATION_TILE}px, {method}, "
+                       "uint8 activations, per-channel int8 weights")
+    write_metadata(model, read_metadata(model).replace(calibration=calibration_set, float_modules=tuple(float_modules)))
     batch = center_crop(held_out[0], EVAL_CROP)
     report = Int8CpuReport(
         kept_float=keep,

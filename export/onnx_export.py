@@ -16,10 +16,10 @@ import onnxslim
 import torch
 
 from deblur.atomic import atomic_write
-from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, model_metadata
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, ModelMetadata
 from deblur.model.scale_space import ScaleSpaceDeblur, WithBlurLength
 
-from .onnx_graph import set_metadata
+from .onnx_graph import write_metadata
 from .ort_session import cpu_session, run
 from .sample_images import natural_image, to_nchw
 from .verify import Comparison, compare
@@ -112,7 +112,7 @@ def finish_onnx(model: torch.nn.Module, proto: onnx.ModelProto, training_data: s
     simplified = False
     if simplify:
         proto, simplified = simplify_preserving_numbers(proto)
-    set_metadata(proto, model_metadata(model.config, training_data, quality=quality))
+    write_metadata(proto, ModelMetadata.for_config(model.config, training_data, quality=quality))
     onnx.checker.check_model(proto, full_check=True)
     return proto, simplified
 

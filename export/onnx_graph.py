@@ -6,6 +6,7 @@ from pathlib import Path
 import onnx
 
 from deblur.atomic import atomic_write
+from deblur.contract import ModelMetadata
 
 
 def metadata_of(proto: onnx.ModelProto) -> dict[str, str]:
@@ -18,6 +19,16 @@ def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
     del proto.metadata_props[:]
     for key, value in metadata.items():
         proto.metadata_props.add(key=key, value=value)
+
+
+def read_metadata(proto: onnx.ModelProto) -> ModelMetadata:
+    """The model's deblur metadata; ``deblur.contract.MetadataError`` for a model without (complete) metadata."""
+    return ModelMetadata.from_props(metadata_of(proto))
+
+
+def write_metadata(proto: onnx.ModelProto, metadata: ModelMetadata) -> None:
+    """Replace the model's ``metadata_props`` with ``metadata``."""
+    set_metadata(proto, metadata.to_props())
 
 
 def topological_sort(graph: onnx.GraphProto) -> None:

@@ -13,7 +13,8 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
-from deblur.contract import FORMAT, INT8_CPU_PRECISION, PRECISIONS, sidecar_path
+from deblur.contract import MetadataError, Precision
+from deblur.engine_sidecar import ShapeProfile, Sidecar
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
 from deblur.runtime.errors import BackendError, ModelFileError
 
@@ -21,8 +22,8 @@ from .engine_check import compare_engine, engine_check_batches, require_engine_p
 from .fp16 import make_fp16
 from .int8 import DEFAULT_CALIBRATION, make_int8
 from .int8_cpu import make_int8_cpu
-from .onnx_graph import metadata_of, save_model
-from .tensorrt_build import ShapeProfile, build_engine, engine_options_for, make_profile
+from .onnx_graph import read_metadata, save_model
+from .tensorrt_build import build_engine, engine_options_for, make_profile
 from .verify import FP32_TOLERANCE, ExportCheckError, check_batches, require_within, worst
 
 
@@ -101,7 +102,7 @@ def planned_outputs(request: ExportRequest) -> list[Path]:
     paths += [sibling(base, tag) for tag, wanted in wanted_tags if wanted]
     if request.engine:
         engine_path = engine_source(base, request).with_suffix(".engine")
-        paths += [engine_path, sidecar_path(engine_path)]
+        paths += [engine_path, Sidecar.path_for(engine_path)]
     return paths
 
 
@@ -124,10 +125,10 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
     from_onnx = request.source.suffix.lower() == ".onnx"
     source = load_deblur_onnx(request.source) if from_onnx else None
     check_request_outputs(request)
-    precision = metadata_of(source)["deblur.precision"] if from_onnx else "fp32"
-    if precision != "fp32" and (request.fp16 or request.int8 or request.int8_cpu):
+    precision = read_metadata(source).precision if from_onnx else Precision.FP32
+    if precision != Precision.FP32 and (request.fp16 or request.int8 or request.int8_cpu):
         raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX, as does --int8-cpu")
-    if precision == INT8_CPU_PRECISION and request.engine:
+    if precision == Precision.INT8_CPU and request.engine:
         raise ExportInputError(f"{request.source}: is {precision}, for ONNX Runtime's CPU provider; build engines from the fp32, fp16 or int8 ONNX")
     frames = []
     if request.int8 or request.int8_cpu:
@@ -149,7 +150,7 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         on_stage(f"tracing {request.source.name} to ONNX" + (" and checking it against torch" if request.check else ""))
         fp32 = _export_checkpoint(request, base, add)
 
-    batches = check_batches(multiple=int(metadata_of(fp32)["deblur.size_multiple"]))
+    batches = check_batches(multiple=read_metadata(fp32).size_multiple)
     if request.fp16:
         on_stage("fp16: overflow search over every activation" + (", then the check against fp32" if request.check else ""))
         add(_export_fp16(fp32, sibling(base, "fp16"), batches, request))
@@ -167,32 +168,32 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
         overrides = {"timing_cache": base.parent / "tensorrt.timing.cache", **request.engine_overrides}
         options = engine_options_for(onnx_path, request.profile, **overrides)
         on_stage(f"TensorRT engine from {onnx_path.name}")
-        record = build_engine(onnx_path, engine_path, options)
-        add(_checked_engine(onnx_path, engine_path, record, options.profile, request.check))
-        add(Artifact(sidecar_path(engine_path), "json", notes="engine sidecar"))
+        sidecar = build_engine(onnx_path, engine_path, options)
+        add(_checked_engine(onnx_path, engine_path, sidecar, options.profile, request.check))
+        add(Artifact(Sidecar.path_for(engine_path), "json", notes="engine sidecar"))
     return artifacts
 
 
-def _checked_engine(onnx_path: Path, engine_path: Path, record: dict, profile: ShapeProfile, check: bool) -> Artifact:
+def _checked_engine(onnx_path: Path, engine_path: Path, sidecar: Sidecar, profile: ShapeProfile, check: bool) -> Artifact:
     """The engine compared with its ONNX through the runtime's backend; a failing engine and sidecar are removed.
 
     Where the runtime cannot load the engine here (no cuda-python, no GPU), the artifact says it was not checked.
     """
-    notes = f"TensorRT {record['tensorrt_version']} on {record['gpu_name']}"
+    notes, precision = f"TensorRT {sidecar.tensorrt_version} on {sidecar.gpu_name}", sidecar.precision
     if not check:
-        return Artifact(engine_path, record["precision"], notes=notes + ", unchecked")
+        return Artifact(engine_path, precision, notes=notes + ", unchecked")
     try:
         comparisons = compare_engine(onnx_path, engine_path, engine_check_batches(profile))
     except (BackendError, ModelFileError) as exc:
-        return Artifact(engine_path, record["precision"], notes=f"{notes}, not checked: {exc}")
+        return Artifact(engine_path, precision, notes=f"{notes}, not checked: {exc}")
     try:
-        require_engine_psnr(comparisons, record["precision"], engine_path.name)
+        require_engine_psnr(comparisons, sidecar.precision, engine_path.name)
     except ExportCheckError:
         engine_path.unlink(missing_ok=True)
-        sidecar_path(engine_path).unlink(missing_ok=True)
+        Sidecar.path_for(engine_path).unlink(missing_ok=True)
         raise
     worst_case = worst(comparisons)
-    return Artifact(engine_path, record["precision"], f"{onnx_path.name} (runtime backend)", worst_case.max_abs_error,
+    return Artifact(engine_path, precision, f"{onnx_path.name} (runtime backend)", worst_case.max_abs_error,
                     worst_case.psnr, notes)
 
 
@@ -206,11 +207,10 @@ def load_deblur_onnx(path: Path) -> onnx.ModelProto:
         raise ExportInputError(f"{path}: not a readable ONNX file ({exc})") from exc
     except onnx.checker.ValidationError as exc:  # e.g. external data that points outside the model's folder
         raise ExportInputError(f"{path}: unsafe or broken ONNX file ({exc})") from exc
-    metadata = metadata_of(proto)
-    if metadata.get("deblur.format") != FORMAT:
-        raise ExportInputError(f"{path}: not a deblur ONNX (metadata deblur.format != {FORMAT!r})")
-    if metadata.get("deblur.precision") not in PRECISIONS:
-        raise ExportInputError(f"{path}: unknown deblur.precision {metadata.get('deblur.precision')!r}")
+    try:
+        read_metadata(proto)
+    except MetadataError as exc:
+        raise ExportInputError(f"{path}: {exc}") from exc
     return proto
 
 
@@ -240,13 +240,13 @@ def _export_checkpoint(request: ExportRequest, path: Path, add) -> onnx.ModelPro
     notes = f"opset {request.opset}, {'simplified' if simplified else 'not simplified'}"
     if not request.check:
         save_model(proto, path)
-        add(Artifact(path, "fp32", notes=notes + ", unchecked"))
+        add(Artifact(path, Precision.FP32, notes=notes + ", unchecked"))
         return proto
     comparisons = compare_with_torch(model, proto, check_batches(multiple=model.config.size_multiple))
     require_within(comparisons, FP32_TOLERANCE, f"{path.name} vs torch")
     save_model(proto, path)
     worst_case = worst(comparisons)
-    add(Artifact(path, "fp32", "torch", worst_case.max_abs_error, worst_case.psnr, notes))
+    add(Artifact(path, Precision.FP32, "torch", worst_case.max_abs_error, worst_case.psnr, notes))
     return proto
 
 
@@ -257,9 +257,9 @@ def _export_fp16(fp32: onnx.ModelProto, path: Path, batches, request: ExportRequ
     name, peak = report.peak_activations[0]
     notes = f"{io}, {len(report.kept_fp32)} nodes kept fp32, peak activation {peak:.3g} (limit {report.limit:.0f})"
     if not request.check:
-        return Artifact(path, "fp16", notes=notes + ", unchecked")
+        return Artifact(path, Precision.FP16, notes=notes + ", unchecked")
     worst_case = worst(report.comparisons)
-    return Artifact(path, "fp16", "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
+    return Artifact(path, Precision.FP16, "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
 
 
 def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
@@ -276,7 +276,7 @@ def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], re
         f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "
         f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: fp32 {report.fp32_ms:.0f} ms, int8 {report.int8_ms:.0f} ms"
     )
-    return Artifact(path, "int8-qdq", "fp32 ONNX (held-out frames)", None, score.psnr, notes)
+    return Artifact(path, Precision.INT8_QDQ, "fp32 ONNX (held-out frames)", None, score.psnr, notes)
 
 
 def _export_int8_cpu(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
@@ -293,4 +293,4 @@ def _export_int8_cpu(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray]
     )
     if report.speed_note:
         notes += f"; note: {report.speed_note}"
-    return Artifact(path, INT8_CPU_PRECISION, "fp32 ONNX (held-out frames)", None, score.psnr, notes)
+    return Artifact(path, Precision.INT8_CPU, "fp32 ONNX (held-out frames)", None, score.psnr, notes)

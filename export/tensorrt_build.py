@@ -1,29 +1,26 @@
 """TensorRT engine from a deblur ONNX with the TensorRT >= 10 Python API, plus a sidecar JSON.
 
-Everything but :func:`build_engine` is pure and runs without TensorRT: shape-profile parsing, the
-equivalent ``trtexec`` command line, the "TensorRT is missing" message and the sidecar record.
+Everything but :func:`build_engine` is pure and runs without TensorRT: the profile, the equivalent ``trtexec``
+command line, the "TensorRT is missing" message and the sidecar (``deblur.engine_sidecar``).
 TensorRT and cuda-python are imported only inside :func:`build_engine`.
 """
 
-import json
 import shlex
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import onnx
 
 from deblur.atomic import atomic_write
-from deblur.contract import INPUT_NAME, SIZE_MULTIPLE, gpu_name, sidecar_path
+from deblur.contract import INPUT_NAME, ModelMetadata, Precision
+from deblur.engine_sidecar import ShapeProfile, Sidecar, TensorRTMissing, gpu_name, import_cudart, import_tensorrt
 from deblur.install import install_command
 
-from .onnx_graph import metadata_of, sha256_file
+from .onnx_graph import read_metadata, sha256_file
 
 DEFAULT_WORKSPACE_MB = 1024  # fits the smallest Jetson boards; raise it on desktop GPUs
 DEFAULT_MIN, DEFAULT_OPT, DEFAULT_MAX = "1x3x256x256", "1x3x720x1280", "1x3x1080x1920"
-
-
-class ProfileError(ValueError):
-    """A malformed or inconsistent optimization-profile shape."""
 
 
 class TensorRTUnavailable(RuntimeError):
@@ -32,25 +29,6 @@ class TensorRTUnavailable(RuntimeError):
 
 class EngineBuildError(RuntimeError):
     """TensorRT could not parse the ONNX file or build the engine."""
-
-
-@dataclass(frozen=True)
-class ShapeProfile:
-    """Min / opt / max NCHW shapes of ``input`` for the engine's optimization profile."""
-
-    min: tuple[int, int, int, int]
-    opt: tuple[int, int, int, int]
-    max: tuple[int, int, int, int]
-
-    def as_text(self) -> dict[str, str]:
-        return {name: "x".join(map(str, getattr(self, name))) for name in ("min", "opt", "max")}
-
-    def rounded_up(self, multiple: int) -> "ShapeProfile":
-        """Heights and widths rounded up to ``multiple`` (a scale-space model's 32: the runtime pads 720 to 736)."""
-        def rounded(shape):
-            n, c, h, w = shape
-            return n, c, h + -h % multiple, w + -w % multiple
-        return ShapeProfile(rounded(self.min), rounded(self.opt), rounded(self.max))
 
 
 @dataclass(frozen=True)
@@ -66,28 +44,9 @@ class EngineOptions:
     fp32_layers: tuple[str, ...] = ()  # pinned to fp32 under the FP16 flag (from the fp16 safety check)
 
 
-def parse_shape(text: str) -> tuple[int, int, int, int]:
-    """``"1x3x720x1280"`` -> (1, 3, 720, 1280), checking N >= 1, C == 3 and H, W multiples of 8."""
-    try:
-        dims = tuple(int(part) for part in text.lower().split("x"))
-    except ValueError as exc:
-        raise ProfileError(f"shape {text!r}: expected NxCxHxW, e.g. 1x3x720x1280") from exc
-    if len(dims) != 4:
-        raise ProfileError(f"shape {text!r}: expected 4 dimensions NxCxHxW, got {len(dims)}")
-    n, c, h, w = dims
-    if n < 1 or c != 3:
-        raise ProfileError(f"shape {text!r}: batch must be >= 1 and channels 3")
-    if h < SIZE_MULTIPLE or w < SIZE_MULTIPLE or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-        raise ProfileError(f"shape {text!r}: height and width must be positive multiples of {SIZE_MULTIPLE}")
-    return dims
-
-
 def make_profile(min_shape: str = DEFAULT_MIN, opt_shape: str = DEFAULT_OPT, max_shape: str = DEFAULT_MAX) -> ShapeProfile:
-    """Parse and check a min <= opt <= max profile (every dimension)."""
-    profile = ShapeProfile(parse_shape(min_shape), parse_shape(opt_shape), parse_shape(max_shape))
-    if not all(lo <= mid <= hi for lo, mid, hi in zip(profile.min, profile.opt, profile.max)):
-        raise ProfileError(f"profile needs min <= opt <= max in every dimension, got {profile.as_text()}")
-    return profile
+    """Parse and check a min <= opt <= max profile (every dimension), the defaults filled in."""
+    return ShapeProfile.parse(min_shape, opt_shape, max_shape)
 
 
 def builder_flags(options: EngineOptions) -> list[str]:
@@ -136,55 +95,36 @@ def missing_tensorrt_message(reason: str, command: str) -> str:
     )
 
 
-def sidecar_record(
+def engine_sidecar(
     onnx_path: Path,
     onnx_sha256: str,
-    metadata: dict[str, str],
+    metadata: ModelMetadata,
     options: EngineOptions,
     tensorrt_version: str,
     device_name: bytes | str,
     compute_capability: str,
-) -> dict:
-    """The JSON written beside an engine: what it was built from, with what, for which GPU.
-
-    ``metadata`` is the source ONNX's deblur ``metadata_props``; the runtime reads the model's size
-    multiple, width and I/O type from it, since an engine file carries none of them. ``device_name`` is
-    recorded as ``deblur.contract.gpu_name`` spells it, the way the runtime compares it.
-    """
-    return {
-        "tensorrt_version": tensorrt_version,
-        "gpu_name": gpu_name(device_name),
-        "compute_capability": compute_capability,
-        "onnx_file": Path(onnx_path).name,
-        "onnx_sha256": onnx_sha256,
-        "precision": metadata.get("deblur.precision", "fp32"),
-        "builder_flags": builder_flags(options),
-        "strongly_typed": options.strongly_typed,
-        "profile": {INPUT_NAME: options.profile.as_text()},
-        "workspace_mb": options.workspace_mb,
-        "fp32_layers": list(options.fp32_layers),
-        "metadata": metadata,
-    }
-
-
-def write_sidecar(path: Path, record: dict) -> None:
-    """Write the sidecar JSON atomically."""
-    atomic_write(Path(path), lambda tmp: Path(tmp).write_text(json.dumps(record, indent=2) + "\n"))
+) -> Sidecar:
+    """The record written beside an engine: what it was built from, with what, for which GPU. ``metadata`` is the
+    source ONNX's; the runtime reads the model's size multiple, width and I/O type from it."""
+    return Sidecar(tensorrt_version=tensorrt_version, gpu_name=gpu_name(device_name),
+                   compute_capability=compute_capability, onnx_file=Path(onnx_path).name, onnx_sha256=onnx_sha256,
+                   builder_flags=tuple(builder_flags(options)), strongly_typed=options.strongly_typed,
+                   profile=options.profile, workspace_mb=options.workspace_mb, fp32_layers=options.fp32_layers,
+                   metadata=metadata)
 
 
 def engine_options_for(onnx_path: Path, profile: ShapeProfile, **kwargs) -> EngineOptions:
     """Options matching a deblur ONNX's precision (FP16 for fp16, INT8 + FP16 for int8 QDQ, float layers in half),
     the profile rounded up to its size multiple."""
-    metadata = metadata_of(onnx.load(str(onnx_path), load_external_data=False))
-    precision = metadata.get("deblur.precision", "fp32")
-    fp32_layers = tuple(json.loads(metadata.get("deblur.high_precision_nodes", "[]"))) if precision == "fp16" else ()
-    defaults = {"fp16": precision in ("fp16", "int8-qdq"), "int8": precision == "int8-qdq", "fp32_layers": fp32_layers}
-    multiple = int(metadata.get("deblur.size_multiple", SIZE_MULTIPLE))
-    return EngineOptions(profile=profile.rounded_up(multiple), **{**defaults, **kwargs})
+    metadata = read_metadata(onnx.load(str(onnx_path), load_external_data=False))
+    precision = metadata.precision
+    defaults = {"fp16": precision in (Precision.FP16, Precision.INT8_QDQ), "int8": precision == Precision.INT8_QDQ,
+                "fp32_layers": metadata.float_nodes if precision == Precision.FP16 else ()}
+    return EngineOptions(profile=profile.rounded_up(metadata.size_multiple), **{**defaults, **kwargs})
 
 
-def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> dict:
-    """Build and write ``engine_path`` (+ ``.json`` sidecar) from ``onnx_path``; return the sidecar record.
+def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> Sidecar:
+    """Build and write ``engine_path`` (+ ``.json`` sidecar) from ``onnx_path``; return the sidecar.
 
     Raises TensorRTUnavailable (with install hints and the trtexec line) when TensorRT, cuda-python
     or a GPU is missing, and EngineBuildError when parsing or building fails.
@@ -229,10 +169,10 @@ def build_engine(onnx_path: Path, engine_path: Path, options: EngineOptions) -> 
         cache = config.get_timing_cache()
         atomic_write(cache_path, lambda tmp: Path(tmp).write_bytes(bytes(cache.serialize())))
 
-    metadata = metadata_of(onnx.load(str(onnx_path), load_external_data=False))
-    record = sidecar_record(onnx_path, sha256_file(onnx_path), metadata, options, trt.__version__, device_name, capability)
-    write_sidecar(sidecar_path(engine_path), record)
-    return record
+    metadata = read_metadata(onnx.load(str(onnx_path), load_external_data=False))
+    sidecar = engine_sidecar(onnx_path, sha256_file(onnx_path), metadata, options, trt.__version__, device_name, capability)
+    sidecar.write(engine_path)
+    return sidecar
 
 
 def _pin_fp32_layers(trt, network, names: tuple[str, ...]) -> None:
@@ -245,26 +185,19 @@ def _pin_fp32_layers(trt, network, names: tuple[str, ...]) -> None:
                 layer.set_output_type(output, trt.float32)
 
 
-def _import_tensorrt(command: str):
+def _import_tensorrt(command: str) -> ModuleType:
     try:
-        import tensorrt as trt  # noqa: PLC0415 - optional, only present on TensorRT machines
-    except ImportError as exc:
-        raise TensorRTUnavailable(missing_tensorrt_message("the `tensorrt` Python package is not installed", command)) from exc
-    major = int(trt.__version__.split(".")[0])
-    if major < 10:
-        raise TensorRTUnavailable(missing_tensorrt_message(f"TensorRT {trt.__version__} is too old (need >= 10)", command))
-    return trt
+        return import_tensorrt()
+    except TensorRTMissing as exc:
+        raise TensorRTUnavailable(missing_tensorrt_message(str(exc), command)) from exc
 
 
 def _gpu_properties(command: str) -> tuple[str, str]:
     """(GPU name, compute capability "major.minor") of device 0 via cuda-python's runtime API."""
     try:
-        from cuda.bindings import runtime as cudart  # noqa: PLC0415 - cuda-python >= 12.6
-    except ImportError:
-        try:
-            from cuda import cudart  # noqa: PLC0415 - older cuda-python layout
-        except ImportError as exc:
-            raise TensorRTUnavailable(missing_tensorrt_message("the `cuda-python` package is not installed", command)) from exc
+        cudart = import_cudart()
+    except TensorRTMissing as exc:
+        raise TensorRTUnavailable(missing_tensorrt_message(str(exc), command)) from exc
     error, count = cudart.cudaGetDeviceCount()
     if error != cudart.cudaError_t.cudaSuccess or count == 0:
         raise TensorRTUnavailable(missing_tensorrt_message(f"no CUDA GPU is visible ({error})", command))

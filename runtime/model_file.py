@@ -5,11 +5,12 @@ A TensorRT engine ``x.engine`` carries it in its sidecar ``x.engine.json`` under
 beside the build facts the runtime checks (see ``deblur.runtime.backends.tensorrt``).
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 
-from deblur.contract import FIXED_VALUES, FORMAT, IO_DTYPES, KEYS
+from deblur.contract import MetadataError, ModelMetadata, Precision, key_of
 
 from .errors import ModelFileError, special_file_kind
 
@@ -22,35 +23,35 @@ ORT_ELEMENT_TYPES = {"tensor(float)": "float32", "tensor(float16)": "float16"}
 
 @dataclass(frozen=True)
 class ModelInfo:
-    """A validated deblur model: its path and the metadata the runtime needs."""
+    """A validated deblur model: its path and its metadata."""
 
     path: Path
-    metadata: dict[str, str]
+    metadata: ModelMetadata
 
     @property
     def size_multiple(self) -> int:
-        return int(self.metadata["deblur.size_multiple"])
+        return self.metadata.size_multiple
 
     @property
     def io_dtype(self) -> str:
-        return self.metadata["deblur.io_dtype"]
+        return self.metadata.io_dtype
 
     @property
-    def precision(self) -> str:
-        return self.metadata["deblur.precision"]
+    def precision(self) -> Precision:
+        return self.metadata.precision
 
     @property
     def variant(self) -> str:
-        return self.metadata["deblur.variant"]
+        return self.metadata.variant
 
     @property
     def width(self) -> int:
         """Channel width C of the network (drives the activation-memory estimate for tiling)."""
-        return int(self.metadata["deblur.width"])
+        return self.metadata.width
 
     @property
     def training_data(self) -> str:
-        return self.metadata["deblur.training_data"]
+        return self.metadata.training_data
 
 
 def bundled_model_path() -> Path:
@@ -103,7 +104,7 @@ def check_signature(info: ModelInfo, input_shape: list, input_type: str, output_
         if isinstance(shape[1], int) and shape[1] != 3:
             raise ModelFileError(f"{info.path}: {role} channel count is {shape[1]}; the runtime needs 3 (RGB)")
         if ORT_ELEMENT_TYPES.get(kind) != info.io_dtype:
-            raise ModelFileError(f"{info.path}: {role} type is {kind}; deblur.io_dtype says {info.io_dtype}")
+            raise ModelFileError(f"{info.path}: {role} type is {kind}; {key_of('io_dtype')} says {info.io_dtype}")
     fixed = [size for size in input_shape[2:] if isinstance(size, int) and size > 0]
     if fixed:
         raise ModelFileError(
@@ -112,22 +113,9 @@ def check_signature(info: ModelInfo, input_shape: list, input_type: str, output_
         )
 
 
-def validate_metadata(path: Path, metadata: dict[str, str]) -> ModelInfo:
-    """ModelInfo for ``metadata`` read from ``path``; ModelFileError naming the first problem."""
-    if metadata.get("deblur.format") != FORMAT:
-        raise ModelFileError(f"{path}: not a deblur model (no {FORMAT!r} metadata); export it with deblur-export")
-    missing = sorted(set(KEYS) - set(metadata))
-    if missing:
-        raise ModelFileError(f"{path}: deblur metadata lacks {', '.join(missing)}; re-export it with deblur-export")
-    for key, value in FIXED_VALUES.items():
-        if metadata[key] != value:
-            raise ModelFileError(f"{path}: {key} is {metadata[key]!r}, the runtime supports {value!r}")
-    if metadata["deblur.io_dtype"] not in IO_DTYPES:
-        raise ModelFileError(f"{path}: unsupported deblur.io_dtype {metadata['deblur.io_dtype']!r}")
-    info = ModelInfo(path, dict(metadata))
+def validate_metadata(path: Path, props: Mapping[str, str]) -> ModelInfo:
+    """ModelInfo for the metadata ``props`` read from ``path``; ModelFileError naming the first problem."""
     try:
-        if info.size_multiple < 1 or info.width < 1:
-            raise ValueError("size multiple and width must be positive")
-    except ValueError as exc:
-        raise ModelFileError(f"{path}: malformed deblur metadata ({exc})") from exc
-    return info
+        return ModelInfo(path, ModelMetadata.from_props(props))
+    except MetadataError as exc:
+        raise ModelFileError(f"{path}: {exc}") from exc

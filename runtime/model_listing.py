@@ -1,7 +1,5 @@
 """``deblur-run --list-models``: each bundled model with its file size and what its ONNX metadata says."""
 
-import json
-
 from .backends.registry import open_backend
 from .errors import ModelFileError
 from .model_registry import BUNDLED_MODELS, DEFAULT_MODEL
@@ -23,13 +21,13 @@ def describe_bundled_models() -> list[str]:
         backend = open_backend(path, "onnxruntime", "cpu", threads=1)
         info = backend.model
         backend.close()
-        config = json.loads(info.metadata.get("deblur.config", "{}"))
+        config = info.metadata.config_fields
         numbers = ", ".join(f"{key} {value}" for key, value in config.items()
                             if isinstance(value, int) and not isinstance(value, bool))
         lines.append(f"{model.name}{default}: {path.name}, {path.stat().st_size / MB:.1f} MB, {info.precision} "
                      f"({info.io_dtype} I/O), sizes padded to multiples of {info.size_multiple}; {numbers} "
                      f"- {model.about}")
-        if "deblur.quality" in info.metadata:
-            lines.append(f"    measured: {info.metadata['deblur.quality']}")
+        if info.metadata.quality is not None:
+            lines.append(f"    measured: {info.metadata.quality}")
         lines.append(f"    training data: {info.training_data}")
     return lines

@@ -7,13 +7,14 @@ import numpy as np
 import pytest
 
 from deblur.clip_writer import write_h264_clip
-from deblur.contract import model_metadata
+from deblur.contract import ModelMetadata, Precision
 from deblur.model.config import ModelConfig
 
 
 def deblur_metadata(width: int = 8, io_dtype: str = "float32", precision: str = "fp32") -> dict[str, str]:
     """A complete deblur metadata set for hand-built test models, built by the export/runtime contract."""
-    return model_metadata(ModelConfig(variant="test", width=width), "none (test model)", precision, io_dtype)
+    return (ModelMetadata.for_config(ModelConfig(variant="test", width=width), "none (test model)")
+            .replace(precision=Precision(precision), io_dtype=io_dtype).to_props())
 
 
 def _identity_onnx(path: Path, io_dtype: str, metadata: dict[str, str] | None) -> Path:

@@ -45,6 +45,6 @@ def test_the_default_is_scale_space_and_lite_1x_the_full_size_network():
 
     default = open_backend(resolve_model(None), "onnxruntime", "cpu", threads=1)
     single = open_backend(resolve_model("lite-1x"), "onnxruntime", "cpu", threads=1)
-    assert default.model.metadata.get("deblur.scales") == "1,2,4" and default.model.size_multiple == 32
-    assert "deblur.scales" not in single.model.metadata and single.model.size_multiple == 8
+    assert default.model.metadata.scales == (1, 2, 4) and default.model.size_multiple == 32
+    assert not single.model.metadata.scale_space and single.model.size_multiple == 8
     assert single.model.width == default.model.width

@@ -10,11 +10,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur.contract import sidecar_path
+from deblur.engine_sidecar import Sidecar
 from deblur.export import pipeline
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 from deblur.export.ort_session import cpu_session, run
-from deblur.export.tensorrt_build import make_profile, sidecar_record, write_sidecar
+from deblur.export.tensorrt_build import engine_sidecar, make_profile
 from deblur.export.verify import ExportCheckError
 
 PROFILE = make_profile("1x3x64x64", "1x3x64x64", "2x3x128x128")
@@ -104,15 +104,15 @@ def cpu_session_from_bytes(data: bytes):
     return cpu_session(onnx.load_from_string(data))
 
 
-def fake_build_engine(onnx_path: Path, engine_path: Path, options) -> dict:
+def fake_build_engine(onnx_path: Path, engine_path: Path, options) -> Sidecar:
     """What build_engine writes, without TensorRT: the "engine" is the ONNX itself, plus a real sidecar."""
     import onnx
 
     engine_path.write_bytes(Path(onnx_path).read_bytes())
-    metadata = metadata_of(onnx.load(str(onnx_path)))
-    record = sidecar_record(onnx_path, "ab" * 32, metadata, options, "10.3.0", GPU, "8.9")
-    write_sidecar(sidecar_path(engine_path), record)
-    return record
+    sidecar = engine_sidecar(onnx_path, "ab" * 32, read_metadata(onnx.load(str(onnx_path))), options, "10.3.0", GPU,
+                             "8.9")
+    sidecar.write(engine_path)
+    return sidecar
 
 
 def export_engine(source: Path, out: Path, monkeypatch, modules: dict, check: bool = True):
@@ -140,7 +140,7 @@ def test_an_engine_the_runtime_cannot_load_here_is_reported_unchecked(deblur_onn
     modules = {**fake_modules(), "cuda": None, "cuda.bindings": None, "cuda.bindings.runtime": None}
     artifacts = export_engine(deblur_onnx, tmp_path / "out", monkeypatch, modules)
     engine = next(a for a in artifacts if a.path.suffix == ".engine")
-    assert engine.psnr is None and "not checked: cuda-python is not installed" in engine.notes
+    assert engine.psnr is None and "not checked: the `cuda-python` package is not installed" in engine.notes
 
 
 def test_no_check_skips_the_comparison_only(deblur_onnx, tmp_path, monkeypatch):

@@ -11,7 +11,7 @@ from safetensors.torch import save_file
 from typer.testing import CliRunner
 
 from deblur.calibration.frameset import save_frames
-from deblur.contract import INPUT_NAME, KEYS, OUTPUT_NAME
+from deblur.contract import INPUT_NAME, OUTPUT_NAME
 from deblur.export import pipeline
 from deblur.export.cli import app
 from deblur.export.onnx_export import (
@@ -22,7 +22,7 @@ from deblur.export.onnx_export import (
     supported_opsets,
     trace_to_onnx,
 )
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 from deblur.export.sample_images import blurry_image
 from deblur.export.verify import FP32_TOLERANCE, check_batches
 from deblur.model.checkpoint import save_checkpoint
@@ -98,13 +98,10 @@ def test_inputs_outputs_are_named_dynamic_nchw_and_opset_17(exported):
 
 def test_metadata_carries_everything_the_runtime_needs(exported):
     _, path = exported
-    metadata = metadata_of(onnx.load(str(path)))
-    assert set(KEYS) <= set(metadata)
-    assert metadata["deblur.width"] == "8"
-    assert metadata["deblur.precision"] == "fp32" and metadata["deblur.io_dtype"] == "float32"
-    assert metadata["deblur.size_multiple"] == "8" and metadata["deblur.color_order"] == "RGB"
-    assert metadata["deblur.training_data"] == "nothing (random weights)"
-    assert ModelConfig.from_json(metadata["deblur.config"]) == CONFIG
+    metadata = read_metadata(onnx.load(str(path)))  # complete and valid, or it raises
+    assert (metadata.width, metadata.precision, metadata.io_dtype, metadata.size_multiple) == (8, "fp32", "float32", 8)
+    assert metadata.training_data == "nothing (random weights)" and metadata.scales == (1,)
+    assert ModelConfig.from_json(metadata.config) == CONFIG
 
 
 def test_export_onnx_keeps_its_positional_signature(model, tmp_path):
@@ -162,8 +159,8 @@ def test_measured_quality_and_training_data_travel_from_the_checkpoint_into_the_
     save_checkpoint(model, source, extra={"training_data": "photos (CC0)", "quality": "real pairs +1.0 dB"})
     result = runner.invoke(app, [str(source), "-o", str(tmp_path / "noted.onnx"), "--no-check"])
     assert result.exit_code == 0, result.output
-    metadata = {p.key: p.value for p in onnx.load(str(tmp_path / "noted.onnx")).metadata_props}
-    assert metadata["deblur.quality"] == "real pairs +1.0 dB" and metadata["deblur.training_data"] == "photos (CC0)"
+    metadata = read_metadata(onnx.load(str(tmp_path / "noted.onnx")))
+    assert metadata.quality == "real pairs +1.0 dB" and metadata.training_data == "photos (CC0)"
 
 
 def _bad_input(tmp_path, args):
@@ -206,7 +203,7 @@ def test_unsupported_opset_is_a_clear_error(checkpoint, tmp_path):
 
 
 def test_non_deblur_onnx_source_is_a_clear_error(foreign_onnx, tmp_path):
-    assert "not a deblur ONNX" in _bad_input(tmp_path, [str(foreign_onnx), "--fp16"])
+    assert "foreign.onnx: not a deblur model" in _bad_input(tmp_path, [str(foreign_onnx), "--fp16"])
 
 
 def test_truncated_onnx_source_is_a_clear_error(exported, tmp_path):
@@ -263,7 +260,7 @@ def test_existing_outputs_are_refused_before_any_work_unless_overwrite(checkpoin
     assert half.read_text() == "precious\n" and not (half.parent / "m.onnx").exists()
     result = runner.invoke(app, [str(source), "-o", str(half.parent), "--fp16", "--no-check", "--overwrite"])
     assert result.exit_code == 0, result.output
-    assert metadata_of(onnx.load(str(half)))["deblur.precision"] == "fp16"
+    assert read_metadata(onnx.load(str(half))).precision == "fp16"
 
 
 def test_an_output_equal_to_the_source_is_a_no_op_error_and_the_source_is_untouched(exported, tmp_path, monkeypatch):

@@ -1,6 +1,5 @@
 """FP16 ONNX: half weights and compute, selectable I/O, and the safety check that keeps overflowing nodes in fp32."""
 
-import json
 
 import numpy as np
 import onnx
@@ -10,7 +9,7 @@ from onnx import numpy_helper
 
 from deblur.export.fp16 import ACTIVATION_LIMIT, FP16_MAX, activation_peaks, convert_to_fp16, make_fp16
 from deblur.export.onnx_export import export_onnx
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 from deblur.export.ort_session import cpu_session, run
 from deblur.export.sample_images import blurry_image, to_nchw
 from deblur.export.verify import check_batches
@@ -52,8 +51,8 @@ def test_fp16_model_is_close_to_fp32_and_stores_half_weights(fp32):
     assert all(c.psnr > 60.0 and c.max_abs_error < 5e-3 for c in report.comparisons), report.comparisons
     name, peak = report.peak_activations[0]
     assert 0.0 < peak < ACTIVATION_LIMIT and peak == max(p for _, p in report.peak_activations)
-    metadata = metadata_of(half)
-    assert metadata["deblur.precision"] == "fp16" and metadata["deblur.io_dtype"] == "float32"
+    metadata = read_metadata(half)
+    assert metadata.precision == "fp16" and metadata.io_dtype == "float32" and metadata.float_nodes == ()
     assert half.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
 
 
@@ -61,7 +60,7 @@ def test_fp16_io_can_be_half(fp32):
     half = convert_to_fp16(fp32, keep_io_types=False)
     assert half.graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
     assert half.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT16
-    assert metadata_of(half)["deblur.io_dtype"] == "float16"
+    assert read_metadata(half).io_dtype == "float16"
     session = cpu_session(half)
     x = np.random.default_rng(0).random((1, 3, 32, 48), dtype=np.float32)
     assert session.run(None, {"input": x.astype(np.float16)})[0].dtype == np.float16
@@ -87,7 +86,7 @@ def test_naive_conversion_overflows_where_the_safety_check_does_not(overflowing)
     # the depthwise conv overflows in fp32 terms; its consumer is found when the fp16 model gives inf
     assert report.kept_fp32 == ["/dec1/dec1.2/depthwise/Conv", "/dec1/dec1.2/pointwise/Conv"]
     assert all(c.psnr > 60.0 for c in report.comparisons), report.comparisons
-    assert json.loads(metadata_of(half)["deblur.high_precision_nodes"]) == report.kept_fp32
+    assert list(read_metadata(half).float_nodes) == report.kept_fp32
     kept = next(n for n in half.graph.node if n.name == "/dec1/dec1.2/depthwise/Conv")
     weights = {init.name: numpy_helper.to_array(init) for init in half.graph.initializer}
     assert weights[kept.input[1]].dtype == np.float32  # kept nodes keep fp32 weights

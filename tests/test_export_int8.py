@@ -1,7 +1,6 @@
 """INT8 QDQ ONNX: symmetric int8 (zero points 0), float biases, TensorRT-friendly op set, min/max, percentile or
 entropy ranges collected tile by tile, scored on held-out frames."""
 
-import json
 
 import numpy as np
 import onnx
@@ -23,7 +22,7 @@ from deblur.export.int8 import (
     require_valid_qdq,
     split_held_out,
 )
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 
 runner = CliRunner()
 
@@ -65,7 +64,7 @@ def test_convolutions_read_int8_activations_and_weights(int8_auto):
     weight_dq = {n.output[0] for n in model.graph.node if n.op_type == "DequantizeLinear" and n.input[0] in inits}
     weight_users = {n.op_type for n in model.graph.node if set(n.input) & weight_dq}
     assert weight_users <= {"Conv", "ConvTranspose"}
-    assert metadata_of(model)["deblur.precision"] == "int8-qdq"
+    assert read_metadata(model).precision == "int8-qdq"
 
 
 def test_auto_measures_both_ways_and_reports_held_out_quality(int8_auto):
@@ -102,8 +101,8 @@ def test_the_search_requantizes_with_the_convolutions_of_its_modules_in_float(w8
     producers = {out: n for n in model.graph.node for out in n.output}
     for node in (n for n in model.graph.node if n.name in report.kept_float):
         assert node.input[1] not in producers, node.name  # float weights: an initializer, no DequantizeLinear
-    assert json.loads(metadata_of(model)["deblur.float_modules"]) == report.float_modules
-    assert sorted(json.loads(metadata_of(model)["deblur.high_precision_nodes"])) == report.kept_float
+    assert list(read_metadata(model).float_modules) == report.float_modules
+    assert sorted(read_metadata(model).float_nodes) == report.kept_float
 
 
 def test_module_convs_write_or_read_its_quantized_activations(int8_auto):
@@ -238,7 +237,7 @@ def test_cli_takes_a_calibration_method(w8_fp32, tmp_path, blurry_frames):
     result = runner.invoke(app, [*args, "--int8-calibration", "percentile"])
     assert result.exit_code == 0, result.output
     assert "percentile calibration" in result.output
-    assert "percentile" in metadata_of(onnx.load(str(tmp_path / "out" / "w8.int8.onnx")))["deblur.calibration"]
+    assert "percentile" in read_metadata(onnx.load(str(tmp_path / "out" / "w8.int8.onnx"))).calibration
     result = runner.invoke(app, [*args, "--int8-calibration", "mse"])
     assert result.exit_code == 2 and "--int8-calibration must be one of minmax, percentile, entropy" in result.output
 

@@ -1,7 +1,6 @@
 """INT8 for ONNX Runtime's CPU kernels (``--int8-cpu``): uint8 activations, per-channel int8 weights, QDQ,
 attention gates / end convs / output kept float, validated and scored; the CPU feature check behind its note."""
 
-import json
 import subprocess
 import sys
 
@@ -13,7 +12,7 @@ from typer.testing import CliRunner
 
 from deblur.calibration.frameset import save_frames
 from deblur.calibration.tiles import center_crop
-from deblur.contract import INT8_CPU_PRECISION
+from deblur.contract import Precision
 from deblur.cpu_features import cpu_flags, int8_dot_product, int8_speed_note
 from deblur.export.cli import app
 from deblur.export.int8 import QuantizationError, calibration_tiles, end_convs
@@ -21,7 +20,7 @@ from deblur.export import float_search
 from deblur.export.float_search import activation_groups, search_float_activations, without_quantizers
 from deblur.export.int8_cpu import float_nodes, int8_cpu_problems, make_int8_cpu, output_nodes, quantize_int8_cpu
 from deblur.export.ort_session import cpu_session, run
-from deblur.export.onnx_graph import metadata_of
+from deblur.export.onnx_graph import read_metadata
 from deblur.runtime.backends.onnxruntime import OnnxRuntimeBackend
 
 runner = CliRunner()
@@ -44,7 +43,7 @@ def test_model_is_uint8_activations_and_per_channel_int8_weights(built):
                      if n.op_type == "Conv" and n.input[1] in producers]
     assert weight_scales and all(scale.ndim == 1 for scale in weight_scales)
     assert {o.domain for o in model.opset_import} == {""}
-    assert metadata_of(model)["deblur.precision"] == INT8_CPU_PRECISION == "int8-cpu"
+    assert read_metadata(model).precision == Precision.INT8_CPU == "int8-cpu"
 
 
 def test_every_op_type_is_quantized_but_the_kept_nodes(built, w8_fp32):
@@ -72,13 +71,13 @@ def test_report_scores_held_out_frames_and_times_both_models(built):
     assert report.held_out_frames == 1 and report.calibration_tiles == 4
     assert 20.0 < report.score.psnr < 120.0 and 0.5 < report.score.ssim <= 1.0
     assert report.fp32_ms > 0 and report.int8_ms > 0 and report.latency_shape == (1, 3, 64, 96)
-    assert "uint8 activations, per-channel int8 weights" in metadata_of(model)["deblur.calibration"]
+    assert "uint8 activations, per-channel int8 weights" in read_metadata(model).calibration
 
 
 def test_float_activations_are_whole_modules_without_their_quantize_pairs(built):
     model, report = built
     assert report.search_psnr[1] >= report.search_psnr[0]
-    assert metadata_of(model)["deblur.float_activations"] == json.dumps(report.float_activations)
+    assert list(read_metadata(model).float_modules) == report.float_activations
     groups = activation_groups(model)
     assert groups and all(key.startswith("/") or key == "input" for key in groups)
     assert not set(report.float_activations) & set(groups)  # their quantizers are gone from the model

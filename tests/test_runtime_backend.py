@@ -1,6 +1,5 @@
 """Backends and model files: real ONNX Runtime sessions, metadata checks, providers, TensorRT guards."""
 
-import json
 import logging
 import sys
 from pathlib import Path
@@ -8,16 +7,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from deblur.contract import sidecar_path
 from deblur.runtime.backends import cpu_fusion
 from deblur.runtime.backends.cpu_fusion import fused_graph
 from deblur.runtime.backends.onnxruntime import (CPU, CUDA, TENSORRT, choose_providers, cpu_speed_note, fallback_warning,
                                                  unavailable_device, with_options)
 from deblur.runtime.backends.registry import open_backend
-from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
+from deblur.runtime.backends.tensorrt import read_checked_sidecar
 from deblur.runtime.errors import BackendError, ModelFileError
 from deblur.runtime.frames import from_model_output, to_model_input
-from deblur.runtime.model_file import bundled_model_path, model_kind, resolve_model_path, validate_metadata
+from deblur.runtime.model_file import bundled_model_path, model_kind, resolve_model_path
 
 
 def test_onnxruntime_runs_the_real_network(deblur_onnx):
@@ -54,22 +52,6 @@ def test_models_of_the_wrong_kind_are_refused(tmp_path, foreign_onnx):
         resolve_model_path(tmp_path / "missing.onnx")
     with pytest.raises(BackendError, match="cannot load a onnx file"):
         open_backend(foreign_onnx, backend="tensorrt")
-
-
-def test_metadata_validation_names_the_problem(tmp_path, make_metadata):
-    path = tmp_path / "m.onnx"
-    good = make_metadata(width=16)
-    assert validate_metadata(path, good).width == 16
-    for key, value, message in [
-        ("deblur.layout", "NHWC", "deblur.layout is 'NHWC'"),
-        ("deblur.io_dtype", "int8", "unsupported deblur.io_dtype"),
-        ("deblur.size_multiple", "eight", "malformed deblur metadata"),
-    ]:
-        with pytest.raises(ModelFileError, match=message):
-            validate_metadata(path, {**good, key: value})
-    incomplete = {k: v for k, v in good.items() if k != "deblur.width"}
-    with pytest.raises(ModelFileError, match="lacks deblur.width"):
-        validate_metadata(path, incomplete)
 
 
 def test_bundled_model_lookup():
@@ -202,47 +184,18 @@ def test_cuda_request_on_a_cpu_build_is_an_error_and_auto_runs_on_cpu(identity_o
     assert not (tmp_path / "a_deblurred.png").exists()
 
 
-@pytest.fixture
-def sidecar(make_metadata) -> dict:
-    """What the engine build writes beside ``lite.engine``."""
-    return {
-        "tensorrt_version": "10.3.0",
-        "gpu_name": "Orin",
-        "compute_capability": "8.7",
-        "onnx_sha256": "0" * 64,
-        "precision": "fp16",
-        "profile": {"min": [1, 3, 64, 64], "opt": [1, 3, 720, 1280], "max": [1, 3, 1088, 1920]},
-        "metadata": make_metadata(width=16),
-    }
-
-
-def test_engine_sidecar_compatibility(tmp_path, sidecar):
-    engine = tmp_path / "lite.engine"
-    check_engine_compatible(engine, sidecar, "10.3.0", "Orin", "8.7")
-    with pytest.raises(ModelFileError, match="built with TensorRT 10.3.0, this machine has 10.7.0"):
-        check_engine_compatible(engine, sidecar, "10.7.0", "Orin", "8.7")
-    with pytest.raises(ModelFileError, match="built for Orin .compute 8.7., this GPU is NVIDIA H100"):
-        check_engine_compatible(engine, sidecar, "10.3.0", "NVIDIA H100 80GB HBM3", "9.0")
-
-
-def test_engine_sidecar_is_read_and_checked(tmp_path, sidecar):
+def test_engine_sidecar_problems_are_model_file_errors(tmp_path):
     engine = tmp_path / "lite.engine"
     engine.write_bytes(b"\0" * 16)
     with pytest.raises(ModelFileError, match="missing sidecar lite.engine.json"):
-        read_sidecar(engine)
-    sidecar_path(engine).write_text(json.dumps({k: v for k, v in sidecar.items() if k != "gpu_name"}))
-    with pytest.raises(ModelFileError, match="lacks gpu_name"):
-        read_sidecar(engine)
-    sidecar_path(engine).write_text(json.dumps(sidecar))
-    assert read_sidecar(engine)["precision"] == "fp16"
+        read_checked_sidecar(engine, "10.3.0", "Orin", "8.7")
 
 
-def test_missing_tensorrt_is_reported_clearly(tmp_path, monkeypatch, sidecar):
+def test_missing_tensorrt_is_reported_clearly(tmp_path, monkeypatch):
     engine = tmp_path / "lite.engine"
     engine.write_bytes(b"\0" * 16)
-    sidecar_path(engine).write_text(json.dumps(sidecar))
     monkeypatch.setitem(sys.modules, "tensorrt", None)  # an absent module, also where TensorRT is installed
-    with pytest.raises(BackendError, match="TensorRT is not installed: on Jetson it comes with JetPack"):
+    with pytest.raises(BackendError, match="`tensorrt` Python package is not installed. On Jetson TensorRT comes with"):
         open_backend(engine)
 
 

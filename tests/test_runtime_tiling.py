@@ -166,16 +166,6 @@ def test_tiles_never_exceed_the_engine_profile():
     assert limit_tile(None, 1083, 1000, (1084, 1084), 8) == 1080  # padded to 1088 rows: over the profile
 
 
-def test_engine_profile_is_read_from_the_sidecar(tmp_path):
-    from deblur.runtime.backends.tensorrt import profile_max_hw
-    from deblur.runtime.errors import ModelFileError
-
-    sidecar = {"profile": {"input": {"min": "1x3x256x256", "opt": "1x3x720x1280", "max": "2x3x1080x1920"}}}
-    assert profile_max_hw(tmp_path / "m.engine", sidecar) == (1080, 1920)
-    with pytest.raises(ModelFileError, match="max shape"):
-        profile_max_hw(tmp_path / "m.engine", {"profile": {}})
-
-
 def _peak_rss_mb(*args) -> int:
     """Peak RSS (MiB) of deblur-run with ``args`` on 2 threads, measured under a minimal wrapper process."""
     import sys

@@ -111,12 +111,14 @@ def scale_space_onnx(tmp_path_factory):
 
 
 def test_export_holds_the_whole_pyramid(scale_space_onnx):
+    from deblur.export.onnx_graph import read_metadata
+
     _, proto, comparisons = scale_space_onnx
     assert [o.name for o in proto.graph.output] == [OUTPUT_NAME, BLUR_LENGTH_NAME]
     ops = {node.op_type for node in proto.graph.node}
     assert {"AveragePool", "Resize", "Softmax"} <= ops and not ops & {"Loop", "If", "DFT"}
-    metadata = {p.key: p.value for p in proto.metadata_props}
-    assert metadata["deblur.size_multiple"] == "32" and metadata["deblur.scales"] == "1,2,4"
+    metadata = read_metadata(proto)
+    assert metadata.size_multiple == 32 and metadata.scales == (1, 2, 4)
     assert all(c.max_abs_error < 1e-4 for c in comparisons)
     assert any("x3x160x" in c.label for c in comparisons)  # the 136-row check shape rounded up to 32
     onnx.checker.check_model(proto, full_check=True)

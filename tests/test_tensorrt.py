@@ -11,20 +11,19 @@ from typer.testing import CliRunner
 
 from deblur.export.cli import app
 from deblur.export.fp16 import convert_to_fp16
+from deblur.contract import ModelMetadata, Precision
+from deblur.engine_sidecar import ProfileError, Sidecar, parse_shape
 from deblur.export.tensorrt_build import (
     EngineOptions,
-    ProfileError,
     TensorRTUnavailable,
     build_engine,
     builder_flags,
     engine_options_for,
+    engine_sidecar,
     make_profile,
-    parse_shape,
-    sidecar_path,
-    sidecar_record,
     trtexec_command,
-    write_sidecar,
 )
+from deblur.model.config import ModelConfig
 
 runner = CliRunner()
 PROFILE = make_profile("1x3x256x256", "1x3x720x1280", "1x3x1080x1920")
@@ -66,25 +65,23 @@ def test_trtexec_command_line_matches_the_options(tmp_path):
     assert builder_flags(EngineOptions(PROFILE, fp16=True, int8=True)) == ["FP16", "INT8"]
 
 
-def test_sidecar_record_and_file(tmp_path, make_metadata):
+def test_the_sidecar_records_the_build(tmp_path):
     options = EngineOptions(PROFILE, fp16=True, int8=True)
-    metadata = make_metadata(width=16, precision="int8-qdq")
-    record = sidecar_record(Path("/x/m.int8.onnx"), "ab" * 32, metadata, options, "10.3.0", "Orin", "8.7")
+    metadata = ModelMetadata.for_config(ModelConfig(variant="test", width=16), "none").replace(
+        precision=Precision.INT8_QDQ)
+    sidecar = engine_sidecar(Path("/x/m.int8.onnx"), "ab" * 32, metadata, options, "10.3.0", "Orin", "8.7")
+    record = sidecar.to_json()
     assert record == {
         "tensorrt_version": "10.3.0", "gpu_name": "Orin", "compute_capability": "8.7",
         "onnx_file": "m.int8.onnx", "onnx_sha256": "ab" * 32, "precision": "int8-qdq",
         "builder_flags": ["FP16", "INT8"], "strongly_typed": False,
         "profile": {"input": {"min": "1x3x256x256", "opt": "1x3x720x1280", "max": "1x3x1080x1920"}},
-        "workspace_mb": 1024, "fp32_layers": [], "metadata": metadata,
+        "workspace_mb": 1024, "fp32_layers": [], "metadata": metadata.to_props(),
     }  # fmt: skip
     engine = tmp_path / "m.int8.engine"
-    write_sidecar(sidecar_path(engine), record)
+    sidecar.write(engine)
     assert json.loads((tmp_path / "m.int8.engine.json").read_text()) == record
-    # The runtime's TensorRT backend accepts what export writes (the sidecar is their contract).
-    from deblur.runtime.backends.tensorrt import check_engine_compatible, read_sidecar
-
-    assert read_sidecar(engine) == record
-    check_engine_compatible(engine, record, "10.3.0", "Orin", "8.7")
+    assert Sidecar.read(engine) == sidecar  # what the runtime reads
 
 
 def test_engine_options_follow_the_onnx_precision(deblur_onnx, tmp_path):

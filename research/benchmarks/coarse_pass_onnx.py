@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as functional
 from torch import nn
 
-from deblur.contract import SIZE_MULTIPLE, model_metadata
+from deblur.contract import SIZE_MULTIPLE, ModelMetadata
 from deblur.export.onnx_export import trace_to_onnx
-from deblur.export.onnx_graph import set_metadata
+from deblur.export.onnx_graph import write_metadata
 from deblur.model.checkpoint import load_checkpoint
 
 
@@ -45,8 +45,8 @@ def export_coarse_pass(coarse: Path, factor: int, output: Path, fine: Path | Non
     model = CoarsePass(load_checkpoint(coarse).eval(), factor, load_checkpoint(fine).eval() if fine else None).eval()
     proto = trace_to_onnx(model, sample_size=(2 * SIZE_MULTIPLE * factor, 3 * SIZE_MULTIPLE * factor))
     described = f"coarse pass at 1/{factor}: {coarse.name}" + (f", then {fine.name} at full size" if fine else "")
-    set_metadata(proto, model_metadata(model.coarse.config, described)
-                 | {"deblur.size_multiple": str(SIZE_MULTIPLE * factor)})
+    write_metadata(proto, ModelMetadata.for_config(model.coarse.config, described)
+                   .replace(size_multiple=SIZE_MULTIPLE * factor))
     onnx.checker.check_model(proto, full_check=True)
     onnx.save(proto, str(output))
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, INT8_CPU_PRECISION, OUTPUT_NAME
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, Precision
 from deblur.cpu_features import int8_speed_note, usable_physical_cores
 from deblur.install import install_command
 
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 CPU = "CPUExecutionProvider"
 CUDA = "CUDAExecutionProvider"
 TENSORRT = "TensorrtExecutionProvider"
-FUSED_PRECISION = "fp32"  # fp16 and int8 graphs are rewritten by ONNX Runtime in other ways; left as they are
+FUSED_PRECISION = Precision.FP32  # fp16 and int8 graphs are rewritten by ONNX Runtime in other ways; left as they are
 DEVICE_PROVIDERS = {"auto": [CUDA, CPU], "cpu": [CPU], "cuda": [CUDA, CPU], "tensorrt": [TENSORRT, CUDA, CPU]}
 
 
@@ -91,12 +91,12 @@ def fallback_warning(device: str, available: list[str], active: str) -> str | No
 
 
 # Measured at 1280x720 on 2 threads against the fp32 file of the same weights (README, "Export and calibration").
-TENSORRT_PRECISION_SLOWDOWN_ON_CPU = {"fp16": 2.7, "int8-qdq": 1.9}
+TENSORRT_PRECISION_SLOWDOWN_ON_CPU = {Precision.FP16: 2.7, Precision.INT8_QDQ: 1.9}
 
 
-def cpu_speed_note(precision: str) -> str | None:
+def cpu_speed_note(precision: Precision) -> str | None:
     """Why a model of ``precision`` may run slower than it should on the CPU provider; None when nothing to say."""
-    if precision == INT8_CPU_PRECISION:
+    if precision == Precision.INT8_CPU:
         return int8_speed_note()
     slowdown = TENSORRT_PRECISION_SLOWDOWN_ON_CPU.get(precision)
     if slowdown is None:

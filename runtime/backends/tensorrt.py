@@ -1,79 +1,46 @@
 """Native TensorRT engine backend (TensorRT >= 10 tensor-name API, cuda-python buffers, no torch).
 
-An engine ``x.engine`` is only valid for the TensorRT version and GPU it was built with; the build
-writes a sidecar ``x.engine.json`` beside it, which the runtime checks before deserializing:
-
-- ``tensorrt_version`` (e.g. "10.3.0"), ``gpu_name`` (e.g. "Orin"), ``compute_capability`` ("8.7"),
-- ``onnx_sha256`` and ``precision`` (informational), ``profile`` (min/opt/max input shapes),
-- ``metadata``: the deblur ``metadata_props`` of the ONNX model it was built from.
-
-The required keys, the sidecar's path and the GPU-name spelling are shared with export: ``deblur.contract``.
+An engine ``x.engine`` is only valid for the TensorRT version and GPU it was built with; the build writes a
+sidecar ``x.engine.json`` beside it (``deblur.engine_sidecar``), which the runtime checks before deserializing:
+the TensorRT version, the GPU name and compute capability, the profile's largest input, and the deblur metadata
+of the ONNX model the engine was built from.
 """
 
-import json
 from pathlib import Path
 
 import numpy as np
 
-from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME, SIDECAR_KEYS, gpu_name, sidecar_path
+from deblur import engine_sidecar
+from deblur.contract import BLUR_LENGTH_NAME, INPUT_NAME, OUTPUT_NAME
+from deblur.engine_sidecar import Sidecar, SidecarError, gpu_name
 from deblur.install import install_command
 
 from ..errors import BackendError, ModelFileError
-from ..model_file import validate_metadata
+from ..model_file import ModelInfo
 from .base import Backend
 
 INSTALL_HINT = (
-    "TensorRT is not installed: on Jetson it comes with JetPack (python3-libnvinfer); on x86 "
+    "On Jetson TensorRT comes with JetPack (python3-libnvinfer); on x86 "
     f"{install_command('trt')} (NVIDIA's tensorrt wheels). Or run the ONNX model with --backend onnxruntime"
 )
 
 
-def read_sidecar(engine: Path) -> dict:
-    """The engine's sidecar JSON, checked for the required keys."""
-    path = sidecar_path(engine)
-    try:
-        sidecar = json.loads(path.read_text())
-    except FileNotFoundError as exc:
-        raise ModelFileError(f"{engine}: missing sidecar {path.name}; rebuild the engine with deblur-export") from exc
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ModelFileError(f"{path}: unreadable engine sidecar ({exc})") from exc
-    missing = [key for key in SIDECAR_KEYS if key not in sidecar] if isinstance(sidecar, dict) else list(SIDECAR_KEYS)
-    if missing:
-        raise ModelFileError(f"{path}: engine sidecar lacks {', '.join(missing)}")
-    return sidecar
-
-
-def check_engine_compatible(engine: Path, sidecar: dict, tensorrt_version: str, device_name: str, compute_capability: str) -> None:
-    """ModelFileError unless the engine was built with this TensorRT version on this GPU model."""
-    if sidecar["tensorrt_version"] != tensorrt_version:
-        raise ModelFileError(
-            f"{engine}: built with TensorRT {sidecar['tensorrt_version']}, this machine has {tensorrt_version}; "
-            "rebuild the engine here from the ONNX model"
-        )
-    built_on = (gpu_name(sidecar["gpu_name"]), str(sidecar["compute_capability"]))
-    if built_on != (gpu_name(device_name), compute_capability):
-        raise ModelFileError(
-            f"{engine}: built for {built_on[0]} (compute {built_on[1]}), this GPU is {device_name} "
-            f"(compute {compute_capability}); rebuild the engine here from the ONNX model"
-        )
-
-
 def import_tensorrt():
-    """``(tensorrt, cudart)``; BackendError with install instructions when either is missing."""
+    """``(tensorrt, cudart)``; BackendError with install instructions when either is missing or too old."""
     try:
-        import tensorrt
-    except ImportError as exc:
-        raise BackendError(INSTALL_HINT) from exc
+        return engine_sidecar.import_tensorrt(), engine_sidecar.import_cudart()
+    except engine_sidecar.TensorRTMissing as exc:
+        raise BackendError(f"{exc}. {INSTALL_HINT}") from exc
+
+
+def read_checked_sidecar(engine: Path, tensorrt_version: str, device_name: str, compute_capability: str) -> Sidecar:
+    """The engine's sidecar, checked against this TensorRT version and GPU; ModelFileError naming the problem."""
     try:
-        from cuda.bindings import runtime as cudart
-    except ImportError:
-        try:
-            from cuda import cudart
-        except ImportError as exc:
-            raise BackendError("cuda-python is not installed; pip install 'cuda-python>=12'") from exc
-    if int(tensorrt.__version__.split(".")[0]) < 10:
-        raise BackendError(f"TensorRT {tensorrt.__version__} is too old; the runtime needs TensorRT >= 10")
-    return tensorrt, cudart
+        sidecar = Sidecar.read(engine)
+        sidecar.check_compatible(engine, tensorrt_version, device_name, compute_capability)
+    except SidecarError as exc:
+        raise ModelFileError(str(exc)) from exc
+    return sidecar
 
 
 def _check(cudart, result):
@@ -84,15 +51,6 @@ def _check(cudart, result):
     return values[0] if len(values) == 1 else values
 
 
-def profile_max_hw(engine: Path, sidecar: dict) -> tuple[int, int]:
-    """Largest (H, W) of the engine's optimization profile, from the sidecar's ``profile.input.max``."""
-    try:
-        shape = [int(v) for v in sidecar["profile"][INPUT_NAME]["max"].split("x")]
-        return shape[2], shape[3]
-    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as exc:
-        raise ModelFileError(f"{engine}: sidecar profile has no readable {INPUT_NAME} max shape") from exc
-
-
 class TensorRTBackend(Backend):
     """A deserialized engine with one execution context, one stream and device buffers sized per shape."""
 
@@ -100,13 +58,12 @@ class TensorRTBackend(Backend):
 
     def __init__(self, path: Path):
         trt, self._cudart = import_tensorrt()
-        sidecar = read_sidecar(path)
-        self.model = validate_metadata(path, sidecar["metadata"])
         props = _check(self._cudart, self._cudart.cudaGetDeviceProperties(0))
         device_name = gpu_name(props.name)
-        check_engine_compatible(path, sidecar, trt.__version__, device_name, f"{props.major}.{props.minor}")
+        sidecar = read_checked_sidecar(path, trt.__version__, device_name, f"{props.major}.{props.minor}")
+        self.model = ModelInfo(path, sidecar.metadata)
         self.provider = device_name
-        self.max_hw = profile_max_hw(path, sidecar)
+        self.max_hw = sidecar.max_hw
         self._logger = trt.Logger(trt.Logger.WARNING)
         self._runtime = trt.Runtime(self._logger)
         self.engine = self._runtime.deserialize_cuda_engine(path.read_bytes())
