@@ -18,7 +18,7 @@ import torch
 from deblur.calibration.collect import collect_frames
 from deblur.calibration.tiles import center_crop
 from deblur.export.fp16 import make_fp16
-from deblur.export.int8 import EVAL_CROP, make_int8, split_held_out
+from deblur.export.int8 import EVAL_CROP, TENSORRT, make_int8, split_held_out
 from deblur.export.onnx_export import export_onnx
 from deblur.export.onnx_graph import with_all_outputs
 from deblur.export.ort_session import cpu_session, median_latency_ms, run
@@ -63,7 +63,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         fp32 = export_onnx(model, Path(scratch) / "m.onnx", training_data="random weights (seed 0)")
     fp16, fp16_report = make_fp16(fp32, check_batches())
-    int8, int8_report = make_int8(fp32, frames)
+    int8, int8_report = make_int8(fp32, frames, TENSORRT)
 
     sizes = [tuple(int(v) for v in size.split("x")) for size in args.sizes]
     inputs = {size: to_nchw([natural_image(size[1], size[0], seed=1)]) for size in sizes}

@@ -42,7 +42,7 @@ def export(
     calib: list[str] = typer.Option([], "--calib", help="Calibration frames (--int8, --int8-cpu): videos, images, folders, globs or a .npz."),
     calib_frames: int = typer.Option(DEFAULT_FRAMES, "--frames", "-n", "--calib-frames", min=2, help="Frames to sample from --calib sources (as deblur-calibrate --frames)."),
     blur_aware: bool = typer.Option(False, "--blur-aware", help="Sample calibration frames over a spread of blur levels."),
-    keep_ends: str = typer.Option("auto", help="Keep first/last layers in float for INT8: auto (measure, then search which other layers to keep float), yes, no."),
+    keep_ends: str = typer.Option("auto", help="Keep first/last layers in float for --int8: auto (measure, then search which other layers to keep float), yes, no (--int8-cpu always keeps them float and searches)."),
     int8_calibration: str = typer.Option(DEFAULT_CALIBRATION, help=f"INT8 activation ranges (--int8, --int8-cpu): {', '.join(CALIBRATION_METHODS)}."),
     engine: bool = typer.Option(False, "--engine", help="Build a TensorRT engine from the lowest-precision ONNX written."),
     min_shape: str = typer.Option(DEFAULT_MIN, "--min", help="Engine profile: smallest NxCxHxW."),

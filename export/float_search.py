@@ -2,9 +2,9 @@
 
 A module's activation QuantizeLinear/DequantizeLinear pairs are removed from the quantized graph (the tensor then
 stays float from its producer to its readers) and the output is compared with the fp32 model's; modules are
-named as the exporter names their nodes (``/mlff.1/adapters.0``). Used by ``--int8-cpu`` (``int8_cpu``), which
-ships the searched graph, and by ``--int8`` (``int8``), which re-quantizes with the convolutions writing or reading the
-chosen modules' activations left out (``module_convs``): TensorRT takes such a layer as a float layer.
+named as the exporter names their nodes (``/mlff.1/adapters.0``). ``int8.make_int8`` runs it for both targets: the
+CPU model (``--int8-cpu``) ships the searched graph; the TensorRT one (``--int8``) is re-quantized with the convolutions
+writing or reading the chosen modules' activations left out (``module_convs``): TensorRT takes such a layer as float.
 """
 
 from collections.abc import Collection

@@ -14,14 +14,14 @@ from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
 from deblur.contract import MetadataError, Precision
+from deblur.cpu_features import int8_speed_note
 from deblur.engine_sidecar import ShapeProfile, Sidecar
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
 from deblur.runtime.errors import BackendError, ModelFileError
 
 from .engine_check import compare_engine, engine_check_batches, require_engine_psnr
 from .fp16 import make_fp16
-from .int8 import DEFAULT_CALIBRATION, make_int8
-from .int8_cpu import make_int8_cpu
+from .int8 import DEFAULT_CALIBRATION, ORT_CPU, TENSORRT, Int8Target, make_int8
 from .onnx_graph import read_metadata, save_model
 from .tensorrt_build import build_engine, engine_options_for, make_profile
 from .verify import FP32_TOLERANCE, ExportCheckError, check_batches, require_within, worst
@@ -157,11 +157,11 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
     if request.int8:
         search = ", keep-float search" if request.keep_ends == "auto" else ""
         on_stage(f"int8 (TensorRT QDQ): {request.calibration} calibration{search}, held-out score (the longest stage)")
-        add(_export_int8(fp32, sibling(base, "int8"), frames, request))
+        add(_export_int8(fp32, sibling(base, "int8"), frames, request, TENSORRT))
     if request.int8_cpu:
         on_stage(f"int8-cpu: {request.calibration} calibration, keep-float search, held-out score and CPU timing "
                  "(the longest stage)")
-        add(_export_int8_cpu(fp32, sibling(base, "int8cpu"), frames, request))
+        add(_export_int8(fp32, sibling(base, "int8cpu"), frames, request, ORT_CPU))
     if request.engine:
         onnx_path = engine_source(base, request)
         engine_path = onnx_path.with_suffix(".engine")
@@ -262,35 +262,23 @@ def _export_fp16(fp32: onnx.ModelProto, path: Path, batches, request: ExportRequ
     return Artifact(path, Precision.FP16, "fp32 ONNX", worst_case.max_abs_error, worst_case.psnr, notes)
 
 
-def _export_int8(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
-    # The held-out scores are part of the build (``--keep-ends auto`` picks the layers by them): --no-check
-    # leaves them in place, so that it never changes which model is written.
-    model, report = make_int8(fp32, frames, request.keep_ends, request.calibration)
+def _export_int8(
+    fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest, target: Int8Target
+) -> Artifact:
+    # The held-out scores are part of the build (``--keep-ends auto`` picks the layers by them) and the latency
+    # takes seconds next to the calibration: --no-check keeps them, so that it never changes which model is written.
+    model, report = make_int8(fp32, frames, target, request.keep_ends, request.calibration)
     save_model(model, path)
     score = report.score
-    kept = f"{len(report.kept_float)} convs float" if report.kept_float else "all convs int8"
+    kept = f"{len(report.kept_float)} nodes float" if report.kept_float else "all nodes int8"
     if report.float_modules:
-        kept += f", among them those of {', '.join(report.float_modules)}"
+        kept += f"; keep-float search: the {target.search_toggles} of {', '.join(report.float_modules)}"
     others = "; ".join(f"{name}: {s.psnr:.1f} dB" for name, s in report.alternatives.items())
     notes = (
         f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, {kept} ({others}); "
-        f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: fp32 {report.fp32_ms:.0f} ms, int8 {report.int8_ms:.0f} ms"
+        f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: fp32 {report.fp32_ms:.0f} ms, {target.precision} {report.int8_ms:.0f} ms"
     )
-    return Artifact(path, Precision.INT8_QDQ, "fp32 ONNX (held-out frames)", None, score.psnr, notes)
-
-
-def _export_int8_cpu(fp32: onnx.ModelProto, path: Path, frames: list[np.ndarray], request: ExportRequest) -> Artifact:
-    # The held-out score and latency take seconds next to the calibration: --no-check keeps them, as for --int8.
-    model, report = make_int8_cpu(fp32, frames, request.calibration)
-    save_model(model, path)
-    score = report.score
-    notes = (
-        f"{request.calibration} calibration; held-out {report.held_out_frames} frames: SSIM {score.ssim:.4f}, "
-        f"{len(report.kept_float)} nodes float, activations of {len(report.float_activations)} more modules float "
-        f"(against fp32 on calibration crops: {report.search_psnr[0]:.1f} -> {report.search_psnr[1]:.1f} dB); "
-        f"CPU {'x'.join(map(str, report.latency_shape[2:]))}: "
-        f"fp32 {report.fp32_ms:.0f} ms, int8-cpu {report.int8_ms:.0f} ms"
-    )
-    if report.speed_note:
-        notes += f"; note: {report.speed_note}"
-    return Artifact(path, Precision.INT8_CPU, "fp32 ONNX (held-out frames)", None, score.psnr, notes)
+    speed_note = int8_speed_note() if target is ORT_CPU else None
+    if speed_note:
+        notes += f"; note: {speed_note}"
+    return Artifact(path, target.precision, "fp32 ONNX (held-out frames)", None, score.psnr, notes)
