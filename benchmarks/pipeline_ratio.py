@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.registry import load_backend
 from deblur.runtime.bench import benchmark, machine_description
-from deblur.runtime.deblurrer import DEFAULT_MAX_MEMORY_MB
-from deblur.runtime.runner import RunOptions, deblur_source
+from deblur.runtime.runner import deblur_source
+from deblur.runtime.settings import DEFAULT_MAX_MEMORY_MB, OutputSettings, RunSettings
 from deblur.runtime.sources import open_source
 
 
@@ -48,26 +48,27 @@ def main() -> None:
                         help="deblur-run's memory budget: frames run in parallel only where each fits its share")
     args = parser.parse_args()
 
-    backend = open_backend(args.model, threads=args.threads)
+    modes = [1] + ([args.parallel_frames] if args.parallel_frames > 1 else [])
+    settings = {mode: RunSettings(model=args.model, threads=args.threads, max_memory_mb=args.max_memory_mb,
+                                  parallel_frames=mode) for mode in modes}
+    backend = load_backend(settings[1])
     width, height = first_frame_size(args.clip)
     print(machine_description())
     print(f"{Path(args.clip).name} ({width}x{height}), {backend.model.path.name}, {backend.provider}, "
           f"threads {args.threads or 'default'}, {args.frames} frames per pipeline run\n")
-    modes = [1] + ([args.parallel_frames] if args.parallel_frames > 1 else [])
     header = "| round | inference alone fps (p50) | pipeline fps | ratio |"
     for mode in modes[1:]:
         header += f" pipeline fps, {mode} frames in parallel | ratio |"
     print(header + "\n|" + " --- |" + " ---: |" * (1 + 2 * len(modes)))
     ratios: dict[int, list[float]] = {mode: [] for mode in modes}
     with tempfile.TemporaryDirectory(prefix="deblur-pipeline-ratio-") as scratch:
-        output = Path(scratch) / "out.mp4"
+        outputs = OutputSettings(output=Path(scratch) / "out.mp4", overwrite=True, max_frames=args.frames,
+                                 show_progress=False)
         for round_number in range(1, args.rounds + 1):
             alone = 1000.0 / benchmark(backend, width, height, warmup=1, runs=args.runs).p50_ms
             row = f"| {round_number} | {alone:.3f} |"
             for mode in modes:
-                options = RunOptions(output=output, overwrite=True, max_frames=args.frames, show_progress=False,
-                                     max_memory_mb=args.max_memory_mb, parallel_frames=mode)
-                summary = deblur_source(open_source(args.clip), args.clip, backend, options)
+                summary = deblur_source(open_source(args.clip), args.clip, backend, settings[mode], outputs)
                 if summary.in_parallel != mode:
                     parser.exit(1, f"error: {summary.in_parallel} frame(s) at a time where {mode} were asked for: each "
                                    f"needs a thread (--threads) and its share of --max-memory-mb at {width}x{height}\n")

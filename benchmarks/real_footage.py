@@ -18,10 +18,11 @@ import cv2
 import numpy as np
 
 from deblur.metrics import psnr
-from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.registry import load_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
 from deblur.runtime.frames import side_by_side
 from deblur.runtime.model_file import bundled_model_path
+from deblur.runtime.settings import RunSettings
 from deblur.runtime.sinks import ImageSink
 from deblur.runtime.sources import Frame, open_source
 
@@ -86,7 +87,8 @@ def zoomed_pair(before: np.ndarray, after: np.ndarray, side: int) -> np.ndarray:
 def main() -> None:
     args = parse_args()
     models = args.model or [bundled_model_path()]
-    deblurrers = {model: FrameDeblurrer(open_backend(model, threads=args.threads)) for model in models}
+    settings = {model: RunSettings(model=model, threads=args.threads) for model in models}
+    deblurrers = {model: FrameDeblurrer(load_backend(each), each) for model, each in settings.items()}
     looks = ImageSink(args.out, single_file=False) if args.out else None  # atomic writes, clear errors
     print("| source | size | model | gradient before | gradient after | ratio | output vs input PSNR (dB) | ms |")
     print("| --- | --- | --- | --- | --- | --- | --- | --- |")

@@ -19,14 +19,12 @@ from types import TracebackType
 
 import numpy as np
 
-from deblur.coarse_pass import MAX_FACTOR
-
 from .backends.base import Backend, mean_blur_length
-from .backends.registry import open_backend
+from .backends.registry import load_backend
 from .deblurrer import FrameDeblurrer
-from .frame_parallel import MAX_FRAMES, FramePool
+from .frame_parallel import FramePool, frames_in_parallel
 from .model_file import ModelInfo
-from .self_ensemble import FLIPS
+from .settings import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, RunSettings
 
 COLOR_ORDERS = ("rgb", "bgr")
 INTEGER_DTYPES = (np.dtype(np.uint8), np.dtype(np.uint16))
@@ -55,46 +53,61 @@ def _logged_warnings() -> Iterator[list[str]]:
 class Deblurrer:
     """Deblurs HxWx3 frames with a bundled model or a model file.
 
+    Its keywords are ``deblur-run``'s processing options (``RunSettings``, checked there: a bad value raises
+    ``deblur.runtime.settings.SettingsError``, a ValueError naming the option), plus ``color``, and ``batch_size``
+    for ``--batch``. ``Deblurrer.from_settings(RunSettings(...))`` takes ready settings instead; ``.settings``
+    holds them either way.
+
     ``model``: ``None`` or ``"lite"`` (the bundled default), another bundled name, or the path of an ONNX
     model (deblur-export) or TensorRT engine. ``device``: ``auto`` (CUDA when ONNX Runtime has it),
-    ``cpu``, ``cuda`` or ``tensorrt``. ``color``: the channel order of the frames passed in and returned.
-    ``tile``: tile side in pixels (None: whole frames, tiled only when they exceed the memory budget).
+    ``cpu``, ``cuda`` or ``tensorrt``. ``backend``: ``auto`` (from the model file), ``onnxruntime`` or ``tensorrt``.
+    ``color``: the channel order of the frames passed in and returned (``rgb`` or ``bgr``).
+    ``tile``: largest tile side in pixels (None or 0: whole frames, tiled only when they exceed ``max_memory_mb``,
+    the activation memory budget); ``tile_overlap``: overlap between tiles, blended smoothly.
     ``self_ensemble``: average over 1, 2 or 4 flips (that many times slower, slightly sharper).
     ``coarse_pass``: run the model on frames shrunk by this factor (1 to 8; 1: off) and add its upsampled
     correction: for blur longer than the model's 4-16 px, as in HD footage (MODEL.md, "Coarse pass").
     ``batch_size``: frames per inference call in :meth:`batch`. ``threads``: CPU threads (None: one per core).
     ``parallel_frames``: on the CPU, :meth:`batch` deblurs this many frames at the same time, each on its own
     session with its share of the threads (the same output; 1.1-1.25x the frames per second on 2 cores, that
-    many frames' memory; frames too large for their share of the memory budget run one at a time).
+    many frames' memory; frames too large for their share of the memory budget run one at a time); 0: as
+    ``deblur-run`` does for a video (2 with ``batch_size`` 1).
     Model problems raise ``deblur.runtime.errors.DeblurRunError`` subclasses naming the file and the cause.
     """
 
     def __init__(self, model: str | Path | None = None, device: str = "auto", color: str = "rgb",
                  tile: int | None = None, self_ensemble: int = 1, batch_size: int = 1,
-                 threads: int | None = None, coarse_pass: float = 1.0, parallel_frames: int = 1) -> None:
+                 threads: int | None = None, coarse_pass: float = 1.0, parallel_frames: int = 1, *,
+                 tile_overlap: int = DEFAULT_OVERLAP, max_memory_mb: float = DEFAULT_MAX_MEMORY_MB,
+                 backend: str = "auto") -> None:
+        self._start(RunSettings(model=model, backend=backend, device=device, threads=threads,
+                                tile=0 if tile is None else tile, tile_overlap=tile_overlap,
+                                max_memory_mb=max_memory_mb, batch=batch_size, self_ensemble=self_ensemble,
+                                coarse_pass=coarse_pass, parallel_frames=parallel_frames), color)
+
+    @classmethod
+    def from_settings(cls, settings: RunSettings, color: str = "rgb") -> "Deblurrer":
+        """A Deblurrer running ``settings`` (``parallel_frames`` 0, their default, as ``deblur-run`` for a video)."""
+        deblurrer = cls.__new__(cls)
+        deblurrer._start(settings, color)
+        return deblurrer
+
+    def _start(self, settings: RunSettings, color: str) -> None:
+        """Open the backend ``settings`` name and the deblurrers that run it."""
         if color not in COLOR_ORDERS:
             raise ValueError(f"color must be one of {', '.join(COLOR_ORDERS)}, got {color!r}")
-        _check_count("tile", tile, minimum=8, optional=True)
-        _check_count("batch_size", batch_size, minimum=1)
-        if self_ensemble not in FLIPS:
-            raise ValueError(f"self_ensemble must be one of {', '.join(map(str, FLIPS))}, got {self_ensemble!r}")
-        if not 1 <= coarse_pass <= MAX_FACTOR:
-            raise ValueError(f"coarse_pass must be between 1 (off) and {MAX_FACTOR:g}, got {coarse_pass!r}")
-        _check_count("parallel_frames", parallel_frames, minimum=1)
-        if parallel_frames > MAX_FRAMES or (parallel_frames > 1 and batch_size > 1):
-            raise ValueError(f"parallel_frames must be 1 to {MAX_FRAMES}, and 1 with batch_size > 1; "
-                             f"got {parallel_frames} with batch_size {batch_size}")
+        self.settings = settings
         self.color = color
-        self.batch_size = batch_size
+        # frames handed in one after another, as a video's: 0 (auto) runs 2 at a time where batch is 1
+        parallel_frames = frames_in_parallel(settings.parallel_frames, "video", None, settings.batch, False)
         with _logged_warnings() as notes:  # the runtime logs them (deblur-run prints them); here: warnings
-            self._backend: Backend | None = open_backend(model, device=device, threads=threads)
+            self._backend: Backend | None = load_backend(settings)
             self._siblings = self._backend.for_parallel_frames(parallel_frames)
-        if parallel_frames > 1 and not self._siblings:
-            notes.append(f"parallel_frames={parallel_frames}: {self._backend.provider} runs one frame at a time")
+        if settings.parallel_frames > 1 and not self._siblings:
+            notes.append(f"parallel_frames={settings.parallel_frames}: {self._backend.provider} runs one frame at a time")
         for note in notes:
-            warnings.warn(note, RuntimeWarning, stacklevel=2)
-        self._frames, *parallel = [FrameDeblurrer(backend, tile=tile or 0, self_ensemble=self_ensemble,
-                                                  coarse_pass=coarse_pass) for backend in [self._backend, *self._siblings]]
+            warnings.warn(note, RuntimeWarning, stacklevel=3)
+        self._frames, *parallel = [FrameDeblurrer(backend, settings) for backend in [self._backend, *self._siblings]]
         self._pool = FramePool(partial(self._run_group, self._frames),
                                [partial(self._run_group, frames) for frames in parallel], self._frames.frames_at_once)
 
@@ -131,7 +144,8 @@ class Deblurrer:
         for index, frame in enumerate(frames):
             check_frame(frame, f"frame {index}")
         self._open_backend()
-        groups = [frames[first : first + self.batch_size] for first in range(0, len(frames), self.batch_size)]
+        size = self.settings.batch
+        groups = [frames[first : first + size] for first in range(0, len(frames), size)]
         return [frame for future in [self._pool.submit(group) for group in groups] for frame in future.result()]
 
     def _run_group(self, frames: FrameDeblurrer, group: list[np.ndarray]) -> list[np.ndarray]:
@@ -197,9 +211,3 @@ def check_frame(frame: object, name: str) -> None:
     elif frame.dtype not in INTEGER_DTYPES:
         raise TypeError(f"{name}: unsupported dtype {frame.dtype}; expected uint8, uint16 or float in [0, 1]")
 
-
-def _check_count(name: str, value: object, minimum: int, optional: bool = False) -> None:
-    if optional and value is None:
-        return
-    if not isinstance(value, int) or isinstance(value, bool) or value < minimum:
-        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")

@@ -10,15 +10,15 @@ import typer
 
 from deblur.console import INTERRUPTED_EXIT
 
-from .backends.registry import BACKENDS, DEVICES, open_backend
-from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP
+from .backends.registry import load_backend
 from .errors import DeblurRunError
 from .frame_parallel import AUTO
 from .interrupts import stop_on_signals
 from .live import LiveOutput, output_target
 from .model_listing import describe_bundled_models
-from .model_registry import BUNDLED_MODELS, resolve_model
-from .runner import RunOptions, check_options, deblur_source
+from .model_registry import BUNDLED_MODELS
+from .runner import deblur_source
+from .settings import BACKENDS, DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, DEVICES, OutputSettings, RunSettings
 from .sinks import DEFAULT_CRF
 from .source_list import check_output_folder, output_for, select_sources, shared_folder
 from .sources import open_source
@@ -102,28 +102,28 @@ def main(
         except DeblurRunError as exc:
             raise fail(str(exc)) from exc
         return
-    options = RunOptions(output, overwrite, tile, tile_overlap, max_memory_mb, batch, self_ensemble, compare, preview,
-                         max_frames, show_progress=not quiet, keep_going=keep_going,
-                         skip_existing=skip_existing, jpeg_quality=jpeg_quality, crf=crf, fps=fps,
-                         coarse_pass=coarse_pass, parallel_frames=parallel_frames, suffix=suffix)
-    live, output = (output, None) if isinstance(output, LiveOutput) else (None, output)  # a stream: no files
     failures: list[str] = []
     with stop_on_signals(keep_after_stop=True):  # SIGTERM acts as Ctrl-C; a second one cannot cut the output short
         opened_source = opened_backend = None
         try:
-            check_options(options)
+            outputs = OutputSettings(output=output, suffix=suffix, overwrite=overwrite, skip_existing=skip_existing,
+                                     keep_going=keep_going, compare=compare, preview=preview, max_frames=max_frames,
+                                     jpeg_quality=jpeg_quality, crf=crf, fps=fps, show_progress=not quiet)
+            settings = RunSettings(model=model, backend=backend, device=device, threads=threads, tile=tile,
+                                   tile_overlap=tile_overlap, max_memory_mb=max_memory_mb, batch=batch,
+                                   self_ensemble=self_ensemble, coarse_pass=coarse_pass, parallel_frames=parallel_frames)
+            # a live output: every source goes out on the same stream, one after another, and no files are written
+            live, output = (output, None) if isinstance(output, LiveOutput) else (None, output)
             specs = select_sources(sources or [], suffix)
             check_output_folder(output, len(specs))
-            model_path = resolve_model(model)
             shared, claimed = shared_folder(specs), set()
             for spec in specs:
                 opened_source = open_source(spec, suffix)
-                opened_backend = opened_backend or open_backend(model_path, backend, device, threads)
-                run_options = dataclasses.replace(options, output=output_for(opened_source, spec, output, shared, len(specs)),
-                                                  into_folder=output is not None and len(specs) > 1)
-                if live is not None:  # every source goes out on the same stream, one after another
-                    run_options = dataclasses.replace(run_options, output=live)
-                summary = deblur_source(opened_source, spec, opened_backend, run_options, claimed)
+                opened_backend = opened_backend or load_backend(settings)
+                target = output_for(opened_source, spec, output, shared, len(specs)) if live is None else live
+                source_outputs = dataclasses.replace(outputs, output=target,
+                                                     into_folder=output is not None and len(specs) > 1)
+                summary = deblur_source(opened_source, spec, opened_backend, settings, source_outputs, claimed)
                 opened_source.close()
                 opened_source = None
                 if not quiet:

@@ -4,42 +4,34 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from deblur.coarse_pass import check_factor, coarse_pass, coarse_size
+from deblur.coarse_pass import coarse_pass, coarse_size
 
 from .backends.base import Backend
 from .frames import from_model_output, to_model_input
 from .interrupts import raise_if_stop_requested
 from .self_ensemble import Infer, flip_ensemble
+from .settings import RunSettings
 from .tiling import FRAME_BYTES_PER_PIXEL, TILED_FRAME_BYTES_PER_PIXEL, auto_tile_size, run_padded, run_tiled, tiled_bands
-
-DEFAULT_OVERLAP = 32
-DEFAULT_MAX_MEMORY_MB = 2048
 
 
 @dataclass
 class FrameDeblurrer:
-    """Deblurs lists of frames with ``backend``.
+    """Deblurs lists of frames with ``backend`` as ``settings`` say (its model is ``backend``'s).
 
-    ``tile``: fixed tile side (0: pick from ``max_memory_mb`` per frame size, whole frames when they fit).
-    ``batch``: frames (or tiles of one frame) per backend call.
-    ``self_ensemble``: average over this many flips of every input (1, 2 or 4; N times slower).
-    ``coarse_pass``: run the model on frames shrunk by this factor and add its upsampled correction (1: off;
-    ``coarse_pass`` module). Coarse-pass frames are converted to float whole; the shrunk frame is tiled as usual.
+    ``settings.tile``: fixed tile side (0: pick from ``max_memory_mb`` per frame size, whole frames when they fit).
+    ``settings.batch``: frames (or tiles of one frame) per backend call.
+    ``settings.self_ensemble``: average over this many flips of every input (1, 2 or 4; N times slower).
+    ``settings.coarse_pass``: run the model on frames shrunk by this factor and add its upsampled correction (1:
+    off; ``coarse_pass`` module). Coarse-pass frames are converted to float whole; the shrunk frame is tiled as usual.
     """
 
     backend: Backend
-    tile: int = 0
-    overlap: int = DEFAULT_OVERLAP
-    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
-    batch: int = 1
-    self_ensemble: int = 1
-    coarse_pass: float = 1.0
+    settings: RunSettings
     last_tile: int | None = field(default=None, init=False)  # tile side used for the latest frame
     infer: Infer = field(init=False, repr=False)  # the backend's infer, averaged over the self-ensemble flips
 
     def __post_init__(self):
-        check_factor(self.coarse_pass)
-        self.infer = flip_ensemble(self._infer_unless_stopped, self.self_ensemble)
+        self.infer = flip_ensemble(self._infer_unless_stopped, self.settings.self_ensemble)
 
     def _infer_unless_stopped(self, batch: np.ndarray) -> np.ndarray:
         """The backend's infer; after a stop signal (``interrupts``) it raises KeyboardInterrupt instead."""
@@ -53,24 +45,25 @@ class FrameDeblurrer:
         Tiles never exceed the backend's ``max_hw`` (a TensorRT engine's profile), so frames larger than
         the engine was built for are tiled instead of refused.
         """
-        model = self.backend.model
-        if self.tile:
-            tile = self.tile if self.tile < max(height, width) else None
+        model, settings = self.backend.model, self.settings
+        if settings.tile:
+            tile = settings.tile if settings.tile < max(height, width) else None
         else:
-            tile = auto_tile_size(height, width, model.width, self.max_memory_mb / self.batch, model.size_multiple,
-                                  tiled_frame_bytes)
+            tile = auto_tile_size(height, width, model.width, settings.max_memory_mb / settings.batch,
+                                  model.size_multiple, tiled_frame_bytes)
         return limit_tile(tile, height, width, self.backend.max_hw, model.size_multiple)
 
     def frames_at_once(self, height: int, width: int, count: int) -> int:
         """``count`` when ``count`` frames of this size each run whole on their share of the memory budget, else 1:
         a frame that its share would tile runs alone on the whole budget, exactly as one at a time would."""
-        if count < 2 or self.batch > 1:
+        settings = self.settings
+        if count < 2 or settings.batch > 1:
             return 1
-        share_mb = self.max_memory_mb / count
-        if self.coarse_pass > 1:  # the frame is held in float whole beside the shrunk frame's run
+        share_mb = settings.max_memory_mb / count
+        if settings.coarse_pass > 1:  # the frame is held in float whole beside the shrunk frame's run
             share_mb -= FRAME_BYTES_PER_PIXEL * height * width / 2**20
-            height, width = coarse_size(height, width, self.coarse_pass)
-        if share_mb <= 0 or (self.tile and self.tile < max(height, width)):
+            height, width = coarse_size(height, width, settings.coarse_pass)
+        if share_mb <= 0 or (settings.tile and settings.tile < max(height, width)):
             return 1
         model = self.backend.model
         return count if auto_tile_size(height, width, model.width, share_mb, model.size_multiple) is None else 1
@@ -83,7 +76,7 @@ class FrameDeblurrer:
         """
         if len({image.shape[:2] for image in images}) > 1:
             return [out for image in images for out in self([image])]
-        if self.coarse_pass > 1:
+        if self.settings.coarse_pass > 1:
             outputs = self.run_model_inputs([to_model_input(image) for image in images])
             return [from_model_output(out, like) for out, like in zip(outputs, images)]
         tile = self.last_tile = self.tile_for(*images[0].shape[:2], TILED_FRAME_BYTES_PER_PIXEL * images[0].itemsize)
@@ -95,7 +88,7 @@ class FrameDeblurrer:
 
     def run_model_inputs(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """Float32 RGB CHW arrays in [0, 1] -> the model's CHW outputs (float32, not yet clipped)."""
-        return coarse_pass(inputs, self.coarse_pass, self._run_full_size)
+        return coarse_pass(inputs, self.settings.coarse_pass, self._run_full_size)
 
     def _run_full_size(self, inputs: list[np.ndarray]) -> list[np.ndarray]:
         """``run_model_inputs`` without the coarse pass: the model on the inputs as they are."""
@@ -105,18 +98,18 @@ class FrameDeblurrer:
         tile = self.last_tile = self.tile_for(*inputs[0].shape[1:], FRAME_BYTES_PER_PIXEL)
         if tile is None:
             return list(run_padded(np.stack(inputs), self.infer, multiple))
-        return [run_tiled(chw, self.infer, tile, self.tile_overlap(tile), multiple, self.batch) for chw in inputs]
+        return [run_tiled(chw, self.infer, tile, self.tile_overlap(tile), multiple, self.settings.batch) for chw in inputs]
 
     def tile_overlap(self, tile: int) -> int:
-        """The overlap of neighbouring tiles: ``overlap``, at least two size multiples (a scale-space model's
-        coarsest pass needs context: 64 px at full size are 16 at 1/4), at most half the tile."""
-        return min(max(self.overlap, 2 * self.backend.model.size_multiple), tile // 2)
+        """The overlap of neighbouring tiles: ``settings.tile_overlap``, at least two size multiples (a scale-space
+        model's coarsest pass needs context: 64 px at full size are 16 at 1/4), at most half the tile."""
+        return min(max(self.settings.tile_overlap, 2 * self.backend.model.size_multiple), tile // 2)
 
     def _deblur_tiled(self, image: np.ndarray, tile: int) -> np.ndarray:
         result = np.empty_like(image)
         bands = tiled_bands(lambda rows, cols: to_model_input(np.ascontiguousarray(image[rows, cols])),
                             *image.shape[:2], self.infer, tile, self.tile_overlap(tile),
-                            self.backend.model.size_multiple, self.batch)
+                            self.backend.model.size_multiple, self.settings.batch)
         for rows, values in bands:
             result[rows] = from_model_output(values, image[rows])
         return result

@@ -13,8 +13,6 @@ from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import numpy as np
 
-from .errors import DeblurRunError
-
 AUTO = 0
 AUTO_FRAMES = 2  # what AUTO runs in parallel where it applies
 MAX_FRAMES = 16
@@ -27,11 +25,8 @@ FramesAtOnce = Callable[[int, int, int], int]  # (height, width, deblurrers) -> 
 def frames_in_parallel(requested: int, source_kind: str, total: int | None, batch: int, preview: bool) -> int:
     """How many frames to deblur at the same time: ``requested`` (1 to MAX_FRAMES; 1 is one at a time), or for
     AUTO, AUTO_FRAMES for a video or image set of more than one frame without ``--batch`` or ``--preview``,
-    else 1. The backend may grant fewer (``Backend.for_parallel_frames``: GPUs run one)."""
-    if not AUTO <= requested <= MAX_FRAMES:
-        raise DeblurRunError(f"--parallel-frames must be 0 (auto) to {MAX_FRAMES}, got {requested}")
-    if requested > 1 and batch > 1:
-        raise DeblurRunError(f"--parallel-frames {requested} and --batch {batch}: choose one way to run frames together")
+    else 1 (``requested`` and ``batch`` as ``RunSettings`` checks them). The backend may grant fewer
+    (``Backend.for_parallel_frames``: GPUs run one)."""
     if requested != AUTO:
         return requested
     several = total is None or total > 1

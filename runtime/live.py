@@ -70,7 +70,7 @@ def output_target(text: str | None):
     """``-o``'s value: a ``LiveOutput`` for a udp/rtp/rtsp/http URL, else a ``Path`` (None stays None).
 
     A ``Path`` would fold the URL's ``//``, so the CLI parses the option with this. A URL that cannot be used
-    gives a ``LiveOutput`` whose ``check`` raises (``check_options`` calls it), never an exception here.
+    gives a ``LiveOutput`` whose ``check`` raises (``OutputSettings`` calls it), never an exception here.
     """
     if text is None or isinstance(text, (Path, LiveOutput)):
         return text

@@ -7,8 +7,8 @@ for an image set: a folder, a glob). The names follow one rule, however the sour
   folder ``shots_deblurred/``, which holds the results under their inputs' names and subfolders);
 - in an output folder (``-o DIR``): the input's name, the folder marking the results (``DIR/clip.mp4``,
   ``DIR/a.png``, ``DIR/sub/b.png``);
-- ``suffix`` (``--suffix``) replaces that suffix in both cases (``""`` beside the input only where the result
-  cannot take an input's place).
+- ``suffix`` (``--suffix``, checked by ``OutputSettings``) replaces that suffix in both cases (``""`` beside the
+  input only where the result cannot take an input's place).
 
 An output is refused when it would overwrite an input, when it exists (without ``overwrite``), when its kind
 does not fit the source, or when its folder cannot be created.
@@ -21,7 +21,7 @@ from pathlib import Path
 from deblur.atomic import remove_stale_temps, remove_stale_temps_in
 from deblur.contract import IMAGE_SUFFIXES
 
-from .errors import DeblurRunError, SinkError
+from .errors import SinkError
 from .sinks import VIDEO_CONTAINERS, ImageSink
 from .sources import OUTPUT_MARK, Frame, Source
 
@@ -37,15 +37,6 @@ class OutputPlan:
     finished: tuple[Path, ...] = ()  # inputs whose result exists, to skip (skip_existing)
     file_suffix: str = ""  # "folder": added to each result's name (--suffix in an output folder)
     dropped: tuple[Path, ...] = ()  # "folder": inputs inside the output folder (earlier results), not read
-
-
-def check_suffix(suffix: str | None) -> None:
-    """DeblurRunError unless ``suffix`` can end a file name (no folder separators)."""
-    if suffix is None:
-        return
-    if any(bad in suffix for bad in {"/", os.sep, "\0"}):
-        raise DeblurRunError(f"--suffix {suffix!r}: a suffix is added to file names (such as _sharp); it cannot hold "
-                             "a folder separator")
 
 
 def suffixed(name: str | Path, suffix: str) -> Path:
@@ -142,7 +133,6 @@ def plan_output(source: Source, spec: str, output: Path | None, overwrite: bool,
     ``skip_existing``: inputs whose result exists are listed in ``finished`` instead of being refused.
     ``claimed``: results of earlier sources of the same run, never written twice; this plan's are added.
     """
-    check_suffix(suffix)
     image_set = is_image_set(source, spec)
     kind = "folder" if image_set else "image" if source.kind == "images" else "video"
     if output is None:

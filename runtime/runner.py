@@ -7,49 +7,22 @@ from fractions import Fraction
 from pathlib import Path
 
 from deblur.atomic import atomic_write
-from deblur.coarse_pass import check_factor
 
 from .backends.base import Backend, mean_blur_length
-from .deblurrer import DEFAULT_MAX_MEMORY_MB, DEFAULT_OVERLAP, FrameDeblurrer
+from .deblurrer import FrameDeblurrer
 from .errors import DeblurRunError, SinkError
-from .frame_parallel import AUTO, FramePool, frames_in_parallel
+from .frame_parallel import FramePool, frames_in_parallel
 from .interrupts import stop_between_frames, stop_on_signals, stop_requested
 from .live import LiveOutput, PacedSink, announce, open_live_sink
-from .outputs import check_suffix, image_sink, plan_output
+from .outputs import image_sink, plan_output
 from .pipeline import PipelineResult, run_pipeline
 from .preview import Preview
 from .progress import Progress, plural
-from .self_ensemble import check_passes
-from .sinks import DEFAULT_CRF, MAX_CRF, open_video_sink
+from .settings import OutputSettings, RunSettings
+from .sinks import open_video_sink
 from .sources import Source
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """How to run; the defaults are the CLI's."""
-
-    output: Path | LiveOutput | None = None  # LiveOutput: udp://, rtp://, rtsp:// or http:// (live module)
-    overwrite: bool = False
-    tile: int = 0
-    overlap: int = DEFAULT_OVERLAP
-    max_memory_mb: float = DEFAULT_MAX_MEMORY_MB
-    batch: int = 1
-    self_ensemble: int = 1
-    compare: bool = False
-    preview: bool = False
-    max_frames: int | None = None
-    show_progress: bool = True
-    keep_going: bool = True  # image sets: skip unreadable images, list them in the summary
-    skip_existing: bool = False  # leave inputs whose result exists alone (a rerun after a failure)
-    jpeg_quality: int | None = None  # JPEG results: None keeps each input's quality
-    crf: int = DEFAULT_CRF  # H.264 quality of video results
-    fps: float | None = None  # video results: frames retimed evenly at this rate (None: the source's timestamps)
-    coarse_pass: float = 1.0  # run the model on frames shrunk by this factor (coarse_pass module); 1: off
-    parallel_frames: int = AUTO  # frames deblurred at the same time on the CPU (frame_parallel module); 0: auto
-    suffix: str | None = None  # after results' names; None: "_deblurred" beside the input, none in a folder (outputs)
-    into_folder: bool = False  # ``output`` is a folder receiving the result under its input's name
 
 
 @dataclass(frozen=True)
@@ -93,32 +66,6 @@ class RunSummary:
         return f"{done} | {self.backend} on {self.provider} | {tile} | -> {self.output}"
 
 
-def check_options(options: RunOptions) -> None:
-    """DeblurRunError naming the first option out of its range (the CLI checks before opening anything)."""
-    if isinstance(options.output, LiveOutput):
-        options.output.check()
-    if options.max_frames is not None and options.max_frames < 1:
-        raise DeblurRunError(f"--max-frames must be at least 1, got {options.max_frames} (leave it out to read every frame)")
-    if options.batch < 1:
-        raise DeblurRunError(f"--batch must be at least 1, got {options.batch}")
-    if options.tile and options.tile <= options.overlap:
-        raise DeblurRunError(f"--tile ({options.tile}) must be larger than --tile-overlap ({options.overlap})")
-    if options.overlap < 0 or options.max_memory_mb <= 0:
-        raise DeblurRunError("--tile-overlap must be >= 0 and --max-memory-mb > 0")
-    check_passes(options.self_ensemble)
-    check_suffix(options.suffix)
-    try:
-        check_factor(options.coarse_pass)
-    except ValueError as error:
-        raise DeblurRunError(str(error)) from None
-    if options.jpeg_quality is not None and not 1 <= options.jpeg_quality <= 100:
-        raise DeblurRunError(f"--jpeg-quality must be 1..100, got {options.jpeg_quality}")
-    if not 0 <= options.crf <= MAX_CRF:
-        raise DeblurRunError(f"--crf must be 0..{MAX_CRF} (lower is better and larger), got {options.crf}")
-    if options.fps is not None and not 0 < options.fps <= 1000:
-        raise DeblurRunError(f"--fps must be above 0 and at most 1000, got {options.fps:g}")
-
-
 def video_timing(source: Source, fps: float | None) -> tuple[Fraction, Fraction | None, Path | None]:
     """(frame rate, time base, audio source) of a video result: the source's own, or with ``fps`` frames
     numbered evenly at that rate (no time base) and the audio kept only where ``fps`` is the source's rate."""
@@ -151,9 +98,10 @@ def _write_video_file(path: Path, write) -> None:
         raise SinkError(f"{path}: cannot write ({exc.strerror or exc})") from exc
 
 
-def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptions,
+def deblur_source(source: Source, spec: str, backend: Backend, settings: RunSettings, outputs: OutputSettings,
                   claimed: set[Path] | None = None) -> RunSummary:
-    """Deblur ``source`` (opened from ``spec``) with ``backend`` into the planned output.
+    """Deblur ``source`` (opened from ``spec``) with ``backend`` (opened for ``settings``) into the output that
+    ``outputs`` plans.
 
     ``claimed``: the results of earlier sources of the same run (``plan_output``), none written twice.
 
@@ -161,35 +109,34 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
     encoder is flushed, so the shorter video still plays; further signals wait for that); an error leaves
     no output file behind, and a stop before the first frame raises KeyboardInterrupt.
     """
-    check_options(options)
-    if isinstance(options.output, LiveOutput):
-        return _deblur_live(source, spec, backend, options)
-    plan = plan_output(source, spec, options.output, options.overwrite, options.skip_existing, options.suffix,
-                       options.into_folder, claimed)
+    if isinstance(outputs.output, LiveOutput):
+        return _deblur_live(source, spec, backend, settings, outputs)
+    plan = plan_output(source, spec, outputs.output, outputs.overwrite, outputs.skip_existing, outputs.suffix,
+                       outputs.into_folder, claimed)
     if plan.finished and len(plan.finished) == len(source.input_paths) - len(plan.dropped):
-        return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, options.self_ensemble,
-                          skipped=len(plan.finished), coarse_pass=options.coarse_pass)
+        return RunSummary(plan.path, 0, 0.0, backend.name, backend.provider, None, False, settings.self_ensemble,
+                          skipped=len(plan.finished), coarse_pass=settings.coarse_pass)
     if plan.kind == "folder":
         source = source.without(set(plan.finished), set(plan.dropped)) if plan.finished or plan.dropped else source
-        source.keep_going = options.keep_going
-    total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
-    progress = Progress(total, options.show_progress)
-    preview = Preview() if options.preview else None
+        source.keep_going = outputs.keep_going
+    total = min((n for n in (source.total, outputs.max_frames) if n is not None), default=None)
+    progress = Progress(total, outputs.show_progress)
+    preview = Preview() if outputs.preview else None
     start = time.perf_counter()
-    pool, siblings = _deblurrers(backend, options, source.kind, total)
+    pool, siblings = _deblurrers(backend, settings, outputs.preview, source.kind, total)
 
     def run(sink) -> PipelineResult:
-        return run_pipeline(source, pool, sink, progress, options.batch, options.compare, preview, options.max_frames)
+        return run_pipeline(source, pool, sink, progress, settings.batch, outputs.compare, preview, outputs.max_frames)
 
     results: list[PipelineResult] = []
 
     def write_video(tmp: Path) -> None:
-        sink = open_video_sink(tmp, plan.path.suffix.lower(), *video_timing(source, options.fps), options.crf)
+        sink = open_video_sink(tmp, plan.path.suffix.lower(), *video_timing(source, outputs.fps), outputs.crf)
         result = PipelineResult(0, interrupted=True)
         try:
             result = run(sink)
         finally:
-            sink.close(interrupted=result.interrupted or options.max_frames is not None)  # audio ends with the video
+            sink.close(interrupted=result.interrupted or outputs.max_frames is not None)  # audio ends with the video
         _require_frames(result, spec)
         results.append(result)
 
@@ -198,25 +145,25 @@ def deblur_source(source: Source, spec: str, backend: Backend, options: RunOptio
             if plan.kind == "video":
                 _write_video_file(plan.path, write_video)
             else:
-                sink = image_sink(plan, options.jpeg_quality)
+                sink = image_sink(plan, outputs.jpeg_quality)
                 results.append(_require_frames(run(sink), spec, source.failures))
     finally:
         _close_all(progress, preview, pool, siblings)
     result = results[0]
     return RunSummary(plan.path, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, len(plan.finished),
-                      tuple(source.failures), options.coarse_pass, result.in_parallel,
+                      pool.last.last_tile, result.interrupted or stop_requested(), settings.self_ensemble,
+                      len(plan.finished), tuple(source.failures), settings.coarse_pass, result.in_parallel,
                       mean_blur_length([backend, *siblings]))
 
 
-def _deblurrers(backend: Backend, options: RunOptions, kind: str, total: int | None) -> tuple[FramePool, list[Backend]]:
+def _deblurrers(backend: Backend, settings: RunSettings, preview: bool, kind: str,
+                total: int | None) -> tuple[FramePool, list[Backend]]:
     """The frame deblurrers of a run: ``backend``'s, plus siblings that deblur further frames in parallel."""
-    count = frames_in_parallel(options.parallel_frames, kind, total, options.batch, options.preview)
+    count = frames_in_parallel(settings.parallel_frames, kind, total, settings.batch, preview)
     siblings = backend.for_parallel_frames(count)
-    if options.parallel_frames > 1 and not siblings:
-        log.warning(f"--parallel-frames {options.parallel_frames}: {backend.provider} runs one frame at a time")
-    alone, *parallel = [FrameDeblurrer(each, options.tile, options.overlap, options.max_memory_mb, options.batch,
-                                       options.self_ensemble, options.coarse_pass) for each in [backend, *siblings]]
+    if settings.parallel_frames > 1 and not siblings:
+        log.warning(f"--parallel-frames {settings.parallel_frames}: {backend.provider} runs one frame at a time")
+    alone, *parallel = [FrameDeblurrer(each, settings) for each in [backend, *siblings]]
     return FramePool(alone, parallel, alone.frames_at_once), siblings
 
 
@@ -229,35 +176,36 @@ def _close_all(progress: Progress, preview: Preview | None, pool: FramePool, sib
         sibling.close()
 
 
-def _deblur_live(source: Source, spec: str, backend: Backend, options: RunOptions) -> RunSummary:
+def _deblur_live(source: Source, spec: str, backend: Backend, settings: RunSettings,
+                 outputs: OutputSettings) -> RunSummary:
     """``deblur_source`` for a live output (``live`` module): frames are sent as they are deblurred, until the
     source ends, ``max_frames`` or a stop signal; the sink is closed cleanly in every case (streams flushed, the
     HTTP server shut down). Nothing is written to disk, so there is no output plan."""
-    live = options.output
+    live = outputs.output
     if source.kind == "images":
-        source.keep_going = options.keep_going
-    total = min((n for n in (source.total, options.max_frames) if n is not None), default=None)
-    rate = Fraction(options.fps).limit_denominator(1001) if options.fps else source.fps
-    progress = Progress(total, options.show_progress)
-    preview = Preview() if options.preview else None
+        source.keep_going = outputs.keep_going
+    total = min((n for n in (source.total, outputs.max_frames) if n is not None), default=None)
+    rate = Fraction(outputs.fps).limit_denominator(1001) if outputs.fps else source.fps
+    progress = Progress(total, outputs.show_progress)
+    preview = Preview() if outputs.preview else None
     start = time.perf_counter()
-    pool, siblings = _deblurrers(backend, options, source.kind, total)
+    pool, siblings = _deblurrers(backend, settings, outputs.preview, source.kind, total)
     try:
         with stop_on_signals(), stop_between_frames():
-            sink = open_live_sink(live, rate, options.crf, options.compare)
-            announce(live, sink, options.show_progress)
+            sink = open_live_sink(live, rate, outputs.crf, outputs.compare)
+            announce(live, sink, outputs.show_progress)
             if source.kind == "video":  # a file goes out at its own speed; cameras and streams bring theirs
-                sink = PacedSink(sink, None if options.fps else source.time_base, rate)
+                sink = PacedSink(sink, None if outputs.fps else source.time_base, rate)
             result = PipelineResult(0, interrupted=True)
             try:
-                result = run_pipeline(source, pool, sink, progress, options.batch, options.compare, preview,
-                                      options.max_frames)
+                result = run_pipeline(source, pool, sink, progress, settings.batch, outputs.compare, preview,
+                                      outputs.max_frames)
             finally:
                 sink.close(interrupted=result.interrupted)
             _require_frames(result, spec, source.failures)
     finally:
         _close_all(progress, preview, pool, siblings)
     return RunSummary(live, result.frames, time.perf_counter() - start, backend.name, backend.provider,
-                      pool.last.last_tile, result.interrupted or stop_requested(), options.self_ensemble, 0,
-                      tuple(source.failures), options.coarse_pass, result.in_parallel,
+                      pool.last.last_tile, result.interrupted or stop_requested(), settings.self_ensemble, 0,
+                      tuple(source.failures), settings.coarse_pass, result.in_parallel,
                       mean_blur_length([backend, *siblings]))

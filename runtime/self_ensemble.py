@@ -9,8 +9,6 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .errors import DeblurRunError
-
 Infer = Callable[[np.ndarray], np.ndarray]
 
 # Passes -> flipped NCHW axes of each pass: identity, left-right, up-down, both.
@@ -21,15 +19,8 @@ FLIPS: dict[int, tuple[tuple[int, ...], ...]] = {
 }
 
 
-def check_passes(passes: int) -> None:
-    """Raise DeblurRunError unless ``passes`` is one of FLIPS."""
-    if passes not in FLIPS:
-        raise DeblurRunError(f"--self-ensemble must be one of {', '.join(map(str, FLIPS))}, got {passes}")
-
-
 def flip_ensemble(infer: Infer, passes: int) -> Infer:
-    """``infer`` averaged over ``passes`` flips of its NCHW input; ``infer`` itself for one pass."""
-    check_passes(passes)
+    """``infer`` averaged over ``passes`` (one of FLIPS) flips of its NCHW input; ``infer`` itself for one pass."""
     if passes == 1:
         return infer
 

@@ -57,7 +57,7 @@ def test_one_frame_keeps_shape_and_dtype(deblur, dtype):
 def test_uint8_bgr_matches_the_command_line_path(deblur, deblur_onnx):
     bgr = _frame(24, 40)
     with Deblurrer(deblur_onnx, color="bgr", threads=1) as bgr_deblur:
-        np.testing.assert_array_equal(bgr_deblur(bgr), FrameDeblurrer(bgr_deblur._backend)([bgr])[0])
+        np.testing.assert_array_equal(bgr_deblur(bgr), FrameDeblurrer(bgr_deblur._backend, bgr_deblur.settings)([bgr])[0])
         np.testing.assert_array_equal(bgr_deblur(bgr), deblur(np.ascontiguousarray(bgr[..., ::-1]))[..., ::-1])
 
 
@@ -119,13 +119,13 @@ def test_wrong_frames_are_refused_clearly(deblur, frame, error, fragment):
 
 
 def test_wrong_settings_and_use_after_close(deblur_onnx):
-    for settings, fragment in [({"color": "rgba"}, "color must be"), ({"self_ensemble": 3}, "self_ensemble must be"),
-                               ({"tile": 0}, "tile must be"), ({"batch_size": 0}, "batch_size must be"),
-                               ({"coarse_pass": 0.5}, "coarse_pass must be between 1"),
-                               ({"parallel_frames": 0}, "parallel_frames must be"),
-                               ({"parallel_frames": 17}, "parallel_frames must be 1 to 16"),
-                               ({"parallel_frames": 2, "batch_size": 2}, "1 with batch_size > 1")]:
-        with pytest.raises(ValueError, match=fragment):
+    for settings, fragment in [({"color": "rgba"}, "color must be"), ({"self_ensemble": 3}, "self_ensemble (--self"),
+                               ({"tile": 4}, "tile (--tile) must be"), ({"batch_size": 0}, "batch_size in Deblurrer"),
+                               ({"coarse_pass": 0.5}, "coarse_pass (--coarse-pass) must be between 1"),
+                               ({"parallel_frames": -1}, "parallel_frames (--parallel-frames) must be"),
+                               ({"parallel_frames": 17}, "from 0 to 16"),
+                               ({"parallel_frames": 2, "batch_size": 2}, "choose one way to run frames together")]:
+        with pytest.raises(ValueError, match=re.escape(fragment)):
             Deblurrer(deblur_onnx, **settings)
     deblur = Deblurrer(str(deblur_onnx), threads=1)  # str paths work as well as Path
     with pytest.raises(TypeError, match="sequence of HxWx3 frames"):

@@ -8,8 +8,9 @@ import torch.nn.functional as functional
 
 from deblur import Deblurrer
 from deblur.coarse_pass import check_factor, coarse_pass, coarse_size
-from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.registry import load_backend, open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
+from deblur.runtime.settings import RunSettings
 
 
 def _squared(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -58,7 +59,8 @@ def test_factors_outside_one_to_eight_are_refused():
 def test_frames_of_every_layout_through_the_real_network(deblur_onnx):
     backend = open_backend(deblur_onnx, "onnxruntime", "cpu", threads=1)
     rng = np.random.default_rng(2)
-    plain, coarse = FrameDeblurrer(backend), FrameDeblurrer(backend, coarse_pass=2, tile=16, overlap=4)
+    plain = FrameDeblurrer(backend, RunSettings(model=deblur_onnx))
+    coarse = FrameDeblurrer(backend, RunSettings(model=deblur_onnx, coarse_pass=2, tile=16, tile_overlap=4))
     for frame in [(rng.random((50, 70, 3)) * 255).astype(np.uint8),
                   (rng.random((50, 70)) * 255).astype(np.uint8),
                   (rng.random((33, 41, 4)) * 65535).astype(np.uint16),
@@ -76,5 +78,6 @@ def test_the_api_and_the_frame_deblurrer_agree(deblur_onnx):
     frame = (np.random.default_rng(3).random((40, 56, 3)) * 255).astype(np.uint8)
     with Deblurrer(deblur_onnx, color="bgr", threads=1, coarse_pass=2) as deblur:
         through_api = deblur(frame)
-    direct = FrameDeblurrer(open_backend(deblur_onnx, "onnxruntime", "cpu", threads=1), coarse_pass=2)([frame])[0]
+    settings = RunSettings(model=deblur_onnx, backend="onnxruntime", device="cpu", threads=1, coarse_pass=2)
+    direct = FrameDeblurrer(load_backend(settings), settings)([frame])[0]
     assert np.abs(through_api.astype(int) - direct).max() <= 1  # one rounding step

@@ -12,13 +12,13 @@ import av
 import numpy as np
 import pytest
 
-from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.registry import load_backend, open_backend
 from deblur.runtime.deblurrer import FrameDeblurrer
-from deblur.runtime.errors import DeblurRunError
 from deblur.runtime.frame_parallel import AUTO, FramePool, frames_in_parallel
 from deblur.runtime.interrupts import stop_between_frames, stop_on_signals
 from deblur.runtime.pipeline import run_pipeline
 from deblur.runtime.progress import Progress
+from deblur.runtime.settings import OutputSettings, RunSettings
 from deblur.runtime.sinks import Sink
 from deblur.runtime.sources import Frame, Source
 
@@ -88,14 +88,6 @@ def test_how_many_frames_run_in_parallel(requested, kind, total, batch, preview,
     assert frames_in_parallel(requested, kind, total, batch, preview) == expected
 
 
-@pytest.mark.parametrize(("requested", "batch", "message"), [
-    (-1, 1, "0 \\(auto\\) to 16"), (17, 1, "0 \\(auto\\) to 16"), (2, 2, "choose one way"),
-])
-def test_bad_parallel_frames_are_refused(requested, batch, message):
-    with pytest.raises(DeblurRunError, match=message):
-        frames_in_parallel(requested, "video", 10, batch, False)
-
-
 def test_frames_run_in_parallel_and_arrive_in_order():
     alone, first, second = _Recorder(), _Recorder(), _Recorder()
     pool = FramePool(alone, [first, second])
@@ -160,9 +152,10 @@ def test_parallel_sessions_split_the_threads_and_compute_the_same(deblur_onnx, b
     try:
         assert len(siblings) == 2 and backend not in siblings
         assert [s.threads for s in siblings] == [1, 1] and all(s.cpu_fused for s in siblings)
-        alone = FrameDeblurrer(backend)(frames)
+        settings = RunSettings(model=deblur_onnx)
+        alone = FrameDeblurrer(backend, settings)(frames)
         for sibling in siblings:
-            np.testing.assert_array_equal(FrameDeblurrer(sibling)(frames), alone)
+            np.testing.assert_array_equal(FrameDeblurrer(sibling, settings)(frames), alone)
         single = open_backend(deblur_onnx, "onnxruntime", "cpu", threads=1)
         assert single.for_parallel_frames(2) == []  # one thread cannot be shared out
     finally:
@@ -172,15 +165,18 @@ def test_parallel_sessions_split_the_threads_and_compute_the_same(deblur_onnx, b
 
 def test_frames_run_in_parallel_only_when_each_fits_its_share_of_the_memory_budget(identity_onnx):
     backend = open_backend(identity_onnx, "onnxruntime", "cpu", threads=1)
-    deblurrer = FrameDeblurrer(backend, max_memory_mb=64)
-    assert deblurrer.frames_at_once(120, 160, 2) == 2
-    assert deblurrer.frames_at_once(720, 1280, 2) == 1  # whole alone, tiled on half the budget
-    assert FrameDeblurrer(backend, max_memory_mb=64, tile=64).frames_at_once(120, 160, 2) == 1  # tiled anyway
-    assert FrameDeblurrer(backend, batch=2).frames_at_once(120, 160, 2) == 1
+
+    def deblurrer(**settings) -> FrameDeblurrer:
+        return FrameDeblurrer(backend, RunSettings(model=identity_onnx, **settings))
+
+    assert deblurrer(max_memory_mb=64).frames_at_once(120, 160, 2) == 2
+    assert deblurrer(max_memory_mb=64).frames_at_once(720, 1280, 2) == 1  # whole alone, tiled on half the budget
+    assert deblurrer(max_memory_mb=64, tile=64).frames_at_once(120, 160, 2) == 1  # tiled anyway
+    assert deblurrer(batch=2).frames_at_once(120, 160, 2) == 1
     # a coarse pass runs a quarter-size frame, beside the whole frame's float copies (63 MiB at 1280x720)
-    assert FrameDeblurrer(backend, max_memory_mb=400, coarse_pass=4).frames_at_once(720, 1280, 2) == 2
-    assert FrameDeblurrer(backend, max_memory_mb=400).frames_at_once(720, 1280, 2) == 1
-    assert FrameDeblurrer(backend, max_memory_mb=64, coarse_pass=4).frames_at_once(720, 1280, 2) == 1
+    assert deblurrer(max_memory_mb=400, coarse_pass=4).frames_at_once(720, 1280, 2) == 2
+    assert deblurrer(max_memory_mb=400).frames_at_once(720, 1280, 2) == 1
+    assert deblurrer(max_memory_mb=64, coarse_pass=4).frames_at_once(720, 1280, 2) == 1
 
 
 def _deblur_run(clip: Path, output: Path, model: Path, *extra: str) -> str:
@@ -221,16 +217,17 @@ def test_physical_cores_count_hyper_threads_once(tmp_path, monkeypatch):
 
 
 def test_asking_a_one_frame_backend_for_parallel_frames_warns_and_runs(tmp_path, make_image, identity_onnx, caplog):
-    from deblur.runtime.runner import RunOptions, deblur_source
+    from deblur.runtime.runner import deblur_source
     from deblur.runtime.sources import open_source
 
     (tmp_path / "in").mkdir()
     for index in range(3):
         make_image(tmp_path / "in" / f"{index}.png", 32, 48, seed=index)
-    backend = open_backend(identity_onnx, "onnxruntime", "cpu", threads=1)  # one thread: nothing to share out
+    settings = RunSettings(model=identity_onnx, backend="onnxruntime", device="cpu", threads=1, parallel_frames=2)
+    backend = load_backend(settings)  # one thread: nothing to share out
     with caplog.at_level("WARNING"):
-        summary = deblur_source(open_source(str(tmp_path / "in")), str(tmp_path / "in"), backend,
-                                RunOptions(output=tmp_path / "out", show_progress=False, parallel_frames=2))
+        summary = deblur_source(open_source(str(tmp_path / "in")), str(tmp_path / "in"), backend, settings,
+                                OutputSettings(output=tmp_path / "out", show_progress=False))
     assert summary.frames == 3 and summary.in_parallel == 1 and "runs one frame at a time" in caplog.text
 
 

@@ -347,8 +347,10 @@ def _mjpeg_parts(response: http.client.HTTPResponse, count: int) -> list[np.ndar
 
 
 def _ended(response: http.client.HTTPResponse) -> bool:
-    """Whether the rest of a multipart response is at most its closing boundary, and then the end."""
-    return response.read().strip() in (b"", f"--{BOUNDARY}--".encode())
+    """Whether the rest of a multipart response (the parts sent since the client last read, if any) ends the
+    stream: nothing, or its closing boundary, and then the end of the connection."""
+    rest = response.read().strip()
+    return rest == b"" or rest.endswith(f"--{BOUNDARY}--".encode())
 
 
 def _assert_listenable(port: int) -> None:

@@ -9,9 +9,10 @@ import cv2
 import numpy as np
 import pytest
 
-from deblur.runtime.backends.registry import open_backend
+from deblur.runtime.backends.registry import load_backend
 from deblur.runtime.errors import DeblurRunError, SinkError, SourceError
-from deblur.runtime.runner import RunOptions, deblur_source
+from deblur.runtime.runner import deblur_source
+from deblur.runtime.settings import OutputSettings, RunSettings
 from deblur.runtime.sources import open_source
 
 
@@ -34,11 +35,12 @@ def _probe(path: Path) -> dict:
     return info
 
 
-def _run(spec, model, **options):
+def _run(spec, model, *, tile=0, tile_overlap=32, batch=1, **outputs):
     source = open_source(str(spec))
+    settings = RunSettings(model=model, device="cpu", threads=1, tile=tile, tile_overlap=tile_overlap, batch=batch)
     try:
-        return deblur_source(source, str(spec), open_backend(model, device="cpu", threads=1),
-                             RunOptions(show_progress=False, **options))
+        return deblur_source(source, str(spec), load_backend(settings), settings,
+                             OutputSettings(show_progress=False, **outputs))
     finally:
         source.close()
 
@@ -132,7 +134,7 @@ def test_ctrl_c_before_the_first_frame_exits_130_and_writes_nothing(tmp_path, ma
 def test_tiled_video_run_matches_whole_frames(tmp_path, make_video, deblur_onnx):
     clip = make_video(tmp_path / "clip.mp4", frames=2, size=(128, 96))
     whole = _run(clip, deblur_onnx, output=tmp_path / "whole.mkv")
-    tiled = _run(clip, deblur_onnx, output=tmp_path / "tiled.mkv", tile=64, overlap=32)
+    tiled = _run(clip, deblur_onnx, output=tmp_path / "tiled.mkv", tile=64, tile_overlap=32)
     assert whole.tile is None and tiled.tile == 64
     a, b = _probe(tmp_path / "whole.mkv")["first"], _probe(tmp_path / "tiled.mkv")["first"]
     assert np.abs(a.astype(int) - b).mean() < 1.0

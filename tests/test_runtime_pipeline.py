@@ -19,6 +19,7 @@ from deblur.runtime.interrupts import stop_between_frames, stop_on_signals, stop
 from deblur.runtime.pipeline import run_pipeline
 from deblur.runtime.preview import Preview
 from deblur.runtime.progress import Progress
+from deblur.runtime.settings import RunSettings
 from deblur.runtime.sinks import Sink
 from deblur.runtime.sources import Frame, Source
 from deblur.runtime.tiling import plan_tiles
@@ -150,7 +151,8 @@ def test_a_signal_during_a_tiled_frame_drops_it_at_the_next_tile(identity_onnx):
     backend.infer = infer_then_signal
     sink = _ListSink()
     with stop_on_signals(), stop_between_frames():
-        result = run_pipeline(_ListSource(5, size=64), FrameDeblurrer(backend, tile=32, overlap=8), sink,
+        result = run_pipeline(_ListSource(5, size=64),
+                              FrameDeblurrer(backend, RunSettings(model=identity_onnx, tile=32, tile_overlap=8)), sink,
                               Progress(5, enabled=False))
     assert tiles_per_frame > 2 and len(calls) == tiles_per_frame + 2
     assert result.interrupted and sink.written == [0]

@@ -140,13 +140,14 @@ def test_bands_come_top_to_bottom_and_cover_every_row_once():
 def test_frames_tiled_band_by_band_equal_the_float_path(deblur_onnx, channels, dtype):
     from deblur.runtime.deblurrer import FrameDeblurrer
     from deblur.runtime.frames import from_model_output, to_model_input
+    from deblur.runtime.settings import RunSettings
 
     rng = np.random.default_rng(0)
     peak = np.iinfo(dtype).max
     shape = (90, 130) if channels == 0 else (90, 130, channels)
     frame = (rng.random(shape) * peak).astype(dtype)
     backend = open_backend(deblur_onnx, device="cpu", threads=1)
-    deblurrer = FrameDeblurrer(backend, tile=48, overlap=16)
+    deblurrer = FrameDeblurrer(backend, RunSettings(model=deblur_onnx, tile=48, tile_overlap=16))
     (streamed,) = deblurrer([frame])
     assert deblurrer.last_tile == 48 and streamed.shape == frame.shape and streamed.dtype == frame.dtype
     expected = from_model_output(run_tiled(to_model_input(frame), backend.infer, 48, 16, 8), frame)

@@ -128,13 +128,14 @@ def test_runtime_pads_runs_tiles_and_reports_the_blur_length(scale_space_onnx, m
     from deblur.runtime.deblurrer import FrameDeblurrer
     from deblur.runtime.backends.registry import open_backend
     from deblur.runtime.runner import RunSummary
+    from deblur.runtime.settings import RunSettings
 
     path, _, _ = scale_space_onnx
     backend = open_backend(path, "onnxruntime", "cpu", 1)
     assert backend.model.size_multiple == 32
     frame = (np.random.default_rng(0).random((75, 101, 3)) * 255).astype(np.uint8)
-    whole = FrameDeblurrer(backend)([frame])[0]
-    tiled_deblurrer = FrameDeblurrer(backend, tile=64)
+    whole = FrameDeblurrer(backend, RunSettings(model=path))([frame])[0]
+    tiled_deblurrer = FrameDeblurrer(backend, RunSettings(model=path, tile=64))
     tiled = tiled_deblurrer([frame])[0]
     assert whole.shape == tiled.shape == frame.shape and whole.dtype == np.uint8
     assert tiled_deblurrer.tile_overlap(64) == 32  # two size multiples, at most half the tile

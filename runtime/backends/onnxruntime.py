@@ -118,9 +118,7 @@ def cpu_session_options(onnxruntime, threads: int | None):
     # of a shape on, peak RSS doubled (1.7 -> 3.4 GB for a 1080x1296 tile of the lite model; the
     # speed did not measurably change). Without it the peak stays at the first run's.
     options.enable_mem_pattern = False
-    if threads is not None:
-        if threads < 1:
-            raise BackendError(f"--threads must be at least 1, got {threads}")
+    if threads is not None:  # at least 1 (RunSettings)
         options.intra_op_num_threads = threads
     return options
 
@@ -139,7 +137,7 @@ class OnnxRuntimeBackend(Backend):
         cache_dir = engine_cache_dir()
         if TENSORRT in providers:
             cache_dir.mkdir(parents=True, exist_ok=True)
-        options = cpu_session_options(onnxruntime, threads)  # a bad --threads is not the model's fault
+        options = cpu_session_options(onnxruntime, threads)
         try:
             self.session = onnxruntime.InferenceSession(str(path), options, providers=with_options(providers, cache_dir))
         except Exception as exc:  # onnxruntime raises its own pybind11 types (InvalidProtobuf, Fail, ...)

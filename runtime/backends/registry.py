@@ -6,32 +6,31 @@ from pathlib import Path
 
 from ..errors import BackendError
 from ..model_file import model_kind
-from ..model_registry import resolve_model
+from ..settings import RunSettings
 from .base import Backend
-
-BACKENDS = ("auto", "onnxruntime", "tensorrt")
-DEVICES = ("auto", "cpu", "cuda", "tensorrt")
 
 
 def open_backend(path: str | Path | None = None, backend: str = "auto", device: str = "auto",
                  threads: int | None = None) -> Backend:
     """Load the model ``path`` with ``backend`` (``auto``: ONNX Runtime for .onnx, TensorRT for engines).
 
-    ``path`` may be a file path (str or Path), a bundled model's name (``lite``) or None (the default model).
+    ``path`` may be a file path (str or Path), a bundled model's name (``lite``) or None (the default model);
+    the arguments are checked as ``RunSettings`` (``load_backend`` of those settings).
     """
-    if backend not in BACKENDS:
-        raise BackendError(f"unknown backend {backend!r}; choose from {', '.join(BACKENDS)}")
-    if device not in DEVICES:
-        raise BackendError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
-    path = resolve_model(path)
+    return load_backend(RunSettings(model=path, backend=backend, device=device, threads=threads))
+
+
+def load_backend(settings: RunSettings) -> Backend:
+    """The backend that runs ``settings.model_path`` (the model the settings resolved) on ``settings.device``."""
+    path = settings.model_path
     kind = model_kind(path)
     wanted = {"onnx": "onnxruntime", "tensorrt": "tensorrt"}[kind]
-    if backend not in ("auto", wanted):
-        raise BackendError(f"{path}: the {backend} backend cannot load a {kind} file; use the {wanted} backend")
+    if settings.backend not in ("auto", wanted):
+        raise BackendError(f"{path}: the {settings.backend} backend cannot load a {kind} file; use the {wanted} backend")
     if wanted == "onnxruntime":
         from .onnxruntime import OnnxRuntimeBackend
 
-        return OnnxRuntimeBackend(path, device=device, threads=threads)
+        return OnnxRuntimeBackend(path, device=settings.device, threads=settings.threads)
     from .tensorrt import TensorRTBackend
 
     return TensorRTBackend(path)
