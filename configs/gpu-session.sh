@@ -2,7 +2,7 @@
 # One device call that trains pool recipes at model speed (docs/training.md, "One device call"): it times each
 # recipe's model step alone, synthesises one pool on every core from the first recipe (all must share its
 # crops, blur, photo scale and texture threshold), trains every recipe from it at once on the one GPU with
-# the real pairs in the checkpoint choice, and leaves the logs and checkpoints in $OUT to export here.
+# the real pairs scored at every validation (watched, never choosing), and leaves the logs and checkpoints in $OUT.
 # Made here before the call:
 #   deblur-pack-photos data/train-all .device-data/photos --quality 77     # 40 MB: a call carries 64 MiB
 #   cp -r ../shared/data/real-pairs .device-data/real-pairs               # validation only, never trained on

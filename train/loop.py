@@ -5,8 +5,8 @@ The run directory's layout is ``run_paths.RunPaths``; resume policy ``resume``; 
 capture ``rng``.
 
 With ``real_pairs`` set (a ``pairs`` folder of real blurred/sharp images, e.g. ../shared/data/real-pairs),
-each validation also scores those whole images, and the kept checkpoint is chosen on the mean of the two
-PSNR gains over their inputs: synthetic held-out crops and real pairs. Never train on those pairs.
+each validation also scores those whole images, for watching only: the kept checkpoint is chosen on the
+synthetic held-out crops alone. Never train on those pairs, nor choose by them: they are a proxy to report.
 
 With ``ema_decay`` set, validation and both ``.safetensors`` checkpoints use the exponential moving
 average of the weights (as Real-ESRGAN and NAFNet's trainers do): it smooths out the step-to-step noise of
@@ -87,14 +87,6 @@ def build_real_pairs(config: TrainConfig) -> Dataset | None:
     if config.real_pairs is None:
         return None
     return build_dataset("pairs", config.real_pairs, "test", crop=None, noise_variance=0.0)
-
-
-def selection_score(val: dict, baseline: dict) -> float:
-    """What the kept checkpoint maximises: the synthetic validation PSNR, or with real pairs the mean of the
-    synthetic and the real PSNR gains over their blurred inputs (dB)."""
-    if "real_psnr" not in val:
-        return val["psnr"]
-    return ((val["psnr"] - baseline["psnr"]) + (val["real_psnr"] - baseline["real_psnr"])) / 2
 
 
 def scale_output_projection(model: nn.Module, scale: float) -> None:
@@ -380,12 +372,11 @@ class Trainer:
                 real = mean_scores(evaluate(dataset_pairs(self.real_set), restore))
                 self.last_val.update(real_psnr=real["output_psnr"], real_ssim=real["output_ssim"])
             model.train()
-            score = selection_score(self.last_val, self.baseline)
-            self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val, "score": score})
-            if self.best_psnr is None or score > self.best_psnr:
-                self.best_psnr = score
+            self.log.append({"kind": "val", "step": self.step, "epoch": self.epoch, **self.last_val})
+            if self.best_psnr is None or self.last_val["psnr"] > self.best_psnr:  # the real pairs never choose
+                self.best_psnr = self.last_val["psnr"]
                 extra = {"step": str(self.step), "val_psnr": f"{self.last_val['psnr']:.4f}",
-                         "selection_score": f"{score:.4f}", "blur_generator": str(self.config.blur_generator)}
+                         "blur_generator": str(self.config.blur_generator)}
                 if "real_psnr" in self.last_val:
                     extra["real_pairs_psnr"] = f"{self.last_val['real_psnr']:.4f}"
                 save_checkpoint(model, self.paths.best, extra=extra)

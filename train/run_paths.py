@@ -3,7 +3,7 @@
     config.json                      the resolved TrainConfig
     metrics.jsonl, metrics.png       the log (see run_log.py) and its plot
     checkpoints/last.safetensors     latest weights (deblur checkpoint, loadable by deblur-eval/export)
-    checkpoints/best.safetensors     weights with the best selection score so far (``loop.selection_score``)
+    checkpoints/best.safetensors     weights with the best synthetic validation PSNR so far
     checkpoints/train_state.pt       everything needed to resume: weights, optimizer, scheduler,
                                      grad scaler, weight average, step / epoch / batch position, RNG states
 """
