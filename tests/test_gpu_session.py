@@ -77,3 +77,24 @@ def test_the_device_session_refuses_recipes_that_one_pool_cannot_feed(tmp_path):
     run = subprocess.run(["bash", "configs/gpu-session.sh", "6", "configs/gpu-real-lite.toml", str(other)],
                          cwd=checkout, env=env, capture_output=True, text=True, timeout=300)
     assert run.returncode != 0 and "other differs from gpu-real-lite in ['crop']" in run.stdout + run.stderr
+
+
+@pytest.mark.slow
+def test_the_scale_space_recipe_trains_the_network_through_the_composition_in_one_call(tmp_path):
+    from safetensors.numpy import load_file
+
+    checkout = _checkout_with_device_data(tmp_path)
+    out = tmp_path / "out"
+    out.mkdir()
+    env = dict(os.environ, DEVICE="cpu", OUT=str(out), BUDGET_S="100000",
+               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
+    settings = ["amp=off", "batch_size=2", "max_steps=2", "val_every=2", "val_length=2", "workers=1", "checkpoint_every=2"]
+    run = subprocess.run(["bash", "configs/gpu-session.sh", "6", "configs/gpu-scale-space-lite.toml", "--", *settings],
+                         cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    best = out / "gpu-scale-space-lite" / "best.safetensors"
+    assert read_checkpoint_config(best).scale_space and "real_pairs_psnr" in read_checkpoint_metadata(best)
+    start, trained = load_file(ROOT / "train" / "weights" / "deblur-lite-scale-space.safetensors"), load_file(best)
+    network = [name for name in start if name.startswith("net.") and start[name].size > 1]
+    changed = [name for name in network if not np.array_equal(start[name], trained[name])]
+    assert len(changed) > len(network) // 2  # the network learned, not only the gate
