@@ -82,9 +82,12 @@ OPTIONAL = {
 FIXED_VALUES = {"value_range": "0,1", "color_order": "RGB", "layout": "NCHW"}
 
 
+_KEYS = {field: key for field, (key, _) in (REQUIRED | OPTIONAL).items()}
+
+
 def key_of(field: str) -> str:
     """The ``metadata_props`` key of a ModelMetadata field (for messages and reports)."""
-    return {**REQUIRED, **OPTIONAL}[field][0]
+    return _KEYS[field]
 
 
 class DescribedConfig(Protocol):

@@ -9,26 +9,16 @@ from deblur.atomic import atomic_write
 from deblur.contract import ModelMetadata
 
 
-def metadata_of(proto: onnx.ModelProto) -> dict[str, str]:
-    """The model's ``metadata_props`` as a dict."""
-    return {prop.key: prop.value for prop in proto.metadata_props}
-
-
-def set_metadata(proto: onnx.ModelProto, metadata: dict[str, str]) -> None:
-    """Replace the model's ``metadata_props`` with ``metadata``."""
-    del proto.metadata_props[:]
-    for key, value in metadata.items():
-        proto.metadata_props.add(key=key, value=value)
-
-
 def read_metadata(proto: onnx.ModelProto) -> ModelMetadata:
     """The model's deblur metadata; ``deblur.contract.MetadataError`` for a model without (complete) metadata."""
-    return ModelMetadata.from_props(metadata_of(proto))
+    return ModelMetadata.from_props({prop.key: prop.value for prop in proto.metadata_props})
 
 
 def write_metadata(proto: onnx.ModelProto, metadata: ModelMetadata) -> None:
     """Replace the model's ``metadata_props`` with ``metadata``."""
-    set_metadata(proto, metadata.to_props())
+    del proto.metadata_props[:]
+    for key, value in metadata.to_props().items():
+        proto.metadata_props.add(key=key, value=value)
 
 
 def topological_sort(graph: onnx.GraphProto) -> None:

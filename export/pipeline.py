@@ -13,7 +13,7 @@ import onnx
 from google.protobuf.message import DecodeError
 
 from deblur.calibration.collect import DEFAULT_FRAMES, load_calibration
-from deblur.contract import MetadataError, Precision
+from deblur.contract import MetadataError, ModelMetadata, Precision
 from deblur.cpu_features import int8_speed_note
 from deblur.engine_sidecar import ShapeProfile, Sidecar
 from deblur.output_guard import OutputRefusedError, check_outputs, is_same_file
@@ -123,9 +123,9 @@ def run_export(request: ExportRequest, on_artifact=lambda artifact: None, on_sta
     ``on_stage`` a line as each stage starts)."""
     base = output_base(request.source, request.output)
     from_onnx = request.source.suffix.lower() == ".onnx"
-    source = load_deblur_onnx(request.source) if from_onnx else None
+    source, metadata = load_deblur_onnx(request.source) if from_onnx else (None, None)
     check_request_outputs(request)
-    precision = read_metadata(source).precision if from_onnx else Precision.FP32
+    precision = metadata.precision if from_onnx else Precision.FP32
     if precision != Precision.FP32 and (request.fp16 or request.int8 or request.int8_cpu):
         raise ExportInputError(f"{request.source}: is {precision}; --fp16/--int8 convert from the fp32 ONNX, as does --int8-cpu")
     if precision == Precision.INT8_CPU and request.engine:
@@ -197,8 +197,8 @@ def _checked_engine(onnx_path: Path, engine_path: Path, sidecar: Sidecar, profil
                     worst_case.psnr, notes)
 
 
-def load_deblur_onnx(path: Path) -> onnx.ModelProto:
-    """A deblur ONNX file (any precision), or ExportInputError naming the problem."""
+def load_deblur_onnx(path: Path) -> tuple[onnx.ModelProto, ModelMetadata]:
+    """A deblur ONNX file (any precision) and its metadata, or ExportInputError naming the problem."""
     try:
         proto = onnx.load(str(path))
     except FileNotFoundError as exc:
@@ -208,10 +208,9 @@ def load_deblur_onnx(path: Path) -> onnx.ModelProto:
     except onnx.checker.ValidationError as exc:  # e.g. external data that points outside the model's folder
         raise ExportInputError(f"{path}: unsafe or broken ONNX file ({exc})") from exc
     try:
-        read_metadata(proto)
+        return proto, read_metadata(proto)
     except MetadataError as exc:
         raise ExportInputError(f"{path}: {exc}") from exc
-    return proto
 
 
 def _calibration_frames(request: ExportRequest) -> list[np.ndarray]:

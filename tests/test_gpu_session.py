@@ -42,18 +42,23 @@ def _checkout_with_device_data(tmp_path: Path) -> Path:
     return checkout
 
 
-@pytest.mark.slow
-def test_the_device_session_trains_two_recipes_from_one_pool_and_returns_their_checkpoints(tmp_path):
+def _two_step_session(tmp_path: Path, *recipes: str) -> tuple[Path, Path]:
+    """configs/gpu-session.sh on the CPU with a 6-pair pool and 2 training steps per recipe: (checkout, $OUT)."""
     checkout = _checkout_with_device_data(tmp_path)
     out = tmp_path / "out"
     out.mkdir()
     env = dict(os.environ, DEVICE="cpu", OUT=str(out), BUDGET_S="100000",
                PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
     settings = ["amp=off", "batch_size=2", "max_steps=2", "val_every=2", "val_length=2", "workers=1", "checkpoint_every=2"]
-    recipes = ["configs/gpu-real-lite.toml", "configs/gpu-real-paper.toml"]
     run = subprocess.run(["bash", "configs/gpu-session.sh", "6", *recipes, "--", *settings],
                          cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    return checkout, out
+
+
+@pytest.mark.slow
+def test_the_device_session_trains_two_recipes_from_one_pool_and_returns_their_checkpoints(tmp_path):
+    checkout, out = _two_step_session(tmp_path, "configs/gpu-real-lite.toml", "configs/gpu-real-paper.toml")
     session = (out / "session.txt").read_text()
     assert "6 pairs in" in session and session.count("| model step, 2 torch threads |") == 2
     resolved = json.loads(session.split("gpu-real-lite: ", 1)[1].splitlines()[0])
@@ -83,15 +88,7 @@ def test_the_device_session_refuses_recipes_that_one_pool_cannot_feed(tmp_path):
 def test_the_scale_space_recipe_trains_the_network_through_the_composition_in_one_call(tmp_path):
     from safetensors.numpy import load_file
 
-    checkout = _checkout_with_device_data(tmp_path)
-    out = tmp_path / "out"
-    out.mkdir()
-    env = dict(os.environ, DEVICE="cpu", OUT=str(out), BUDGET_S="100000",
-               PATH=f"{Path(sys.executable).parent}:{os.environ['PATH']}")
-    settings = ["amp=off", "batch_size=2", "max_steps=2", "val_every=2", "val_length=2", "workers=1", "checkpoint_every=2"]
-    run = subprocess.run(["bash", "configs/gpu-session.sh", "6", "configs/gpu-scale-space-lite.toml", "--", *settings],
-                         cwd=checkout, env=env, capture_output=True, text=True, timeout=900)
-    assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+    _, out = _two_step_session(tmp_path, "configs/gpu-scale-space-lite.toml")
     best = out / "gpu-scale-space-lite" / "best.safetensors"
     assert read_checkpoint_config(best).scale_space and "real_pairs_psnr" in read_checkpoint_metadata(best)
     start, trained = load_file(ROOT / "train" / "weights" / "deblur-lite-scale-space.safetensors"), load_file(best)
